@@ -1,0 +1,1 @@
+"""Headless library of narou-tui: data, tokenization, training, runs, telemetry, generation."""

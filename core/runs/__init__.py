@@ -1,0 +1,1 @@
+"""Run directories: the contract between a training job and every client that watches it."""

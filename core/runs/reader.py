@@ -1,0 +1,141 @@
+"""Read-side of run directories: status with died-detection, run listing, metric tails."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.paths import Paths
+from core.runs.schema import (
+    CHECKPOINT_PREFIX,
+    COMPLETE_MARKER,
+    CONFIG_FILE,
+    GPU_FILE,
+    METRICS_FILE,
+    STALE_AFTER_S,
+    STATUS_FILE,
+    RunState,
+    RunStatus,
+)
+from core.runs.tail import JsonlTail
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists here (zombies count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def read_status(run_dir: Path, now: float | None = None) -> RunStatus | None:
+    """status.json with the state corrected to DIED when the owner is gone or silent."""
+    try:
+        data = json.loads((run_dir / STATUS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError):
+        return None
+    status = RunStatus.from_json(data)
+    if RunState(status.state).live and _owner_gone(status, now):
+        status.extra["written_state"] = status.state
+        status.state = RunState.DIED.value
+    return status
+
+
+def _owner_gone(status: RunStatus, now: float | None) -> bool:
+    now = time.time() if now is None else now
+    same_host = status.host in (None, socket.gethostname())
+    if same_host and status.pid is not None and not pid_alive(status.pid):
+        return True
+    return status.updated_at is not None and now - status.updated_at > STALE_AFTER_S
+
+
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """checkpoint-<step>/ folders holding the completeness marker, oldest first."""
+    found = []
+    for p in run_dir.glob(f"{CHECKPOINT_PREFIX}*"):
+        step = p.name[len(CHECKPOINT_PREFIX):]
+        if p.is_dir() and step.isdigit() and (p / COMPLETE_MARKER).exists():
+            found.append((int(step), p))
+    return [p for _, p in sorted(found)]
+
+
+def incomplete_checkpoints(run_dir: Path) -> list[Path]:
+    """checkpoint folders without the marker (a save was interrupted)."""
+    return sorted(
+        p for p in run_dir.glob(f"{CHECKPOINT_PREFIX}*")
+        if p.is_dir() and not (p / COMPLETE_MARKER).exists()
+    )
+
+
+@dataclass
+class RunSummary:
+    """One row of `narou-tui runs` and of the Train pane's run list."""
+
+    run_id: str
+    path: Path
+    status: RunStatus | None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return self.status.state if self.status else "unknown"
+
+    @property
+    def started_at(self) -> float | None:
+        return self.status.started_at if self.status else None
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def list_runs(paths: Paths) -> list[RunSummary]:
+    """Every run directory under checkpoints_dir, newest first."""
+    root = paths.checkpoints_dir
+    if not root.is_dir():
+        return []
+    runs = []
+    for d in root.iterdir():
+        if d.is_dir() and ((d / STATUS_FILE).exists() or (d / CONFIG_FILE).exists()):
+            runs.append(RunSummary(d.name, d, read_status(d), read_config(d)))
+    runs.sort(key=lambda r: (r.started_at or r.path.stat().st_mtime), reverse=True)
+    return runs
+
+
+class RunReader:
+    """Follows one run directory; each poll costs only what was appended since the last."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.metrics = JsonlTail(self.run_dir / METRICS_FILE)
+        self.gpu = JsonlTail(self.run_dir / GPU_FILE)
+
+    def status(self) -> RunStatus | None:
+        return read_status(self.run_dir)
+
+    def config(self) -> dict[str, Any]:
+        return read_config(self.run_dir)
+
+    def poll_metrics(self) -> list[dict[str, Any]]:
+        return self.metrics.poll()
+
+    def poll_gpu(self) -> list[dict[str, Any]]:
+        return self.gpu.poll()

@@ -1,0 +1,1 @@
+"""GPU telemetry through NVML, with a clear no-GPU state instead of crashes."""

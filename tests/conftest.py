@@ -1,0 +1,46 @@
+"""Shared fixtures: isolated data folders, the real-data location, and marker handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.paths import REPO_ROOT, Paths
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except Exception:
+        has_cuda = False
+    if has_cuda:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    """Empty datasets/checkpoints/config folders, also exported through the environment."""
+    p = Paths(tmp_path / "datasets", tmp_path / "checkpoints", tmp_path / "config")
+    for d in (p.datasets_dir, p.checkpoints_dir, p.config_dir):
+        d.mkdir(parents=True)
+    monkeypatch.setenv("NAROU_TUI_DATASETS_DIR", str(p.datasets_dir))
+    monkeypatch.setenv("NAROU_TUI_CHECKPOINTS_DIR", str(p.checkpoints_dir))
+    monkeypatch.setenv("NAROU_TUI_CONFIG_DIR", str(p.config_dir))
+    return p
+
+
+def shared_data(relative: str) -> Path:
+    """Path under ../shared/data, or skip the test with a reason when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real data not present: {path} (only beside the project checkout)")
+    return path

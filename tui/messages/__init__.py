@@ -1,0 +1,1 @@
+"""Typed Messages that workers post to the UI, one module per pane."""

@@ -1,0 +1,1 @@
+"""One Screen per pane; each is a mode of NarouApp."""
