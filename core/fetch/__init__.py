@@ -1,0 +1,1 @@
+"""Polite, resumable harvesting of (story, title) records from the Narou novel API."""

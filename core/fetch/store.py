@@ -1,0 +1,159 @@
+"""On-disk layout of a harvest: the append-only records file and the atomically replaced state."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.paths import Paths
+
+FETCH_ROOT = ".fetch"  # hidden, so dataset listings never mistake a harvest for a dataset
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Replace `path` with `data` so a reader or a crash sees either the old or the new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass(frozen=True)
+class FetchLayout:
+    """Files of harvest `name` in `<datasets_dir>/.fetch/<name>/`.
+
+    records: `records.jsonl`, one API object per line (title, ncode, story, keyword, genre,
+        biggenre, general_lastup), appended as pages arrive, never rewritten except to cut a
+        torn last line.
+    state: `state.json`, progress + planner position, replaced atomically after every page.
+    log: `fetch.log`, stdout/stderr of a detached fetch started from the TUI.
+    job: `job.json`, pid and command line written by whoever launched a detached fetch.
+    lock: `lock`, held (flock) by the running fetch; a free lock means nothing runs.
+    """
+
+    folder: Path
+
+    @classmethod
+    def of(cls, paths: Paths, name: str) -> FetchLayout:
+        paths.dataset(name)  # validates the name the same way datasets are validated
+        return cls(paths.datasets_dir / FETCH_ROOT / name)
+
+    @property
+    def records(self) -> Path:
+        return self.folder / "records.jsonl"
+
+    @property
+    def state(self) -> Path:
+        return self.folder / "state.json"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "fetch.log"
+
+    @property
+    def job(self) -> Path:
+        return self.folder / "job.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.folder / "lock"
+
+
+def budget_path(paths: Paths) -> Path:
+    """The per-day counter shared by all harvests under this datasets folder."""
+    return paths.datasets_dir / FETCH_ROOT / "budget.json"
+
+
+def list_fetches(paths: Paths) -> list[str]:
+    """Names of harvests that have a state file, sorted."""
+    root = paths.datasets_dir / FETCH_ROOT
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "state.json").is_file())
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object file, or None when missing or unreadable (a reader never crashes on it)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class RecordStore:
+    """The append-only records file plus the set of ncodes already in it.
+
+    Opening it reads every line once: complete lines give the known ncodes; a torn last line
+    (a kill mid-write) is cut off so the next append starts on a fresh line. Lines that are
+    not JSON objects with an ncode are counted in `bad_lines` and left in place.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ncodes: set[str] = set()
+        self.bad_lines = 0
+        self.duplicate_lines = 0
+        self.torn_bytes = 0
+        self._load()
+        self._fh = open(self.path, "ab")  # noqa: SIM115 - held for the whole harvest
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            self.torn_bytes = len(data) - end
+            with open(self.path, "r+b") as fh:
+                fh.truncate(end)
+        for raw in data[:end].split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+                code = rec["ncode"]
+            except (ValueError, TypeError, KeyError):
+                self.bad_lines += 1
+                continue
+            key = str(code).upper()
+            if key in self.ncodes:
+                self.duplicate_lines += 1
+            self.ncodes.add(key)
+
+    def __len__(self) -> int:
+        return len(self.ncodes)
+
+    def __contains__(self, ncode: str) -> bool:
+        return ncode.upper() in self.ncodes
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Write records (callers have removed known ncodes) and flush them to disk."""
+        if not records:
+            return
+        blob = b"".join(
+            json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+            for r in records
+        )
+        self._fh.write(blob)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        for r in records:
+            self.ncodes.add(r["ncode"].upper())
+
+    def close(self) -> None:
+        self._fh.close()
