@@ -1,0 +1,1 @@
+"""Evaluation of generated titles: character-level metrics, baselines, reports in the run dir."""

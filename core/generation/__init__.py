@@ -1,0 +1,1 @@
+"""Title generation from saved checkpoints: decoding options, device choice, cached service."""

@@ -1,0 +1,195 @@
+"""Find runs' checkpoints, describe them (step, eval loss, date, size) and resolve a spec."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.paths import PathError, Paths
+from core.runs.reader import (
+    complete_checkpoints,
+    incomplete_checkpoints,
+    list_runs,
+    read_status,
+)
+from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER, METRICS_FILE
+
+WEIGHTS_FILE = "model.safetensors"
+TRAINER_STATE = "trainer_state.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint spec that names nothing loadable; the message says what exists."""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One checkpoint folder as the browser and the CLI show it.
+
+    run_id / name: the run folder and `checkpoint-<step>` folder names.
+    step: optimizer step of the save.
+    complete: the COMPLETE marker exists (only complete checkpoints are loadable).
+    eval_loss: validation loss recorded at this step, if any evaluation ran there.
+    saved_at: unix time of the marker (or of the folder when incomplete).
+    size_bytes: total size of the files in the folder.
+    """
+
+    run_id: str
+    name: str
+    path: Path
+    step: int
+    complete: bool
+    eval_loss: float | None
+    saved_at: float
+    size_bytes: int
+
+    @property
+    def spec(self) -> str:
+        return f"{self.run_id}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RunCheckpoints:
+    """A run and its checkpoints, newest step first."""
+
+    run_id: str
+    path: Path
+    state: str
+    checkpoints: tuple[CheckpointInfo, ...]
+    best: str | None
+
+    @property
+    def complete(self) -> tuple[CheckpointInfo, ...]:
+        return tuple(c for c in self.checkpoints if c.complete)
+
+
+def _step_of(folder: Path) -> int | None:
+    tail = folder.name[len(CHECKPOINT_PREFIX):]
+    return int(tail) if tail.isdigit() else None
+
+
+def _eval_losses_from_metrics(run_dir: Path) -> dict[int, float]:
+    # metrics.jsonl eval lines are the run's own record; a torn last line is skipped.
+    out: dict[int, float] = {}
+    try:
+        with open(run_dir / METRICS_FILE, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and "eval_loss" in rec and "step" in rec:
+                    try:
+                        out[int(rec["step"])] = float(rec["eval_loss"])
+                    except (TypeError, ValueError):
+                        continue
+    except OSError:
+        pass
+    return out
+
+
+def _eval_loss_from_state(folder: Path, step: int) -> float | None:
+    try:
+        state = json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = None
+    for rec in state.get("log_history", []) if isinstance(state, dict) else []:
+        if isinstance(rec, dict) and "eval_loss" in rec and rec.get("step", step) <= step:
+            found = rec["eval_loss"]
+    try:
+        return float(found) if found is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def describe_run(run_dir: Path) -> RunCheckpoints:
+    """Every checkpoint of one run (complete and incomplete), newest step first."""
+    status = read_status(run_dir)
+    metric_losses = _eval_losses_from_metrics(run_dir)
+    infos = []
+    folders = [(p, True) for p in complete_checkpoints(run_dir)]
+    folders += [(p, False) for p in incomplete_checkpoints(run_dir)]
+    for folder, complete in folders:
+        step = _step_of(folder)
+        if step is None:
+            continue
+        marker = folder / COMPLETE_MARKER
+        try:
+            saved_at = (marker if complete else folder).stat().st_mtime
+        except OSError:
+            saved_at = 0.0
+        loss = metric_losses.get(step)
+        if loss is None:
+            loss = _eval_loss_from_state(folder, step)
+        infos.append(CheckpointInfo(run_dir.name, folder.name, folder, step, complete, loss,
+                                    saved_at, _folder_size(folder)))
+    infos.sort(key=lambda c: c.step, reverse=True)
+    return RunCheckpoints(
+        run_id=run_dir.name,
+        path=run_dir,
+        state=status.state if status else "unknown",
+        checkpoints=tuple(infos),
+        best=status.best_checkpoint if status else None,
+    )
+
+
+def list_checkpoints(paths: Paths) -> list[RunCheckpoints]:
+    """All runs under checkpoints_dir (newest first) with their checkpoints."""
+    return [describe_run(r.path) for r in list_runs(paths)]
+
+
+def best_checkpoint(run: RunCheckpoints) -> CheckpointInfo | None:
+    """The run's recorded best, else the lowest eval loss, else the newest complete one."""
+    complete = run.complete
+    if not complete:
+        return None
+    by_name = {c.name: c for c in complete}
+    if run.best and run.best in by_name:
+        return by_name[run.best]
+    with_loss = [c for c in complete if c.eval_loss is not None]
+    if with_loss:
+        return min(with_loss, key=lambda c: (c.eval_loss, -c.step))
+    return complete[0]
+
+
+def resolve_checkpoint(paths: Paths, spec: str) -> CheckpointInfo:
+    """`RUN` (its best or newest complete checkpoint) or `RUN/checkpoint-N` → a loadable one."""
+    spec = spec.strip().rstrip("/")
+    run_id, _, ck_name = spec.partition("/")
+    try:
+        run_dir = paths.run(run_id)
+    except PathError as exc:
+        raise CheckpointError(str(exc)) from exc
+    if not run_dir.is_dir():
+        known = [r.run_id for r in list_runs(paths)]
+        hint = f"; runs: {', '.join(known)}" if known else f"; no runs in {paths.checkpoints_dir}"
+        raise CheckpointError(f"no run {run_id!r}{hint}")
+    run = describe_run(run_dir)
+    if not ck_name:
+        best = best_checkpoint(run)
+        if best is None:
+            raise CheckpointError(f"run {run_id!r} has no complete checkpoint yet")
+        return best
+    for c in run.checkpoints:
+        if c.name == ck_name:
+            if not c.complete:
+                raise CheckpointError(
+                    f"{spec} is incomplete (no {COMPLETE_MARKER} marker: the save was "
+                    "interrupted) and cannot be loaded"
+                )
+            return c
+    names = ", ".join(c.name for c in run.complete) or "none"
+    raise CheckpointError(f"no checkpoint {ck_name!r} in run {run_id!r}; complete: {names}")
