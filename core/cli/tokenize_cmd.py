@@ -1,0 +1,200 @@
+"""`narou-tui tokenize` (see how text is cut) and `narou-tui tokenizer train|presets|info`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.cli.errors import CliError
+from core.paths import Paths
+
+TOKENIZER_HELP = "preset/hub id or local folder (default tohoku-nlp/bert-base-japanese-v3)"
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "tokenize", parents=[common], help="show how text is cut: MeCab morphemes, WordPiece pieces, ids",
+        description="Tokenize one text (morphemes, pieces, ids) or every line of a file (--input, "
+        "through the fast batch path, one JSON object per line).",
+    )
+    p.add_argument("text", nargs="?", help="text to tokenize")
+    p.add_argument("--input", type=Path, help="UTF-8 file: tokenize each line (JSON lines out)")
+    p.add_argument("--tokenizer", default=None, help=TOKENIZER_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--max-length", type=int, default=None, help="truncate like the model input ([CLS]…[SEP])")
+    p.add_argument("--num-proc", type=int, default=None, help="worker processes for --input (default: CPUs)")
+    p.set_defaults(func=run_tokenize)
+
+    t = subparsers.add_parser("tokenizer", parents=[common], help="train or inspect tokenizers")
+    tsub = t.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
+    tr = tsub.add_parser(
+        "train", parents=[common], help="train a scratch WordPiece vocabulary from a dataset",
+        description="MeCab (unidic-lite) pre-split + WordPiece trainer on the dataset's train split "
+        "(stories and titles); saved as a BertJapaneseTokenizer folder usable as --tokenizer DIR.",
+    )
+    tr.add_argument("--dataset", required=True, help="dataset name under the datasets folder")
+    tr.add_argument("--vocab-size", type=int, default=32768, help="pieces incl. special tokens (default 32768)")
+    tr.add_argument("--out", type=Path, required=True, help="folder to write vocab.txt + tokenizer_config.json")
+    tr.add_argument("--split", default="train", help="split to learn from (default train)")
+    tr.add_argument("--min-frequency", type=int, default=1, help="drop pieces seen fewer times")
+    tr.set_defaults(func=run_train)
+    pr = tsub.add_parser("presets", parents=[common], help="list the known hub tokenizers")
+    pr.set_defaults(func=run_presets)
+    inf = tsub.add_parser("info", parents=[common], help="load a tokenizer and show its dictionary and warnings")
+    inf.add_argument("tokenizer", nargs="?", default=None, help=TOKENIZER_HELP)
+    inf.add_argument("--json", action="store_true", help="print JSON")
+    inf.set_defaults(func=run_info)
+
+
+def _load(spec: str | None) -> Any:
+    from core.tokenization.errors import TokenizerLoadError
+    from core.tokenization.loader import load_tokenizer
+
+    try:
+        return load_tokenizer(spec)
+    except TokenizerLoadError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _pad(text: str, width: int) -> str:
+    # East Asian wide characters take two terminal cells.
+    import unicodedata
+
+    cells = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - cells, 1)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        print(f"narou-tui: warning: {w}", file=sys.stderr)
+
+
+def run_tokenize(args: argparse.Namespace, paths: Paths) -> int:
+    if args.max_length is not None and args.max_length < 2:
+        raise CliError("--max-length must be at least 2 (room for [CLS] and [SEP])")
+    if args.input is not None:
+        if args.text is not None:
+            raise CliError("give either TEXT or --input FILE, not both")
+        return _tokenize_file(args)
+    if args.text is None:
+        raise CliError("nothing to tokenize: give TEXT or --input FILE")
+    from core.tokenization.analysis import breakdown
+
+    loaded = _load(args.tokenizer)
+    _warn(loaded.info.warnings)
+    bd = breakdown(loaded.tokenizer, args.text, args.max_length)
+    if args.json:
+        print(json.dumps({"tokenizer": loaded.info.to_dict(), **bd.to_dict()}, ensure_ascii=False))
+        return 0
+    info = loaded.info
+    print(f"tokenizer: {info.name}  dictionary: {info.dictionary} {info.dictionary_version} ({info.dictionary_path})")
+    print(_pad("surface", 14) + _pad("POS", 26) + _pad("lemma", 14) + "reading")
+    for m in bd.morphemes:
+        print(_pad(m.surface, 14) + _pad(m.pos, 26) + _pad(m.lemma, 14) + m.reading)
+    print("pieces:", " ".join(bd.pieces))
+    print("ids:   ", " ".join(map(str, bd.ids)))
+    if bd.unk_words:
+        print("[UNK]: ", " ".join(bd.unk_words))
+    if bd.cut is not None:
+        print(f"truncated at max_length {bd.max_length}: {len(bd.ids) - bd.max_length} pieces dropped")  # type: ignore[operator]
+    return 0
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for no, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as exc:
+            raise CliError(f"{path}:{no}: not UTF-8 (byte {exc.start}); convert the file to UTF-8") from None
+    return out
+
+
+def _tokenize_file(args: argparse.Namespace) -> int:
+    from core.tokenization.errors import TokenizerLoadError
+    from core.tokenization.fast import encode_many, split_flat
+    from core.tokenization.loader import resolve_encoder
+
+    texts = _read_lines(args.input)
+    try:
+        spec, _, _, warnings = resolve_encoder(args.tokenizer)
+    except TokenizerLoadError as exc:
+        raise CliError(str(exc)) from None
+    _warn(warnings)
+    kind = "source" if args.max_length else "pieces"
+    flat, lengths = encode_many(spec, texts, kind, args.max_length, args.num_proc)
+    pieces_of = dict(spec.added)
+    by_id = {i: p for p, i in pieces_of.items()}
+    unk = by_id and pieces_of.get(spec.unk_token)
+    for no, ids in enumerate(split_flat(flat, lengths), 1):
+        pieces = [by_id.get(i) or spec.vocab[i] for i in ids]
+        row = {"line": no, "ids": ids, "pieces": pieces, "length": len(ids), "unk": ids.count(unk)}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print(f"{no}\t{len(ids)}\t{' '.join(pieces)}")
+    return 0
+
+
+def run_train(args: argparse.Namespace, paths: Paths) -> int:
+    from core.tokenization.scratch import train_wordpiece
+
+    if args.vocab_size < 100:
+        raise CliError("--vocab-size must be at least 100")
+    try:
+        from core.data.store import load_tables
+    except ImportError as exc:
+        raise CliError(f"the dataset layer is not available: {exc}") from None
+    try:
+        tables = load_tables(paths, args.dataset)
+    except LookupError as exc:
+        raise CliError(str(exc)) from None
+    if args.split not in tables:
+        raise CliError(f"dataset {args.dataset!r} has no split {args.split!r} (has: {', '.join(tables)})")
+    table = tables[args.split]
+    texts = [t for col in ("story", "title") for t in table.column(col).to_pylist() if t]
+    if not texts:
+        raise CliError(f"dataset {args.dataset!r} split {args.split!r} has no text to learn from")
+
+    def report(done: int, total: int) -> None:
+        print(f"\r  pre-split {done}/{total} texts", end="", file=sys.stderr, flush=True)
+
+    out = train_wordpiece(texts, args.vocab_size, args.out, min_frequency=args.min_frequency,
+                          progress=report, total=len(texts))
+    print(file=sys.stderr)
+    n = sum(1 for _ in (out / "vocab.txt").open(encoding="utf-8"))
+    print(f"wrote {out} ({n} pieces from {len(texts)} texts); use it with --tokenizer {out}")
+    return 0
+
+
+def run_presets(args: argparse.Namespace, paths: Paths) -> int:
+    from core.tokenization.presets import DEFAULT_PRESET, PRESETS
+
+    for hub_id, p in PRESETS.items():
+        if hub_id.startswith("cl-tohoku/bert-base-japanese-"):
+            continue  # old aliases of tohoku-nlp/*
+        mark = "*" if hub_id == DEFAULT_PRESET else " "
+        print(f"{mark} {hub_id:<40} {p.dictionary:<12} {p.note}")
+    return 0
+
+
+def run_info(args: argparse.Namespace, paths: Paths) -> int:
+    loaded = _load(args.tokenizer)
+    if args.json:
+        print(json.dumps(loaded.info.to_dict(), ensure_ascii=False))
+        return 0
+    for key, value in loaded.info.to_dict().items():
+        if key != "warnings":
+            print(f"{key:<20} {value}")
+    _warn(loaded.info.warnings)
+    return 0
