@@ -151,13 +151,12 @@ def run_train(args: argparse.Namespace, paths: Paths) -> int:
 
     if args.vocab_size < 100:
         raise CliError("--vocab-size must be at least 100")
-    try:
-        from core.data.store import load_tables
-    except ImportError as exc:
-        raise CliError(f"the dataset layer is not available: {exc}") from None
+    from core.data.errors import DatasetError
+    from core.data.store import load_tables
+
     try:
         tables = load_tables(paths, args.dataset)
-    except LookupError as exc:
+    except DatasetError as exc:
         raise CliError(str(exc)) from None
     if args.split not in tables:
         raise CliError(f"dataset {args.dataset!r} has no split {args.split!r} (has: {', '.join(tables)})")

@@ -27,6 +27,17 @@ def cache_key(fingerprint: str, spec: EncoderSpec, max_source_len: int, max_targ
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
+def _content_hash(tables: dict[str, Any]) -> str:
+    # For a dataset without meta.json: hash what we read, so edits still invalidate the cache.
+    h = hashlib.sha256()
+    for split in sorted(tables):
+        h.update(f"\x00{split}\x00".encode())
+        for column in ("story", "title"):
+            for text in tables[split].column(column).to_pylist():
+                h.update((text or "").encode() + b"\x00")
+    return h.hexdigest()
+
+
 def _list_column(flat: Any, lengths: Any) -> Any:
     import numpy as np
     import pyarrow as pa
@@ -105,7 +116,7 @@ def tokenize_dataset(
     if max_source_len < 2 or max_target_len < 1:
         raise ValueError("max_source_len must be ≥ 2 ([CLS]+[SEP]) and max_target_len ≥ 1 ([SEP])")
     spec, tok_name, tok_path, warnings = resolve_encoder(tokenizer_dir)
-    fingerprint = str(read_meta(paths, name)["fingerprint"])
+    fingerprint = read_meta(paths, name).get("fingerprint") or _content_hash(load_tables(paths, name))
     key = cache_key(fingerprint, spec, max_source_len, max_target_len)
     folder = paths.dataset(name) / CACHE_DIRNAME / f"tok-{key}"
     if use_cache and (folder / COMPLETE_MARKER).is_file():
