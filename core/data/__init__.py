@@ -1,0 +1,1 @@
+"""Dataset layer: load, clean, split, store and describe (synopsis, title) datasets."""
