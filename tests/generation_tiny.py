@@ -101,7 +101,20 @@ def build_tiny_run(
         "log_history": [{"step": steps, "loss": losses[-1]}, {"step": steps, "eval_loss": losses[-1]}],
     }))
     (ck / COMPLETE_MARKER).write_text("")
-    (run_dir / "config.json").write_text(json.dumps({"run_id": run_id, "preset": "tiny-test",
+    (run_dir / "config.json").write_text(json.dumps({"run_id": run_id, "dataset": "tiny-sample",
                                                      "train_s": time.perf_counter() - t0}))
     _BUILT[key] = ck
     return ck
+
+
+def write_sample_dataset(datasets_dir: Path, name: str = "tiny-sample") -> Path:
+    """The sample as a DatasetDict on disk (documented layout): train / validation / test."""
+    from datasets import Dataset, DatasetDict
+
+    rows = sample_pairs()
+    cut_a, cut_b = len(rows) - 40, len(rows) - 20
+    parts = {"train": rows[:cut_a], "validation": rows[cut_a:cut_b], "test": rows[cut_b:]}
+    dd = DatasetDict({k: Dataset.from_list(v) for k, v in parts.items()})
+    out = datasets_dir / name
+    dd.save_to_disk(str(out))
+    return out
