@@ -1,0 +1,235 @@
+"""`narou-tui train | runs | stop | resume | status`: launch and watch training jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from core.cli.errors import CliError
+from core.paths import PathError, Paths
+
+# CLI flag -> TrainConfig field, with the argparse type.
+_OVERRIDES: tuple[tuple[str, type, str], ...] = (
+    ("epochs", float, "epochs to train (default 13)"),
+    ("max-steps", int, "stop after this many optimizer steps (wins over --epochs)"),
+    ("batch-size", int, "micro-batch per process (default: picked from GPU memory)"),
+    ("grad-accum", int, "gradient accumulation steps (default: effective batch 64)"),
+    ("lr", float, "peak learning rate (default 5e-5)"),
+    ("warmup", float, "warmup fraction of all steps (default 0.06)"),
+    ("weight-decay", float, "AdamW weight decay (default 0.01)"),
+    ("eval-steps", int, "evaluate every N optimizer steps (default 500)"),
+    ("save-steps", int, "checkpoint every N optimizer steps (default 500)"),
+    ("log-steps", int, "log metrics every N optimizer steps (default 10)"),
+    ("save-total-limit", int, "newest checkpoints kept, plus the best (default 3)"),
+    ("max-source-len", int, "synopsis tokens incl. [CLS]/[SEP] (default 512)"),
+    ("max-target-len", int, "title tokens incl. [SEP] (default 64)"),
+    ("probe-size", int, "validation synopses titled at every eval (default 8)"),
+    ("vocab-size", int, "size of a scratch run's WordPiece vocabulary"),
+    ("run-name", str, "suffix of the run id"),
+    ("seed", int, "random seed (default 42)"),
+    ("precision", str, "auto|bf16|fp16|fp32"),
+    ("compile", str, "auto|on|off: torch.compile (auto = on for CUDA)"),
+    ("device", str, "auto|cpu|cuda"),
+    ("nan-patience", int, "NaN/inf steps tolerated before stopping (default 3)"),
+    ("threads", int, "torch CPU threads in the job (0 = default)"),
+    ("gpus", int, "processes on this node (DDP through torchrun when > 1)"),
+    ("nnodes", int, "number of nodes (torchrun)"),
+    ("node-rank", int, "this node's rank (torchrun)"),
+    ("master-addr", str, "rendezvous address (torchrun, several nodes)"),
+    ("master-port", int, "rendezvous port (torchrun, several nodes)"),
+)
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("train", parents=[common], help="start a training run (detached)",
+                              description="Create checkpoints/<run-id>/ and start a BERT2BERT "
+                              "fine-tune in the background; prints the run id.")
+    p.add_argument("--dataset", help="dataset name under the datasets folder")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", help="pretrained BERT: hub id or local directory")
+    src.add_argument("--scratch", choices=("tiny", "small", "base"), help="random init of this size")
+    p.add_argument("--tokenizer", help="tokenizer preset, hub id or directory")
+    p.add_argument("--config", type=Path, help="run.toml with TrainConfig fields; flags override it")
+    for flag, typ, help_ in _OVERRIDES:
+        p.add_argument(f"--{flag}", type=typ, default=None, help=help_)
+    p.add_argument("--auto-oom", action="store_true", default=None,
+                   help="after a CUDA OOM, relaunch with half the micro-batch and double accumulation")
+    p.add_argument("--tie-encoder-decoder", action="store_true", default=None, help="share weights")
+    p.add_argument("--foreground", action="store_true", help="train attached to this terminal")
+    p.add_argument("--dry-run", action="store_true", help="run the preflight and print the command only")
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("runs", parents=[common], help="list training runs")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.set_defaults(func=cmd_runs)
+
+    p = subparsers.add_parser("stop", parents=[common], help="checkpoint and stop a run")
+    p.add_argument("run", help="run id")
+    p.add_argument("--wait", action="store_true", help="wait until it has stopped")
+    p.set_defaults(func=cmd_stop)
+
+    p = subparsers.add_parser("resume", parents=[common], help="continue a run from its newest complete checkpoint")
+    p.add_argument("run", help="run id")
+    p.add_argument("--batch-size", type=int, help="new micro-batch (must divide the run's)")
+    p.add_argument("--grad-accum", type=int, help="new accumulation (keep the effective batch)")
+    p.add_argument("--foreground", action="store_true", help="train attached to this terminal")
+    p.set_defaults(func=cmd_resume)
+
+    p = subparsers.add_parser("status", parents=[common], help="status of one run")
+    p.add_argument("run", help="run id")
+    p.add_argument("--json", action="store_true", help="print status.json (with died detection)")
+    p.set_defaults(func=cmd_status)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from core.training.config import ConfigError, TrainConfig
+
+    try:
+        base = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
+        overrides: dict[str, Any] = {
+            "dataset": args.dataset, "model": args.model, "scratch": args.scratch,
+            "tokenizer": args.tokenizer, "auto_oom": args.auto_oom,
+            "tie_encoder_decoder": args.tie_encoder_decoder,
+        }
+        for flag, _typ, _help in _OVERRIDES:
+            overrides[flag.replace("-", "_")] = getattr(args, flag.replace("-", "_"))
+        if args.model is not None:
+            overrides["scratch"] = None
+            base.scratch = None
+        if args.scratch is not None:
+            base.model = None
+        cfg = base.with_overrides(overrides)
+        cfg.validate()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    return cfg
+
+
+def cmd_train(args: argparse.Namespace, paths: Paths) -> int:
+    from core.training.launch import LaunchError, launch, preflight
+
+    cfg = config_from_args(args)
+    if args.dry_run:
+        findings = preflight(paths, cfg)
+        for f in findings:
+            print(f)
+        print(cfg.cli_command())
+        return 2 if any(f.level == "error" for f in findings) else 0
+    try:
+        run_id = launch(paths, cfg, foreground=args.foreground)
+    except (LaunchError, PathError) as exc:
+        raise CliError(str(exc)) from exc
+    print(run_id)
+    return 0
+
+
+def _fmt_eta(eta: float | None) -> str:
+    if eta is None:
+        return "-"
+    eta = int(eta)
+    h, rem = divmod(eta, 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+
+
+def _row(summary: Any) -> dict[str, Any]:
+    st = summary.status
+    return {
+        "id": summary.run_id,
+        "state": summary.state,
+        "step": st.step if st else 0,
+        "total_steps": st.total_steps if st else None,
+        "best_eval_loss": st.best_eval_loss if st else None,
+        "eta_s": st.eta_s if st and summary.state in ("running", "starting") else None,
+        "started_at": st.started_at if st else None,
+        "exit_reason": st.exit_reason if st else None,
+        "last_complete_checkpoint": st.last_complete_checkpoint if st else None,
+    }
+
+
+def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
+    from core.runs.reader import list_runs
+
+    rows = [_row(s) for s in list_runs(paths)]
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"no runs in {paths.checkpoints_dir}")
+        return 0
+    print(f"{'RUN':32} {'STATE':9} {'STEP':>13} {'BEST EVAL':>9} {'ETA':>8}  STARTED")
+    for r in rows:
+        total = r["total_steps"] if r["total_steps"] is not None else "?"
+        best = f"{r['best_eval_loss']:.4f}" if r["best_eval_loss"] is not None else "-"
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "-"
+        print(f"{r['id']:32} {r['state']:9} {str(r['step']) + '/' + str(total):>13} {best:>9} "
+              f"{_fmt_eta(r['eta_s']):>8}  {started}")
+    return 0
+
+
+def _run_dir(paths: Paths, run: str) -> Path:
+    try:
+        d = paths.run(run)
+    except PathError as exc:
+        raise CliError(str(exc)) from exc
+    if not d.is_dir():
+        raise CliError(f"no run {run!r} in {paths.checkpoints_dir} (see `narou-tui runs`)")
+    return d
+
+
+def cmd_stop(args: argparse.Namespace, paths: Paths) -> int:
+    from core.training.launch import LaunchError, stop_run
+
+    _run_dir(paths, args.run)
+    try:
+        st = stop_run(paths, args.run, wait=args.wait)
+    except LaunchError as exc:
+        raise CliError(str(exc)) from exc
+    if args.wait and st is not None:
+        print(f"{args.run}: {st.state} at step {st.step}")
+    else:
+        print(f"{args.run}: asked to stop (it saves a checkpoint first)")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace, paths: Paths) -> int:
+    from core.training.launch import LaunchError, resume_run
+
+    _run_dir(paths, args.run)
+    try:
+        run_id = resume_run(paths, args.run, foreground=args.foreground,
+                            batch_size=args.batch_size, grad_accum=args.grad_accum)
+    except LaunchError as exc:
+        raise CliError(str(exc)) from exc
+    print(run_id)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
+    from core.runs.reader import complete_checkpoints, incomplete_checkpoints, read_status
+
+    run_dir = _run_dir(paths, args.run)
+    st = read_status(run_dir)
+    if st is None:
+        raise CliError(f"run {args.run} has no readable status.json yet")
+    data = st.to_json()
+    data.update(data.pop("extra", {}))
+    data["checkpoints"] = [p.name for p in complete_checkpoints(run_dir)]
+    data["incomplete_checkpoints"] = [p.name for p in incomplete_checkpoints(run_dir)]
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+        return 0
+    total = st.total_steps if st.total_steps is not None else "?"
+    print(f"run:        {args.run}")
+    print(f"state:      {st.state}" + (f" ({st.exit_reason})" if st.exit_reason else ""))
+    print(f"step:       {st.step}/{total}  epoch {st.epoch:.2f}  ETA {_fmt_eta(st.eta_s)}")
+    if st.best_eval_loss is not None:
+        print(f"best eval:  {st.best_eval_loss:.4f} ({st.best_checkpoint})")
+    print(f"checkpoint: {st.last_complete_checkpoint or '-'}")
+    if data["incomplete_checkpoints"]:
+        print(f"incomplete: {', '.join(data['incomplete_checkpoints'])} (ignored)")
+    print(f"pid/host:   {st.pid} on {st.host}")
+    return 0

@@ -1,0 +1,278 @@
+"""BERT2BERT model construction, token-id wiring, and safetensors-only checkpoint loading."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Generation defaults frozen into every model's generation_config (DESIGN.md §4: generation
+# settings live there, never in model.config, or save_pretrained refuses).
+DEFAULT_MAX_TITLE_TOKENS = 64
+HUB_HOST = ("huggingface.co", 443)
+
+
+class ModelError(RuntimeError):
+    """A model could not be built or loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ScratchPreset:
+    """Shape of a randomly initialised BERT used for both encoder and decoder.
+
+    hidden / layers / heads / intermediate: the usual BertConfig sizes.
+    max_positions: max_position_embeddings (longest source the encoder accepts).
+    vocab_size: default size of the WordPiece vocabulary trained for a scratch run.
+    """
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    max_positions: int = 512
+    vocab_size: int = 32768
+
+
+SCRATCH_PRESETS: dict[str, ScratchPreset] = {
+    # Trains on a laptop CPU in minutes; only useful for tests and smoke runs.
+    "tiny": ScratchPreset(hidden=64, layers=2, heads=2, intermediate=128, vocab_size=4000),
+    "small": ScratchPreset(hidden=256, layers=4, heads=4, intermediate=1024, vocab_size=16000),
+    # BERT-base shape: encoder+decoder ≈ 251M parameters with a 32768 vocabulary.
+    "base": ScratchPreset(hidden=768, layers=12, heads=12, intermediate=3072, vocab_size=32768),
+}
+
+
+@dataclass(frozen=True)
+class TokenIds:
+    """The special ids a BERT2BERT needs; read from the tokenizer, written in one place."""
+
+    pad: int
+    cls: int
+    sep: int
+    vocab_size: int
+
+
+def token_ids(tokenizer: Any) -> TokenIds:
+    """[PAD]/[CLS]/[SEP] ids of a BERT tokenizer; ModelError when one is missing."""
+    ids = {
+        "pad": tokenizer.pad_token_id,
+        "cls": tokenizer.cls_token_id,
+        "sep": tokenizer.sep_token_id,
+    }
+    missing = [k for k, v in ids.items() if v is None]
+    if missing:
+        raise ModelError(f"tokenizer has no {', '.join('[' + m.upper() + ']' for m in missing)} token")
+    return TokenIds(vocab_size=len(tokenizer), **ids)
+
+
+def configure_ids(model: Any, tokenizer: Any, max_title_tokens: int = DEFAULT_MAX_TITLE_TOKENS) -> None:
+    """Set decoder_start=[CLS], eos=[SEP], pad=[PAD] and generation defaults: the ONE place.
+
+    Labels carry no leading [CLS]: the model shifts them right and prepends
+    decoder_start_token_id itself, so a title is "[CLS] title [SEP]" exactly once.
+    """
+    ids = token_ids(tokenizer)
+    cfg = model.config
+    cfg.decoder_start_token_id = ids.cls
+    cfg.eos_token_id = ids.sep
+    cfg.pad_token_id = ids.pad
+    cfg.decoder.pad_token_id = ids.pad
+    cfg.encoder.pad_token_id = ids.pad
+    cfg.vocab_size = cfg.decoder.vocab_size
+    gen = model.generation_config
+    gen.decoder_start_token_id = ids.cls
+    gen.bos_token_id = ids.cls
+    gen.eos_token_id = ids.sep
+    gen.pad_token_id = ids.pad
+    gen.max_length = max_title_tokens
+    gen.num_beams = 1
+    gen.do_sample = False
+    gen.no_repeat_ngram_size = 0
+
+
+def check_ids(model: Any, tokenizer: Any) -> list[str]:
+    """Problems with the id wiring (empty list when model and tokenizer agree)."""
+    ids = token_ids(tokenizer)
+    cfg, gen = model.config, model.generation_config
+    problems = []
+    expect = {
+        "decoder_start_token_id": ids.cls,
+        "eos_token_id": ids.sep,
+        "pad_token_id": ids.pad,
+    }
+    for name, want in expect.items():
+        if getattr(cfg, name, None) != want:
+            problems.append(f"model.config.{name}={getattr(cfg, name, None)} but tokenizer says {want}")
+        if getattr(gen, name, None) != want:
+            problems.append(f"generation_config.{name}={getattr(gen, name, None)} but tokenizer says {want}")
+    for part in ("encoder", "decoder"):
+        size = getattr(cfg, part).vocab_size
+        if size < ids.vocab_size:
+            problems.append(
+                f"{part} vocab_size={size} is smaller than the tokenizer's {ids.vocab_size} ids"
+            )
+    if not getattr(cfg.decoder, "add_cross_attention", False):
+        problems.append("decoder has no cross-attention (add_cross_attention=False)")
+    if not getattr(cfg.decoder, "is_decoder", False):
+        problems.append("decoder is not causal (is_decoder=False)")
+    return problems
+
+
+def scratch_config(preset: str, vocab_size: int, pad_id: int) -> Any:
+    """EncoderDecoderConfig for a scratch preset (no weights touched)."""
+    from transformers import BertConfig, EncoderDecoderConfig
+
+    if preset not in SCRATCH_PRESETS:
+        raise ModelError(f"unknown scratch preset {preset!r}; choose one of {', '.join(SCRATCH_PRESETS)}")
+    p = SCRATCH_PRESETS[preset]
+    common = dict(
+        vocab_size=vocab_size,
+        hidden_size=p.hidden,
+        num_hidden_layers=p.layers,
+        num_attention_heads=p.heads,
+        intermediate_size=p.intermediate,
+        max_position_embeddings=p.max_positions,
+        pad_token_id=pad_id,
+    )
+    enc = BertConfig(**common)
+    dec = BertConfig(**common, is_decoder=True, add_cross_attention=True)
+    return EncoderDecoderConfig.from_encoder_decoder_configs(enc, dec)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _is_local(spec: str) -> bool:
+    return Path(spec).expanduser().is_dir()
+
+
+def _pretrained_source(spec: str) -> tuple[str, dict[str, Any]]:
+    """Resolve a hub id or local dir to (path_or_id, extra from_pretrained kwargs).
+
+    Offline (no route to the hub or HF_HUB_OFFLINE set) we only try the local cache, so a
+    missing model fails in seconds with a message instead of hanging on retries.
+    """
+    if _is_local(spec):
+        return str(Path(spec).expanduser().resolve()), {}
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or not _hub_reachable()
+    return spec, ({"local_files_only": True} if offline else {})
+
+
+def _offline_message(spec: str, exc: Exception) -> str:
+    return (
+        f"cannot load model {spec!r}: not a local directory, and the Hugging Face hub is not "
+        f"reachable or the model is not in the local cache ({type(exc).__name__}). "
+        f"Download it where the hub is reachable (e.g. `huggingface-cli download {spec} "
+        f"--local-dir models/{spec.split('/')[-1]}`) and pass that directory with --model, "
+        f"or use --scratch tiny|small|base."
+    )
+
+
+def pretrained_config(spec: str) -> Any:
+    """The BertConfig of a pretrained model (hub id or dir) without loading weights."""
+    from transformers import AutoConfig
+
+    src, extra = _pretrained_source(spec)
+    try:
+        return AutoConfig.from_pretrained(src, trust_remote_code=False, **extra)
+    except (OSError, ValueError) as exc:
+        raise ModelError(_offline_message(spec, exc)) from exc
+
+
+def build_model(
+    tokenizer: Any,
+    pretrained: str | None = None,
+    scratch: str | None = None,
+    tie_encoder_decoder: bool = False,
+    max_title_tokens: int = DEFAULT_MAX_TITLE_TOKENS,
+) -> Any:
+    """A BERT2BERT EncoderDecoderModel with ids wired from `tokenizer`.
+
+    pretrained: hub id or local dir of a BERT; encoder and decoder both start from it, the
+        decoder with fresh cross-attention layers.
+    scratch: a key of SCRATCH_PRESETS for a randomly initialised model sized to the tokenizer.
+    tie_encoder_decoder: share encoder and decoder weights (half the parameters).
+    """
+    from transformers import EncoderDecoderModel
+
+    if (pretrained is None) == (scratch is None):
+        raise ModelError("give exactly one of pretrained (hub id or directory) or scratch preset")
+    ids = token_ids(tokenizer)
+    if scratch is not None:
+        config = scratch_config(scratch, ids.vocab_size, ids.pad)
+        config.tie_encoder_decoder = tie_encoder_decoder
+        config.encoder._attn_implementation = "sdpa"
+        config.decoder._attn_implementation = "sdpa"
+        model = EncoderDecoderModel(config=config)
+    else:
+        src, extra = _pretrained_source(pretrained)
+        try:
+            model = EncoderDecoderModel.from_encoder_decoder_pretrained(
+                src,
+                src,
+                tie_encoder_decoder=tie_encoder_decoder,
+                encoder_attn_implementation="sdpa",
+                decoder_attn_implementation="sdpa",
+                **{f"encoder_{k}": v for k, v in extra.items()},
+                **{f"decoder_{k}": v for k, v in extra.items()},
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelError(_offline_message(pretrained, exc)) from exc
+        if model.config.decoder.vocab_size < ids.vocab_size:
+            raise ModelError(
+                f"model {pretrained!r} has {model.config.decoder.vocab_size} embeddings but the "
+                f"tokenizer has {ids.vocab_size} ids: use that model's own tokenizer"
+            )
+    configure_ids(model, tokenizer, max_title_tokens)
+    problems = check_ids(model, tokenizer)
+    if problems:
+        raise ModelError("model/tokenizer id mismatch: " + "; ".join(problems))
+    return model
+
+
+def load_tokenizer_dir(path: Path) -> Any:
+    """The tokenizer saved inside a checkpoint or run dir (via the tokenization module)."""
+    from core.tokenization import load_tokenizer
+
+    return load_tokenizer(str(path)).tokenizer
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: str | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from a checkpoint-<step>/ folder: safetensors only, no remote code."""
+    from transformers import EncoderDecoderModel
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ModelError(f"checkpoint {folder} does not exist")
+    if not (folder / "model.safetensors").exists() and not list(folder.glob("model-*.safetensors")):
+        raise ModelError(f"checkpoint {folder} has no model.safetensors (only safetensors are loaded)")
+    from core.runs.schema import COMPLETE_MARKER
+
+    if folder.name.startswith("checkpoint-") and not (folder / COMPLETE_MARKER).exists():
+        raise ModelError(f"checkpoint {folder} is incomplete (no {COMPLETE_MARKER} marker)")
+    model = EncoderDecoderModel.from_pretrained(
+        str(folder), use_safetensors=True, trust_remote_code=False, local_files_only=True
+    )
+    tokenizer = load_tokenizer_dir(folder)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def count_parameters(model: Any) -> int:
+    """Distinct parameters (tied weights counted once)."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total

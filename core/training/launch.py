@@ -1,0 +1,255 @@
+"""Start, stop and resume training jobs: what `narou-tui train/stop/resume` and the Train pane call.
+
+    launch(paths, config, foreground=False) -> run_id
+    resume_run(paths, run_id, foreground=False, batch_size=None, grad_accum=None) -> run_id
+    stop_run(paths, run_id, wait=False, timeout=120.0) -> RunStatus | None
+
+A detached job runs in its own session (survives the terminal, SSH and the TUI), reads
+stdin from /dev/null and writes stdout/stderr to train.log. Several processes (gpus > 1 or
+nnodes > 1) go through torchrun into the same run dir; only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.paths import REPO_ROOT, Paths
+from core.runs.reader import pid_alive, read_status
+from core.runs.schema import CONFIG_FILE, LOG_FILE, RunState, RunStatus
+from core.training.config import TrainConfig
+from core.training.locks import LockBusy, RunLock
+from core.training.preflight import Finding, require_ok, run_preflight
+from core.training.rundir import (
+    StatusWriter,
+    create_run_dir,
+    environment_versions,
+    git_revision,
+    new_run_id,
+    read_json,
+    write_config,
+)
+
+
+class LaunchError(RuntimeError):
+    """A run could not be started, stopped or resumed; the message says why."""
+
+
+def preflight(paths: Paths, config: TrainConfig) -> list[Finding]:
+    """Every check that can run before a job exists (loads the tokenizer unless a scratch run
+    will train its own). Findings with level "error" mean `launch` would refuse."""
+    tokenizer, warnings = None, []
+    spec = config.tokenizer or config.model
+    if spec is not None:
+        try:
+            from core.tokenization.loader import load_tokenizer
+
+            loaded = load_tokenizer(spec)
+            tokenizer, warnings = loaded.tokenizer, list(loaded.info.warnings)
+        except Exception as exc:  # TokenizerLoadError carries the how-to-fix message
+            return [Finding("error", f"tokenizer {spec!r}: {exc}")]
+    return run_preflight(paths, config, tokenizer, warnings)
+
+
+def frozen_config(paths: Paths, config: TrainConfig, run_id: str) -> dict[str, Any]:
+    """The contents of config.json: everything needed to reproduce the run."""
+    from core.model import SCRATCH_PRESETS
+
+    meta: dict[str, Any] = {}
+    try:
+        from core.data.store import read_meta
+
+        meta = read_meta(paths, config.dataset)
+    except Exception:
+        pass
+    tok: dict[str, Any] = {"spec": config.tokenizer or config.model,
+                           "scratch_vocab": config.tokenizer is None and config.model is None}
+    if tok["spec"]:
+        try:
+            from core.tokenization.loader import load_tokenizer
+
+            tok.update(load_tokenizer(tok["spec"]).info.to_dict())
+        except Exception as exc:
+            tok["error"] = str(exc)
+    preset = SCRATCH_PRESETS.get(config.scratch or "")
+    return {
+        "schema": 1,
+        "run_id": run_id,
+        "created": time.time(),
+        "train": config.to_json(),
+        "command": config.cli_command(),
+        "dataset": {"name": config.dataset, "path": str(paths.dataset(config.dataset)),
+                    "fingerprint": meta.get("fingerprint"), "counts": meta.get("counts")},
+        "tokenizer": tok,
+        "model": {"pretrained": config.model, "scratch": config.scratch,
+                  "preset": preset.__dict__ if preset else None,
+                  "tie_encoder_decoder": config.tie_encoder_decoder},
+        "versions": environment_versions(),
+        "git_revision": git_revision(REPO_ROOT),
+        "paths": {"datasets_dir": str(paths.datasets_dir), "checkpoints_dir": str(paths.checkpoints_dir),
+                  "config_dir": str(paths.config_dir)},
+    }
+
+
+def launch(paths: Paths, config: TrainConfig, foreground: bool = False) -> str:
+    """Check, create checkpoints/<run-id>/, freeze config.json and start the job.
+
+    Detached (default): returns the run id at once while the job trains in its own session.
+    foreground: trains in this process (or an attached torchrun) and returns when it ends.
+    Raises LaunchError (with every preflight error listed) instead of starting a bad run.
+    """
+    try:
+        config.validate()
+        findings = require_ok(preflight(paths, config))
+    except Exception as exc:
+        raise LaunchError(str(exc)) from exc
+    for f in findings:
+        print(f"narou-tui: {f}", file=sys.stderr)
+    run_id = new_run_id(paths, config.run_name)
+    run_dir = create_run_dir(paths, run_id)
+    write_config(run_dir, frozen_config(paths, config, run_id))
+    _start(run_dir, config, foreground, resume=False)
+    return run_id
+
+
+def resume_run(paths: Paths, run_id: str, foreground: bool = False,
+               batch_size: int | None = None, grad_accum: int | None = None) -> str:
+    """Continue a died/stopped/failed run from its newest complete checkpoint.
+
+    batch_size / grad_accum override the split (e.g. after an OOM: half and double)."""
+    run_dir = paths.run(run_id)
+    if not (run_dir / CONFIG_FILE).exists():
+        raise LaunchError(f"no run {run_id!r} in {paths.checkpoints_dir}")
+    status = read_status(run_dir)
+    if status is not None and RunState(status.state).live:
+        raise LaunchError(f"run {run_id} is still {status.state} (pid {status.pid}); stop it first")
+    if not RunLock(run_dir).is_free():
+        raise LaunchError(f"run {run_id} is locked by a live job")
+    if status is not None and status.state == RunState.FINISHED.value:
+        raise LaunchError(f"run {run_id} has finished; start a new run to train further")
+    frozen = read_json(run_dir / CONFIG_FILE)
+    config = TrainConfig.from_json(frozen["train"])
+    if not paths.dataset(config.dataset).exists():
+        raise LaunchError(f"dataset {config.dataset!r} of run {run_id} is missing from {paths.datasets_dir}")
+    extra = []
+    if batch_size:
+        extra += ["--batch-size", str(batch_size)]
+    if grad_accum:
+        extra += ["--grad-accum", str(grad_accum)]
+    _start(run_dir, config, foreground, resume=True, extra=extra)
+    return run_id
+
+
+def job_command(run_dir: Path, config: TrainConfig, resume: bool, extra: list[str] | None = None) -> list[str]:
+    """argv of the job: the job module directly, or through torchrun for several processes."""
+    job = ["-m", "core.training.job", str(run_dir)] + (["--resume"] if resume else []) + (extra or [])
+    if not config.distributed:
+        return [sys.executable, *job]
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={config.gpus}",
+           f"--nnodes={config.nnodes}", f"--node-rank={config.node_rank}"]
+    if config.nnodes == 1:
+        cmd.append("--standalone")
+    else:
+        cmd += [f"--master-addr={config.master_addr}", f"--master-port={config.master_port}"]
+    return cmd + job
+
+
+def _job_env(config: TrainConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    if config.threads:
+        env["OMP_NUM_THREADS"] = str(config.threads)
+    return env
+
+
+def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
+           extra: list[str] | None = None) -> None:
+    if foreground and not config.distributed:
+        from core.training.job import run_job
+
+        bs = int(extra[extra.index("--batch-size") + 1]) if extra and "--batch-size" in extra else None
+        ga = int(extra[extra.index("--grad-accum") + 1]) if extra and "--grad-accum" in extra else None
+        code = run_job(run_dir, resume=resume, batch_size=bs, grad_accum=ga, in_process=True)
+        if code not in (0,):
+            st = read_status(run_dir)
+            raise LaunchError(f"run {run_dir.name} ended {st.state if st else 'badly'}: "
+                              f"{(st.exit_reason if st else None) or f'exit code {code}'}")
+        return
+    cmd = job_command(run_dir, config, resume, extra)
+    if foreground:
+        code = subprocess.call(cmd, cwd=REPO_ROOT, env=_job_env(config))
+        if code != 0:
+            raise LaunchError(f"run {run_dir.name}: job exited with code {code}")
+        return
+    with open(run_dir / LOG_FILE, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=_job_env(config), stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+        )
+    # Until the job writes its own status, readers see "starting" owned by the child's pid.
+    old = read_status(run_dir) if resume else None
+    status = old or RunStatus()
+    status.state, status.exit_reason = RunState.STARTING.value, None
+    status.started_at = time.time()
+    status.extra.pop("written_state", None)
+    StatusWriter(run_dir, status, pid=proc.pid).write()
+    _reap_later(proc)
+
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _reap_later(proc: subprocess.Popen[bytes]) -> None:
+    # Keep a reference so the exit status is collected (no zombie while this process lives).
+    _children.append(proc)
+    for p in list(_children):
+        if p.poll() is not None:
+            _children.remove(p)
+
+
+def stop_run(paths: Paths, run_id: str, wait: bool = False, timeout: float = 120.0) -> RunStatus | None:
+    """Ask the job to checkpoint and stop (SIGTERM). With `wait`, block until it has."""
+    run_dir = paths.run(run_id)
+    status = read_status(run_dir)
+    if status is None:
+        raise LaunchError(f"no run {run_id!r} in {paths.checkpoints_dir}")
+    if not RunState(status.state).live or status.pid is None:
+        raise LaunchError(f"run {run_id} is not running (state {status.state})")
+    try:
+        os.kill(status.pid, signal.SIGTERM)
+    except ProcessLookupError as exc:
+        raise LaunchError(f"run {run_id}: process {status.pid} is gone") from exc
+    if not wait:
+        return status
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for p in list(_children):
+            p.poll()
+        st = read_status(run_dir)
+        if st is not None and not RunState(st.state).live and not pid_alive(status.pid):
+            return st
+        time.sleep(0.2)
+    raise LaunchError(f"run {run_id} did not stop within {timeout:.0f} s")
+
+
+def wait_run(paths: Paths, run_id: str, timeout: float = 600.0) -> RunStatus | None:
+    """Block until the run is no longer live (tests and scripts)."""
+    run_dir = paths.run(run_id)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for p in list(_children):
+            p.poll()
+        st = read_status(run_dir)
+        if st is not None and not RunState(st.state).live and (st.pid is None or not pid_alive(st.pid)):
+            return st
+        time.sleep(0.2)
+    raise LaunchError(f"run {run_id} still live after {timeout:.0f} s")
+
+
+__all__ = ["LaunchError", "LockBusy", "launch", "preflight", "resume_run", "stop_run", "wait_run"]

@@ -1,0 +1,347 @@
+"""Writer side of a run directory: run ids, frozen config, atomic status with heartbeat,
+append-only metrics and GPU telemetry (DESIGN.md §3).
+
+Metrics history across resumes (the reader-side rule)
+-----------------------------------------------------
+Writers never rewrite metrics.jsonl. Every line carries `segment`: 0 for the first job, +1 for
+each resume. A resumed job first appends a newline if the file ends in a torn line (so the
+torn fragment stays one unparseable line), then writes `{"event": "resumed", "step": S,
+"segment": k}` where S is the checkpoint step it continues from. Readers rebuild the effective
+history with one rule: a line of segment j < k with step > S_k (the resume step of a later
+segment k) is superseded; drop it. `effective_history()` implements exactly that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.paths import Paths
+from core.runs.schema import (
+    CONFIG_FILE,
+    GPU_FILE,
+    HEARTBEAT_S,
+    METRICS_FILE,
+    STATUS_FILE,
+    RunStatus,
+)
+
+
+def new_run_id(paths: Paths, name: str = "", now: float | None = None) -> str:
+    """`YYYYMMDD-HHMM[-name]`, with `-2`, `-3`... when that folder exists already."""
+    stamp = datetime.fromtimestamp(now or time.time()).strftime("%Y%m%d-%H%M")
+    clean = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.")
+    base = f"{stamp}-{clean}" if clean else stamp
+    run_id, n = base, 1
+    while paths.run(run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def create_run_dir(paths: Paths, run_id: str) -> Path:
+    """Create checkpoints/<run-id>/ (never outside checkpoints_dir); error if it exists."""
+    run_dir = paths.run(run_id)
+    if run_dir.resolve().parent != paths.checkpoints_dir.resolve():
+        raise ValueError(f"run dir {run_dir} is outside {paths.checkpoints_dir}")
+    paths.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir()
+    return run_dir
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write tmp + fsync + rename, so readers see the old or the new file, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def environment_versions() -> dict[str, Any]:
+    """Versions that decide whether a run can be reproduced."""
+    import platform
+
+    out: dict[str, Any] = {"python": platform.python_version()}
+    for pkg in ("torch", "transformers", "datasets", "tokenizers", "fugashi", "unidic-lite", "ipadic"):
+        out[pkg] = _version(pkg)
+    return out
+
+
+def git_revision(root: Path) -> str | None:
+    """HEAD of the project checkout (read from .git without running git), if any."""
+    head = root / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref_path = root / ".git" / ref[5:]
+            if ref_path.exists():
+                return ref_path.read_text().strip()
+            packed = root / ".git" / "packed-refs"
+            for line in packed.read_text().splitlines():
+                if line.endswith(ref[5:]):
+                    return line.split()[0]
+            return None
+        return ref
+    except OSError:
+        return None
+
+
+def write_config(run_dir: Path, frozen: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / CONFIG_FILE, frozen)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class StatusWriter:
+    """Owns status.json: callers change fields, a thread rewrites it every HEARTBEAT_S."""
+
+    def __init__(self, run_dir: Path, status: RunStatus, pid: int | None = None) -> None:
+        self.path = run_dir / STATUS_FILE
+        self.status = status
+        self.status.pid = pid if pid is not None else os.getpid()
+        self.status.host = socket.gethostname()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def update(self, write: bool = False, **fields: Any) -> None:
+        with self._lock:
+            for k, v in fields.items():
+                if hasattr(self.status, k) and k != "extra":
+                    setattr(self.status, k, v)
+                else:
+                    self.status.extra[k] = v
+        if write:
+            self.write()
+
+    def write(self) -> None:
+        with self._lock:
+            self.status.updated_at = time.time()
+            data = self.status.to_json()
+            extra = data.pop("extra", {})
+            data.update(extra)
+        atomic_write_json(self.path, data)
+
+    def start(self) -> None:
+        self.write()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(OSError):  # disk full or the like: the next beat retries
+                self.write()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class JsonlWriter:
+    """Appends one JSON object per line and flushes each line (a kill loses at most the tail)."""
+
+    def __init__(self, path: Path, fixed: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.fixed = fixed or {}
+        heal_torn_tail(path)
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 (lives as long as the writer)
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps({**record, **self.fixed}, ensure_ascii=False, separators=(",", ":"))
+        with self._lock:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+
+
+def heal_torn_tail(path: Path) -> bool:
+    """Append a newline when a killed writer left a partial last line (history untouched)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) == b"\n":
+                return False
+    except FileNotFoundError:
+        return False
+    with open(path, "ab") as fh:
+        fh.write(b"\n")
+    return True
+
+
+def last_segment(path: Path) -> int:
+    """Highest `segment` in a metrics file (-1 when none): a resume writes segment + 1."""
+    from core.runs.tail import JsonlTail
+
+    best = -1
+    tail = JsonlTail(path)
+    while True:
+        recs = tail.poll(max_bytes=8 << 20)
+        if not recs:
+            break
+        for r in recs:
+            seg = r.get("segment")
+            if isinstance(seg, int) and seg > best:
+                best = seg
+    return best
+
+
+def effective_history(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Metrics with superseded lines removed (see the module docstring for the rule)."""
+    recs = list(records)
+    resume_at: dict[int, int] = {}
+    for r in recs:
+        if r.get("event") == "resumed" and isinstance(r.get("segment"), int):
+            resume_at[r["segment"]] = int(r.get("step", 0))
+    if not resume_at:
+        return recs
+    out = []
+    for r in recs:
+        seg = r.get("segment", 0)
+        step = r.get("step", 0)
+        superseded = any(k > seg and step > s for k, s in resume_at.items())
+        if not superseded:
+            out.append(r)
+    return out
+
+
+class MetricsWriter(JsonlWriter):
+    """metrics.jsonl for one job segment."""
+
+    def __init__(self, run_dir: Path, segment: int) -> None:
+        super().__init__(run_dir / METRICS_FILE, {"segment": segment})
+        self.segment = segment
+
+    def event(self, step: int, event: str, **fields: Any) -> None:
+        self.write({"t": round(time.time(), 3), "step": step, "event": event, **fields})
+
+
+# gpu.jsonl: every line is one GPU at one time with `res` = seconds it stands for.
+#  * res=2 lines: a raw sample, written when a value moved by more than GPU_DELTA since the
+#    last raw line of that GPU, or GPU_KEEPALIVE_S passed (steady training writes ~2/min).
+#  * res=60 lines: min/max/mean of every 2-s sample of that minute (always written).
+# Append-only, and a 50-hour run stays around 10k lines per GPU.
+GPU_PERIOD_S = 2.0
+GPU_AGG_S = 60.0
+GPU_KEEPALIVE_S = 30.0
+GPU_DELTA = {"util": 5.0, "mem_used_mib": 256.0, "temp_c": 2.0, "power_w": 15.0}
+
+
+class GpuLogger:
+    """Thread that samples NVML every 2 s into gpu.jsonl (see the format above)."""
+
+    def __init__(self, run_dir: Path, period_s: float = GPU_PERIOD_S) -> None:
+        self.path = run_dir / GPU_FILE
+        self.period = period_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_raw: dict[int, dict[str, Any]] = {}
+        self._bucket: dict[int, list[dict[str, Any]]] = {}
+        self._bucket_start = 0.0
+
+    def start(self) -> None:
+        from core.telemetry.nvml import NvmlSampler
+
+        sampler = NvmlSampler()
+        self._writer = JsonlWriter(self.path)
+        if not sampler.available:
+            self._writer.write({"t": round(time.time(), 3), "available": False, "reason": sampler.reason})
+            self._writer.close()
+            return
+        self._sampler = sampler
+        self._thread = threading.Thread(target=self._run, daemon=True, name="gpu-sampler")
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._bucket_start = time.time()
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):  # telemetry must never take the job down
+                self.tick(self._sampler.sample(), time.time())
+            self._stop.wait(self.period)
+
+    def tick(self, samples: list[Any], now: float) -> None:
+        """Record one round of samples (public so tests can drive it without a GPU)."""
+        for s in samples:
+            rec = s.to_json()
+            rec["t"] = round(rec["t"], 2)
+            for k in ("mem_used_mib", "mem_total_mib", "power_w"):
+                if rec.get(k) is not None:
+                    rec[k] = round(rec[k], 1)
+            self._bucket.setdefault(s.index, []).append(rec)
+            last = self._last_raw.get(s.index)
+            if last is None or self._moved(last, rec) or rec["t"] - last["t"] >= GPU_KEEPALIVE_S:
+                self._writer.write({**rec, "res": GPU_PERIOD_S})
+                self._last_raw[s.index] = rec
+        if now - self._bucket_start >= GPU_AGG_S:
+            self._flush_aggregates()
+            self._bucket_start = now
+
+    @staticmethod
+    def _moved(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        for k, d in GPU_DELTA.items():
+            x, y = a.get(k), b.get(k)
+            if (x is None) != (y is None) or (x is not None and abs(x - y) > d):
+                return True
+        return False
+
+    def _flush_aggregates(self) -> None:
+        for index, recs in self._bucket.items():
+            if not recs:
+                continue
+            agg: dict[str, Any] = {"t": recs[-1]["t"], "index": index, "name": recs[-1]["name"],
+                                   "res": GPU_AGG_S, "n": len(recs),
+                                   "mem_total_mib": recs[-1].get("mem_total_mib")}
+            for k in GPU_DELTA:
+                vals = [r[k] for r in recs if r.get(k) is not None]
+                if vals:
+                    agg[k] = round(sum(vals) / len(vals), 1)
+                    agg[k + "_min"] = min(vals)
+                    agg[k + "_max"] = max(vals)
+            self._writer.write(agg)
+        self._bucket = {}
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._flush_aggregates()
+            self._writer.close()
