@@ -264,7 +264,10 @@ class Harvester:
                     fresh.append({k: rec[k] for k in RECORD_KEYS if k in rec})
                 room = opts.target - len(store)
                 store.append(fresh[:room])
-                planner.on_page(page.allcount, len(page.records))
+                if len(fresh) < room:
+                    planner.on_page(page.allcount, len(page.records))
+                # else the target ends inside this page: the planner stays on it, so a later
+                # run with a higher target fetches it again and keeps the rest (dedup by ncode).
                 st["skipped"] = skipped
                 self._sync(RUNNING, "")
         except Stopped:
