@@ -1,16 +1,465 @@
-"""Dataset pane (placeholder until its issue lands)."""
+"""Dataset pane: pick a dataset, browse 100k records virtually, search, filter, sort, stats."""
 
 from __future__ import annotations
 
+import time
+from functools import partial
+from typing import ClassVar
+
+import numpy as np
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, Select, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from tui.dataset_view import (
+    DatasetEntry,
+    DatasetLoadError,
+    RecordSet,
+    SearchError,
+    SearchQuery,
+    SortKey,
+    compute_stats,
+    entry_label,
+    list_entries,
+    load_split_tables,
+)
+from tui.messages.dataset import (
+    DatasetLoaded,
+    DatasetLoadFailed,
+    DatasetsListed,
+    SearchFailed,
+    SearchFinished,
+    StatsFailed,
+    StatsReady,
+)
+from tui.widgets.dataset_stats import DatasetStatsView
+from tui.widgets.record_detail import RecordDetail
+from tui.widgets.record_table import ColumnSpec, RecordTable
+
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("split", width=5),
+    ColumnSpec("title", flex=1.0, min_width=10),
+    ColumnSpec("synopsis", flex=1.5, min_width=10),
+    ColumnSpec("genre", width=16),
+    ColumnSpec("syn.ch", width=6, align="right"),
+    ColumnSpec("ttl.ch", width=6, align="right"),
+)
+
+# Name of the dataset opened automatically on first show (the bundled one).
+AUTO_OPEN = "sample"
+
+
+class DatasetCommands(Provider):
+    """Palette entries for the Dataset pane's actions and for opening each dataset."""
+
+    def _commands(self) -> list[tuple[str, object, str]]:
+        screen = self.screen
+        if not isinstance(screen, DatasetScreen):
+            return []
+        cmds: list[tuple[str, object, str]] = [
+            ("Dataset: search title + synopsis", screen.action_focus_search,
+             "Move to the search box"),
+            ("Dataset: toggle regex search", screen.action_toggle_regex,
+             "Switch between substring and regular-expression search"),
+            ("Dataset: filter by genre", screen.action_focus_genre, "Open the genre filter"),
+            ("Dataset: statistics", screen.action_toggle_stats,
+             "Counts, length histograms, duplicates, top keywords"),
+            ("Dataset: fetch from the Narou API", screen.action_fetch,
+             "Harvest a new dataset"),
+            ("Dataset: reload the list", screen.action_reload, "Rescan the datasets folder"),
+            ("Dataset: toggle the dataset list", screen.action_toggle_sidebar,
+             "Give the table the full width"),
+        ]
+        for key in SortKey:
+            cmds.append((f"Dataset: sort by {key.value}", partial(screen.set_sort, key),
+                         "Reorder the table"))
+        for entry in screen.entries:
+            cmds.append((f"Dataset: open {entry.name}", partial(screen.open_dataset, entry.name),
+                         f"{entry.total:,} records"))
+        return cmds
+
+    async def discover(self) -> Hits:
+        for name, action, help_text in self._commands():
+            yield DiscoveryHit(name, action, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), action, help=help_text)  # type: ignore[arg-type]
 
 
 class DatasetScreen(Screen[None]):
-    """Placeholder screen for the Dataset pane."""
+    """The Dataset pane. Rows live in Arrow/numpy; the table draws only what is visible."""
+
+    CSS_PATH = "../styles/dataset.tcss"
+    COMMANDS = {DatasetCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search", id="dataset.search",
+                tooltip="Search titles and synopses as you type"),
+        Binding("ctrl+r", "toggle_regex", "Regex", id="dataset.regex",
+                tooltip="Toggle regular-expression search (RE2 syntax)"),
+        Binding("o", "cycle_sort", "Sort", id="dataset.sort",
+                tooltip="Cycle: original, synopsis length ↓/↑, title length ↓/↑"),
+        Binding("e", "focus_genre", "Genre", id="dataset.genre",
+                tooltip="Show only one genre"),
+        Binding("s", "toggle_stats", "Stats", id="dataset.stats",
+                tooltip="Counts, length histograms, duplicates, top keywords and genres"),
+        Binding("f", "fetch", "Fetch", id="dataset.fetch",
+                tooltip="Harvest a new dataset from the Narou API"),
+        Binding("d", "focus_list", "Datasets", id="dataset.list",
+                tooltip="Pick another dataset"),
+        Binding("b", "toggle_sidebar", "List", show=False, id="dataset.sidebar",
+                tooltip="Hide or show the dataset list"),
+        Binding("ctrl+l", "reload", "Reload", show=False, id="dataset.reload",
+                tooltip="Rescan the datasets folder"),
+        Binding("escape", "back", "Back", id="dataset.back",
+                tooltip="Close the detail or stats view; leave the search box"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[DatasetEntry] = []
+        self.records: RecordSet | None = None
+        self.sort = SortKey.ORIGINAL
+        self.regex = False
+        self.genre: int | None = None
+        # Timings for the benchmark; kept out of the UI so snapshots are deterministic.
+        self.last_search_ms: float | None = None
+        self.load_seconds: float | None = None
+        self._loading: str | None = None
+        self._auto_opened = False
+        self._search_seq = 0
+        self._search_running = False
+        self._search_pending = False
+        self._stats_for: str | None = None
+
+    # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Dataset pane: not built yet.", classes="muted")
+        with Horizontal(id="ds-body"):
+            with Vertical(id="ds-sidebar"):
+                yield Static("Datasets", classes="ds-heading")
+                yield OptionList(id="ds-list")
+            with Vertical(id="ds-main"):
+                with Horizontal(id="ds-toolbar"):
+                    yield Input(placeholder="/ search title + synopsis", id="ds-search")
+                    yield Select[int]([], prompt="All genres", id="ds-genre")
+                yield Static("", id="ds-message")
+                with ContentSwitcher(initial="ds-table", id="ds-views"):
+                    yield RecordTable(COLUMNS, id="ds-table")
+                    yield RecordDetail(id="ds-detail")
+                    yield DatasetStatsView(id="ds-stats")
+                yield Static("", id="ds-status")
         yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(RecordTable)
+        table.clear("No dataset open: pick one on the left (d, Enter) or fetch one (f).")
+        self._update_status()
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        # A dataset may have been imported or fetched while another pane was showing.
+        if self.is_mounted and self.entries is not None:
+            self.action_reload()
+
+    # ------------------------------------------------------------------ listing
+
+    def action_reload(self) -> None:
+        self._list_worker()
+
+    @work(thread=True, exclusive=True, group="dataset-list", exit_on_error=False)
+    def _list_worker(self) -> None:
+        try:
+            entries = list_entries(self.app.paths)  # type: ignore[attr-defined]
+        except OSError as exc:
+            self.post_message(DatasetsListed([], error=f"cannot read datasets folder: {exc}"))
+            return
+        self.post_message(DatasetsListed(entries))
+
+    def on_datasets_listed(self, message: DatasetsListed) -> None:
+        self.entries = message.entries
+        option_list = self.query_one("#ds-list", OptionList)
+        highlighted = option_list.highlighted
+        option_list.clear_options()
+        option_list.add_options([Option(entry_label(e), id=e.name) for e in self.entries])
+        if self.entries:
+            option_list.highlighted = min(highlighted or 0, len(self.entries) - 1)
+        if message.error:
+            self._show_message(message.error, error=True)
+        elif not self.entries:
+            folder = self.app.paths.datasets_dir  # type: ignore[attr-defined]
+            self._show_message(f"No datasets in {folder}: import one with "
+                               "`narou-tui dataset import` or fetch one (f).")
+        if not self._auto_opened and self.records is None and self._loading is None:
+            self._auto_opened = True
+            if any(e.name == AUTO_OPEN for e in self.entries):
+                self.open_dataset(AUTO_OPEN)
+
+    @on(OptionList.OptionSelected, "#ds-list")
+    def _on_dataset_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.open_dataset(event.option.id)
+
+    # ------------------------------------------------------------------ loading
+
+    def open_dataset(self, name: str) -> None:
+        """Load `name` in a worker; the table shows a loading indicator meanwhile."""
+        self._loading = name
+        self._show_message("")
+        self.query_one("#ds-views", ContentSwitcher).current = "ds-table"
+        self.query_one(RecordTable).loading = True
+        self._update_status()
+        self._load_worker(name)
+
+    @work(thread=True, exclusive=True, group="dataset-load", exit_on_error=False)
+    def _load_worker(self, name: str) -> None:
+        started = time.perf_counter()
+        try:
+            tables = load_split_tables(self.app.paths, name)  # type: ignore[attr-defined]
+            records = RecordSet(name, tables)
+            records.order(self.sort)
+        except DatasetLoadError as exc:
+            self.post_message(DatasetLoadFailed(name, str(exc)))
+            return
+        except Exception as exc:  # a corrupt file must become a message, never a crash
+            self.post_message(DatasetLoadFailed(name, f"{type(exc).__name__}: {exc}"))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(DatasetLoaded(records, time.perf_counter() - started))
+
+    def on_dataset_loaded(self, message: DatasetLoaded) -> None:
+        records = message.records
+        if records.name != self._loading:
+            return
+        self._loading = None
+        self.records = records
+        self._stats_for = None
+        self._search_seq += 1  # results of searches over the previous dataset are stale
+        table = self.query_one(RecordTable)
+        table.loading = False
+        table.placeholder = "No record matches."
+        genre_select = self.query_one("#ds-genre", Select)
+        with genre_select.prevent(Select.Changed):
+            genre_select.set_options(
+                (f"{name} ({count:,})", code) for code, name, count in records.genres())
+        self.genre = None
+        table.set_source(records.cells, records.order(self.sort))
+        if self._current_query().text:
+            self._request_search()
+        self.load_seconds = message.seconds
+        self._update_status()
+        table.focus()
+
+    def on_dataset_load_failed(self, message: DatasetLoadFailed) -> None:
+        if message.name != self._loading:
+            return
+        self._loading = None
+        table = self.query_one(RecordTable)
+        table.loading = False
+        self._show_message(f"Cannot open {message.name}: {message.error}", error=True)
+        self._update_status()
+
+    # ------------------------------------------------------------------ search / filter / sort
+
+    def _current_query(self) -> SearchQuery:
+        text = self.query_one("#ds-search", Input).value
+        return SearchQuery(text=text, regex=self.regex, genre=self.genre)
+
+    @on(Input.Changed, "#ds-search")
+    def _on_search_changed(self) -> None:
+        self._request_search()
+
+    @on(Input.Submitted, "#ds-search")
+    def _on_search_submitted(self) -> None:
+        self.query_one(RecordTable).focus()
+
+    @on(Select.Changed, "#ds-genre")
+    def _on_genre_changed(self, event: Select.Changed) -> None:
+        self.genre = None if event.value is Select.NULL else int(event.value)  # type: ignore[arg-type]
+        self._request_search()
+
+    def _request_search(self) -> None:
+        """Coalescing debounce: one search in flight; keys typed meanwhile become one more."""
+        if self.records is None:
+            return
+        self._search_seq += 1
+        if self._search_running:
+            self._search_pending = True
+            return
+        self._start_search()
+
+    def _start_search(self) -> None:
+        assert self.records is not None
+        self._search_running = True
+        self._search_pending = False
+        self._search_worker(self.records, self._current_query(), self.sort, self._search_seq)
+
+    @work(thread=True, exclusive=True, group="dataset-search", exit_on_error=False)
+    def _search_worker(self, records: RecordSet, query: SearchQuery, sort: SortKey,
+                       seq: int) -> None:
+        worker = get_current_worker()
+        started = time.perf_counter()
+        try:
+            order = records.view(query, sort, cancelled=lambda: worker.is_cancelled)
+        except SearchError as exc:
+            self.post_message(SearchFailed(seq, query, str(exc)))
+            return
+        except Exception as exc:  # never let a search take the pane down
+            self.post_message(SearchFailed(seq, query, f"search failed: {exc}"))
+            return
+        millis = (time.perf_counter() - started) * 1000
+        self.post_message(SearchFinished(seq, query, sort, order, millis))
+
+    def _search_done(self) -> None:
+        self._search_running = False
+        if self._search_pending and self.records is not None:
+            self._start_search()
+
+    def on_search_finished(self, message: SearchFinished) -> None:
+        if message.seq == self._search_seq:
+            self.last_search_ms = message.millis
+            self.query_one("#ds-search", Input).remove_class("-invalid")
+            self._show_message("")
+            self.query_one(RecordTable).set_order(message.order, keep_index=False)
+            self._update_status()
+        self._search_done()
+
+    def on_search_failed(self, message: SearchFailed) -> None:
+        if message.seq == self._search_seq:
+            self.query_one("#ds-search", Input).add_class("-invalid")
+            self._show_message(message.error, error=True)
+        self._search_done()
+
+    def set_sort(self, key: SortKey) -> None:
+        self.sort = key
+        self._update_status()
+        self._request_search()
+
+    def action_cycle_sort(self) -> None:
+        self.set_sort(self.sort.next())
+
+    def action_toggle_regex(self) -> None:
+        self.regex = not self.regex
+        self._update_status()
+        self._request_search()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#ds-views", ContentSwitcher).current = "ds-table"
+        self.query_one("#ds-search", Input).focus()
+
+    def action_focus_genre(self) -> None:
+        select = self.query_one("#ds-genre", Select)
+        select.focus()
+        select.action_show_overlay()
+
+    def action_focus_list(self) -> None:
+        self.query_one("#ds-sidebar").display = True
+        self.query_one("#ds-list", OptionList).focus()
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one("#ds-sidebar")
+        sidebar.display = not sidebar.display
+
+    # ------------------------------------------------------------------ detail / stats / back
+
+    @on(RecordTable.RowSelected, "#ds-table")
+    def _on_row_selected(self, event: RecordTable.RowSelected) -> None:
+        self.show_detail(event.index)
+
+    def show_detail(self, index: int) -> None:
+        if self.records is None:
+            return
+        detail = self.query_one(RecordDetail)
+        detail.show(self.records.record(index))
+        self.query_one("#ds-views", ContentSwitcher).current = "ds-detail"
+        detail.focus()
+
+    def action_toggle_stats(self) -> None:
+        switcher = self.query_one("#ds-views", ContentSwitcher)
+        if switcher.current == "ds-stats":
+            self._back_to_table()
+            return
+        if self.records is None:
+            self.notify("Open a dataset first", severity="warning")
+            return
+        switcher.current = "ds-stats"
+        stats_view = self.query_one(DatasetStatsView)
+        stats_view.focus()
+        if self._stats_for != self.records.name:
+            stats_view.loading = True
+            self._stats_worker(self.records)
+
+    @work(thread=True, exclusive=True, group="dataset-stats", exit_on_error=False)
+    def _stats_worker(self, records: RecordSet) -> None:
+        try:
+            stats = compute_stats(records)
+        except Exception as exc:  # statistics are optional: report and carry on
+            self.post_message(StatsFailed(records.name, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(StatsReady(records.name, stats))
+
+    def on_stats_ready(self, message: StatsReady) -> None:
+        view = self.query_one(DatasetStatsView)
+        view.loading = False
+        if self.records is not None and message.name == self.records.name:
+            self._stats_for = message.name
+            view.show(message.name, message.stats)
+
+    def on_stats_failed(self, message: StatsFailed) -> None:
+        view = self.query_one(DatasetStatsView)
+        view.loading = False
+        view.show_error(f"Statistics for {message.name} failed: {message.error}")
+
+    def action_back(self) -> None:
+        switcher = self.query_one("#ds-views", ContentSwitcher)
+        if switcher.current != "ds-table" or self.focused is not self.query_one(RecordTable):
+            self._back_to_table()
+
+    def _back_to_table(self) -> None:
+        self.query_one("#ds-views", ContentSwitcher).current = "ds-table"
+        self.query_one(RecordTable).focus()
+
+    # ------------------------------------------------------------------ fetch
+
+    def action_fetch(self) -> None:
+        try:
+            from tui.screens.fetch import FetchScreen
+        except ImportError:
+            self.notify("Fetch screen not available", severity="warning")
+            return
+        self.app.push_screen(FetchScreen(), callback=lambda _result: self.action_reload())
+
+    # ------------------------------------------------------------------ status
+
+    def _show_message(self, text: str, *, error: bool = False) -> None:
+        message = self.query_one("#ds-message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+        message.display = bool(text)
+
+    def _update_status(self) -> None:
+        parts: list[str] = []
+        if self._loading:
+            parts.append(f"opening {self._loading}…")
+        if self.records is not None:
+            table = self.query_one(RecordTable)
+            shown = table.row_count
+            parts.append(f"{self.records.name}: {shown:,} of {self.records.n:,} records")
+        parts.append(f"sort: {self.sort.value}")
+        parts.append("regex" if self.regex else "substring")
+        self.query_one("#ds-status", Static).update("  ·  ".join(parts))
+
+    @property
+    def shown_order(self) -> np.ndarray:
+        """Source indices currently listed in the table, in display order."""
+        return self.query_one(RecordTable).order

@@ -1,0 +1,72 @@
+"""RecordDetail: every field of one dataset record, with the full synopsis, scrollable."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from core.data.genres import BIGGENRE_NAMES
+from tui.dataset_view import Record, genre_name
+
+
+class RecordDetail(VerticalScroll, can_focus=True):
+    """Shows one `Record`; up/down scroll long synopses."""
+
+    DEFAULT_CSS = """
+    RecordDetail {
+        padding: 0 1;
+        & > #detail-title { text-style: bold; color: $text-accent; margin-bottom: 1; }
+        & > #detail-fields { margin-bottom: 1; }
+        & > .detail-heading { color: $text-muted; text-style: bold; }
+        & > #detail-story { margin-bottom: 1; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "scroll_up", "Up", show=False, id="detail.up",
+                tooltip="Scroll the synopsis up"),
+        Binding("down,j", "scroll_down", "Down", show=False, id="detail.down",
+                tooltip="Scroll the synopsis down"),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.record: Record | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-title")
+        yield Static("", id="detail-fields")
+        yield Static("あらすじ (synopsis)", classes="detail-heading")
+        yield Static("", id="detail-story")
+        yield Static("キーワード (keywords)", classes="detail-heading")
+        yield Static("", id="detail-keywords")
+
+    def show(self, record: Record) -> None:
+        """Replace the shown record and scroll back to its top."""
+        self.record = record
+        self.query_one("#detail-title", Static).update(Text(record.title or "(no title)"))
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(style="dim")
+        fields.add_column()
+        genre = genre_name(record.genre)
+        if record.genre is not None:
+            genre = f"{genre}  ({record.genre})"
+        big = BIGGENRE_NAMES.get(record.biggenre, str(record.biggenre)) if record.biggenre is not None else "—"
+        fields.add_row("split", record.split)
+        fields.add_row("ncode", record.ncode or "—")
+        fields.add_row("genre", genre)
+        fields.add_row("biggenre", big)
+        fields.add_row("lengths", f"synopsis {record.story_chars:,} chars · title {record.title_chars:,} chars")
+        fields.add_row("row", f"{record.index:,}")
+        self.query_one("#detail-fields", Static).update(fields)
+        self.query_one("#detail-story", Static).update(Text(record.story or "(empty synopsis)"))
+        keywords = record.keyword.split()
+        self.query_one("#detail-keywords", Static).update(
+            Text("  ".join(keywords)) if keywords else Text("(none)", style="dim"))
+        self.scroll_home(animate=False)
