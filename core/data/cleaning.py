@@ -142,13 +142,19 @@ def _normalize_keyword(text: str) -> str:
 
 
 def _strip_urls(story: str, report: StepReport) -> str:
-    found = len(_URL.findall(story))
-    if not found:
+    if not _URL.search(story):
         return story
-    report.count("urls", found)
-    story = _EMPTY_BRACKETS.sub("", _URL.sub("", story))
-    # A line that held only a URL is now empty; drop it rather than leave a gap.
-    return "\n".join(line for line in story.split("\n") if line.strip(" \u3000") or not line)
+    kept: list[str] = []
+    for line in story.split("\n"):
+        found = len(_URL.findall(line))
+        if not found:
+            kept.append(line)
+            continue
+        report.count("urls", found)
+        rest = _EMPTY_BRACKETS.sub("", _URL.sub("", line))
+        if rest.strip(" \u3000"):  # a line that held only a URL goes entirely
+            kept.append(rest)
+    return "\n".join(kept)
 
 
 def _drop_notes(story: str, report: StepReport) -> str:
