@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from core.paths import Paths
 from tui.commands import PaneCommands
+
+if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
+    from tui.messages.train import GpuSampled, RunPolled
+    from tui.run_watch import RunWatch
 
 
 @dataclass
@@ -56,9 +63,101 @@ class NarouApp(App[None]):
         # Textual resolves "module:Class" strings? It does not; resolve lazily ourselves.
         self.MODES = {name: _lazy_screen(spec) for name, spec in type(self).MODES.items()}
         super().__init__()
+        # App-owned long-lived workers (DESIGN.md §2): the watched run's tailer and the GPU
+        # sampler. Each re-arms a timer only after its sample was handled: never overlapping.
+        self.run_watch: RunWatch | None = None
+        self.run_listeners: list[MessagePump] = []
+        self.selected_checkpoint: str | None = None
+        self._watch_gen = 0
+        self._run_polling = False
+        self._gpu_started = False
+        self._gpu_sampler: Any = None
+        self.gpu_last: GpuSampled | None = None
+
+    # Seconds between polls of the watched run / between GPU samples; a factory for the
+    # NVML sampler (tests pass one that reports a fixed state).
+    RUN_POLL_S: ClassVar[float] = 1.0
+    GPU_POLL_S: ClassVar[float] = 2.0
+    gpu_sampler_factory: ClassVar[Callable[[], Any] | None] = None
 
     def on_mount(self) -> None:
+        if self.options.attach_run:
+            self.watch_run(self.options.attach_run)
         self.switch_mode(self.options.initial_pane)
+
+    def watch_run(self, run_id: str | None) -> None:
+        """Follow `run_id` (None: none); the first poll loads its whole history."""
+        from tui.run_watch import RunWatch
+
+        self._watch_gen += 1
+        self.run_watch = RunWatch(self.paths, run_id, self._watch_gen) if run_id else None
+        self._poll_run()
+
+    def _poll_run(self) -> None:
+        watch = self.run_watch
+        if watch is None or self._run_polling:
+            return
+        self._run_polling = True
+        self.run_worker(lambda: self.post_message(watch.safe_poll()), thread=True,
+                        group="run-tailer", name=f"tail {watch.run_id}", exit_on_error=False)
+
+    def on_run_polled(self, message: RunPolled) -> None:
+        from tui.messages.train import RunUpdated
+
+        self._run_polling = False
+        watch = self.run_watch
+        if watch is None:
+            return
+        if message.generation != watch.generation:
+            self._poll_run()  # a poll of the previously watched run: start the new one now
+            return
+        if message.error:
+            self.notify(f"Reading run {watch.run_id}: {message.error}", severity="error")
+        appended, alerts = watch.apply(message)
+        for alert in alerts:
+            if alert.bell:
+                self.bell()
+            self.notify(alert.message, title="narou-tui", severity=alert.severity,  # type: ignore[arg-type]
+                        timeout=15)
+        for listener in list(self.run_listeners):
+            listener.post_message(RunUpdated(watch.run_id, appended, message.initial,
+                                             watch.last_apply_ms))
+        self.set_timer(self.RUN_POLL_S, self._poll_run)
+
+    def start_gpu_sampler(self) -> None:
+        """Start sampling NVML every GPU_POLL_S (idempotent; first call from the Train pane)."""
+        if not self._gpu_started:
+            self._gpu_started = True
+            self._sample_gpu()
+
+    def _sample_gpu(self) -> None:
+        def work() -> None:
+            from tui.messages.train import GpuSampled
+
+            if self._gpu_sampler is None:
+                factory = type(self).gpu_sampler_factory
+                if factory is None:
+                    from core.telemetry.nvml import NvmlSampler as factory
+                self._gpu_sampler = factory()
+            s = self._gpu_sampler
+            try:
+                samples = s.sample()
+            except Exception as exc:  # NVML can fail mid-run (driver reset): report, go on
+                self.post_message(GpuSampled([], False, f"NVML error: {exc}"))
+                return
+            self.post_message(GpuSampled(samples, bool(s.available), str(s.reason)))
+
+        self.run_worker(work, thread=True, group="gpu-sampler", name="gpu sampler",
+                        exit_on_error=False)
+
+    def on_gpu_sampled(self, message: GpuSampled) -> None:
+        from tui.messages.train import GpuSampled
+
+        self.gpu_last = message
+        for listener in list(self.run_listeners):
+            listener.post_message(GpuSampled(message.samples, message.available, message.reason))
+        if message.available:
+            self.set_timer(self.GPU_POLL_S, self._sample_gpu)
 
     def action_pane(self, name: str) -> None:
         if name != self.current_mode:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
+from core.runs.parse import GpuChunk, GpuParser, MetricChunk, MetricsParser
 from core.runs.schema import (
     CHECKPOINT_PREFIX,
     COMPLETE_MARKER,
@@ -121,12 +122,25 @@ def list_runs(paths: Paths) -> list[RunSummary]:
 
 
 class RunReader:
-    """Follows one run directory; each poll costs only what was appended since the last."""
+    """Follows one run directory; each poll costs only what was appended since the last.
+
+    `poll_metrics()`/`poll_gpu()` give dicts (simple callers); `poll_metric_chunk()` /
+    `poll_gpu_chunk()` give numpy columns through the fast parser (the TUI, a 1M-line run).
+    Use one style per reader: both advance the same byte offsets.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.metrics = JsonlTail(self.run_dir / METRICS_FILE)
         self.gpu = JsonlTail(self.run_dir / GPU_FILE)
+        self._metrics_parser = MetricsParser()
+        self._gpu_parser = GpuParser()
+
+    def poll_metric_chunk(self, max_bytes: int | None = 32 << 20) -> MetricChunk:
+        return self._metrics_parser.parse(self.metrics.poll_bytes(max_bytes))
+
+    def poll_gpu_chunk(self, max_bytes: int | None = 32 << 20) -> GpuChunk:
+        return self._gpu_parser.parse(self.gpu.poll_bytes(max_bytes))
 
     def status(self) -> RunStatus | None:
         return read_status(self.run_dir)

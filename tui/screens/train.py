@@ -1,16 +1,588 @@
-"""Train pane (placeholder until its issue lands)."""
+"""Train pane: launch runs, list them, and watch one live (charts, progress, log, alerts)."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Log, Static
+
+from core.runs.eta import SAVE_KEYS, TOTAL_KEYS, config_int, estimate
+from core.runs.reader import complete_checkpoints, list_runs
+from core.runs.schema import RunState
+from tui.messages.train import (
+    GpuSampled,
+    LaunchChecked,
+    RunActionDone,
+    RunsListed,
+    RunUpdated,
+)
+from tui.widgets.gpu_panel import GpuPanel
+from tui.widgets.launch_form import LaunchForm
+from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
+from tui.widgets.run_list import RunList
+from tui.widgets.run_progress import ProgressInfo, RunProgress
+
+if TYPE_CHECKING:
+    from tui.app import NarouApp
+    from tui.run_watch import RunWatch
+
+STEP_WINDOWS: tuple[int | None, ...] = (None, 1_000, 10_000, 100_000)
+TIME_WINDOWS: tuple[float | None, ...] = (None, 3600.0, 6 * 3600.0, 24 * 3600.0)
+RUN_LIST_S = 3.0
+EVENT_LINES = 12
+# Views of the main area, with the key that shows each.
+VIEWS = ("charts", "log", "probes", "launch")
+CHARTS: tuple[tuple[str, str], ...] = (
+    ("lr", "learning rate"), ("grad", "grad norm"), ("sps", "samples/s"),
+    ("gpu-util", "GPU util / VRAM %"), ("gpu-mem", "VRAM GiB"), ("gpu-temp", "GPU °C"),
+    ("gpu-power", "GPU W"),
+)
 
 
 class TrainScreen(Screen[None]):
-    """Placeholder screen for the Train pane."""
+    """Runs on the left, the watched run's charts (or log / probes / launch form) on the right."""
 
+    CSS_PATH = "../styles/train.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "view('charts')", "Charts", id="train.charts",
+                tooltip="Show the loss / learning-rate / GPU charts"),
+        Binding("l", "view('log')", "Log", id="train.log", tooltip="Show the run's train.log"),
+        Binding("p", "view('probes')", "Probes", id="train.probes",
+                tooltip="Probe titles per evaluation and the run's events"),
+        Binding("n", "view('launch')", "New run", id="train.new",
+                tooltip="Open the launch form for a new run"),
+        Binding("s", "stop", "Stop", id="train.stop",
+                tooltip="Checkpoint, then stop the watched run"),
+        Binding("r", "resume", "Resume", id="train.resume",
+                tooltip="Resume the watched run from its newest complete checkpoint"),
+        Binding("g", "generate", "Generate", id="train.generate",
+                tooltip="Open the run's best/newest checkpoint in the Generate pane"),
+        Binding("x", "toggle_x", "X: step/time", id="train.x_axis",
+                tooltip="Plot against optimizer step or wall time"),
+        Binding("w", "window", "Window", id="train.window",
+                tooltip="Whole run, or only the last N steps / hours"),
+        Binding("left_square_bracket", "smoothing(-0.05)", "Smooth-", id="train.smooth_less",
+                tooltip="Less EMA smoothing of the loss line"),
+        Binding("right_square_bracket", "smoothing(0.05)", "Smooth+", id="train.smooth_more",
+                tooltip="More EMA smoothing of the loss line"),
+        Binding("ctrl+t", "check_launch", "Check", id="train.check",
+                tooltip="Validate the form with the preflight checks"),
+        Binding("ctrl+l", "launch", "Launch", id="train.launch",
+                tooltip="Start the run described by the form (returns at once)"),
+    ]
+    # Wall clock for ages and elapsed time (tests fix it for stable snapshots).
+    clock: ClassVar[Callable[[], float]] = time.time
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x_mode = "step"
+        self.window_index = 0
+        self.view = "charts"
+        self._charts_dirty = True
+        self._last_probe_version = -1
+        self._log_tail: list[str] = []
+        self.refresh_count = 0
+        self.last_refresh_ms = 0.0
+        self._auto_attached = False
+
+    @property
+    def narou(self) -> NarouApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def readonly(self) -> bool:
+        return bool(getattr(self.narou.options, "readonly", False))
+
+    @property
+    def watch(self) -> RunWatch | None:
+        return getattr(self.narou, "run_watch", None)
+
+    # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Train pane: not built yet.", classes="muted")
+        with Horizontal(id="train-body"):
+            with Vertical(id="train-side"):
+                yield Static("Runs  (enter: watch)", classes="section")
+                yield RunList(id="run-list")
+                yield Static("Progress", classes="section")
+                yield RunProgress(id="run-progress")
+                yield Static("GPU (live)", classes="section")
+                yield GpuPanel(id="gpu-panel")
+                yield Static("Events", classes="section")
+                yield Static("", id="train-events")
+            with ContentSwitcher(initial="view-charts", id="train-main"):
+                with VerticalScroll(id="view-charts"):
+                    yield Static("", id="chart-status")
+                    yield LineChart("loss", id="chart-loss")
+                    with Grid(id="chart-grid"):
+                        for cid, title in CHARTS:
+                            yield LineChart(title, id=f"chart-{cid}")
+                yield Log(id="view-log", highlight=False)
+                yield VerticalScroll(Static("", id="train-probes"), id="view-probes")
+                yield LaunchForm(self._dataset_names(), id="view-launch")
         yield Footer()
+
+    def _dataset_names(self) -> list[str]:
+        try:
+            from core.data.store import list_datasets
+        except ImportError:
+            return []
+        try:
+            return [d.name for d in list_datasets(self.narou.paths) if d.built]
+        except Exception:
+            return []
+
+    def on_mount(self) -> None:
+        app = self.narou
+        if self not in app.run_listeners:
+            app.run_listeners.append(self)
+        app.start_gpu_sampler()
+        if app.gpu_last is not None:
+            self._show_gpu(app.gpu_last)
+        self._list_runs()
+        self.set_interval(RUN_LIST_S, self._list_runs)
+        if self.watch is not None and self.watch.polls:
+            self._refresh_all(initial=True)
+
+    def on_unmount(self) -> None:
+        if self in self.narou.run_listeners:
+            self.narou.run_listeners.remove(self)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.readonly and action in ("stop", "resume", "launch", "check_launch") or \
+                self.readonly and action == "view" and parameters == ("launch",):
+            return False
+        if action in ("launch", "check_launch"):
+            return self.view == "launch"
+        if action in ("stop", "resume", "generate"):
+            return self.watch is not None
+        return True
+
+    # ------------------------------------------------------------------ run list
+    def _list_runs(self) -> None:
+        paths = self.narou.paths
+
+        def work() -> None:
+            self.post_message(RunsListed(list_runs(paths)))
+
+        self.run_worker(work, thread=True, group="run-list", exclusive=True,
+                        exit_on_error=False)
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        watched = self.watch.run_id if self.watch else None
+        self.query_one(RunList).update_runs(message.runs, type(self).clock(), watched)
+        if not self._auto_attached:
+            self._auto_attached = True
+            if self.watch is None and message.runs:
+                live = [r for r in message.runs if r.status and RunState(r.status.state).live]
+                self.narou.watch_run((live or message.runs)[0].run_id)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.attach(str(event.row_key.value))
+
+    def attach(self, run_id: str) -> None:
+        self.narou.watch_run(run_id)
+        self._charts_dirty = True
+        self._last_probe_version = -1
+        self.query_one("#view-log", Log).clear()
+        self._log_tail = []
+        self._list_runs()
+
+    # ------------------------------------------------------------------ live updates
+    def on_run_updated(self, message: RunUpdated) -> None:
+        self._refresh_all(initial=message.initial, changed=message.appended > 0)
+
+    def _refresh_all(self, initial: bool = False, changed: bool = True) -> None:
+        t0 = time.perf_counter()
+        watch = self.watch
+        if watch is None:
+            return
+        if changed or initial:
+            self._charts_dirty = True
+        if self._charts_dirty and self.view == "charts":
+            self.update_charts()
+        self._update_progress(watch)
+        self._update_events(watch)
+        if self.view == "log":
+            self._update_log(watch)
+        if self.view == "probes":
+            self._update_probes(watch)
+        self.refresh_count += 1
+        self.last_refresh_ms = (time.perf_counter() - t0) * 1000
+
+    def on_gpu_sampled(self, message: GpuSampled) -> None:
+        self._show_gpu(message)
+
+    def _show_gpu(self, message: GpuSampled) -> None:
+        panel = self.query_one(GpuPanel)
+        if not message.available:
+            panel.show_unavailable(message.reason or "unknown reason")
+        else:
+            panel.show_samples(message.samples)
+
+    # ------------------------------------------------------------------ charts
+    def _window(self) -> float | None:
+        seq = STEP_WINDOWS if self.x_mode == "step" else TIME_WINDOWS
+        return seq[self.window_index % len(seq)]
+
+    def update_charts(self) -> None:
+        """Rebuild every chart's data from the history (O(points / BLOCK + width) each)."""
+        watch = self.watch
+        self._charts_dirty = False
+        if watch is None:
+            return
+        h = watch.history
+        tr = h.train
+        by_step = self.x_mode == "step"
+        x = tr["step"] if by_step else tr["t"]
+        fmt = "step" if by_step else "hours"
+        origin = float(tr["t"][0]) if tr.n else (float(h.gpu["t"][0]) if h.gpu.n else 0.0)
+        x_end = float(x[-1]) if tr.n else None
+        if not by_step and h.gpu.n:
+            x_end = max(x_end or 0.0, float(h.gpu["t"][-1]))
+        win = self._window()
+        x0 = None if win is None or x_end is None else x_end - win
+        x0_train = x0 if x0 is not None else (float(x[0]) if tr.n else None)
+        empty = "waiting for the first logged step…"
+
+        def data(series: list[ChartSeries], x_lo: float | None = x0_train,
+                 empty_text: str = empty) -> ChartData:
+            return ChartData(series, x_lo, x_end, fmt, empty_text, x_origin=0.0 if by_step
+                             else origin)
+
+        alpha = h.smoothing
+        es, et, ev = h.eval_series()
+        eval_x = es if by_step else et
+        py = h.pyramids
+        self.query_one("#chart-loss", LineChart).set_data(data([
+            ChartSeries("raw", x, tr["loss"], "grey50", pyramid=py["loss"]),
+            ChartSeries(f"ema {alpha:.2f}", x, tr["ema"], "bright_cyan", pyramid=py["ema"]),
+            ChartSeries("eval", eval_x, ev, "bright_yellow", points=True),
+        ]))
+        self.query_one("#chart-lr", LineChart).set_data(
+            data([ChartSeries("lr", x, tr["lr"], "magenta", pyramid=py["lr"])]))
+        self.query_one("#chart-grad", LineChart).set_data(
+            data([ChartSeries("grad norm", x, tr["grad_norm"], "orange1",
+                              pyramid=py["grad_norm"])]))
+        self.query_one("#chart-sps", LineChart).set_data(
+            data([ChartSeries("samples/s", x, tr["samples_per_s"], "green",
+                              pyramid=py["samples_per_s"])]))
+        self._update_gpu_charts(h, by_step, data, x0, x_end)
+        status = f"x: {'step' if by_step else 'wall time'}  window: "
+        status += "whole run" if win is None else (
+            f"last {win:,.0f} steps" if by_step else f"last {win / 3600:.0f} h")
+        status += f"  smoothing {alpha:.2f}  ({h.n_train:,} points, {h.lines:,} lines)"
+        self.query_one("#chart-status", Static).update(status)
+
+    def _update_gpu_charts(self, h: Any, by_step: bool, data: Any, x0: float | None,
+                           x_end: float | None) -> None:
+        g = h.gpu
+        reason = h.gpu_unavailable
+        empty = f"no GPU telemetry ({reason})" if reason else "no GPU samples in gpu.jsonl"
+        if g.n == 0:
+            for cid in ("gpu-util", "gpu-mem", "gpu-temp", "gpu-power"):
+                self.query_one(f"#chart-{cid}", LineChart).set_data(data([], empty_text=empty))
+            return
+        gp = h.gpu_pyramids
+        sel: Any = slice(None)
+        if len(h.gpu_indices) > 1:
+            sel = g["index"] == min(h.gpu_indices)  # GPU 0 of a multi-GPU run
+        gt = g["t"][sel]
+        if by_step:
+            tr = h.train
+            if tr.n < 2:
+                gx = np.zeros(len(gt))
+            else:
+                gx = np.interp(gt, tr["t"], tr["step"].astype(np.float64))
+            pyr: dict[str, Any] = {}
+        else:
+            gx = gt
+            pyr = gp if isinstance(sel, slice) else {}
+        gx0 = x0 if x0 is not None else (float(gx[0]) if len(gx) else None)
+
+        def col(name: str) -> np.ndarray:
+            return g[name][sel]
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vram_pct = 100 * col("mem_used_mib") / col("mem_total_mib")
+        self.query_one("#chart-gpu-util", LineChart).set_data(data([
+            ChartSeries("util %", gx, col("util_lo"), "bright_green", y_hi=col("util_hi"),
+                        pyramid=pyr.get("util")),
+            ChartSeries("VRAM %", gx, vram_pct, "bright_blue"),
+        ], gx0))
+        self.query_one("#chart-gpu-mem", LineChart).set_data(data([
+            ChartSeries("used", gx, col("mem_used_mib_lo") / 1024, "bright_blue",
+                        y_hi=col("mem_used_mib_hi") / 1024),
+            ChartSeries("total", gx, col("mem_total_mib") / 1024, "grey50"),
+        ], gx0))
+        self.query_one("#chart-gpu-temp", LineChart).set_data(data([
+            ChartSeries("°C", gx, col("temp_c_lo"), "red", y_hi=col("temp_c_hi"),
+                        pyramid=pyr.get("temp_c")),
+        ], gx0))
+        self.query_one("#chart-gpu-power", LineChart).set_data(data([
+            ChartSeries("W", gx, col("power_w_lo"), "yellow", y_hi=col("power_w_hi"),
+                        pyramid=pyr.get("power_w")),
+        ], gx0))
+
+    # ------------------------------------------------------------------ side panels
+    def progress_info(self, watch: RunWatch) -> ProgressInfo:
+        h = watch.history
+        st = watch.status
+        cfg = watch.config
+        now = type(self).clock()
+        total = (st.total_steps if st and st.total_steps else None) or \
+            config_int(cfg, TOTAL_KEYS)
+        last = h.last_train()
+        step = max(int(last.get("step", 0)) if last else 0, st.step if st else 0)
+        eta = estimate(h.train["t"], h.train["step"], h.segment_start, total,
+                       config_int(cfg, SAVE_KEYS), st.step if st else None)
+        start = float(h.train["t"][0]) if h.n_train else (st.started_at if st else None)
+        live = bool(st and RunState(st.state).live)
+        end = now if live else (st.updated_at if st and st.updated_at else
+                                (float(h.train["t"][-1]) if h.n_train else None))
+        loss = last.get("loss") if last else None
+        segs = h.train["segment"]
+        return ProgressInfo(
+            run_id=watch.run_id, state=st.state if st else "unknown", step=step,
+            total_steps=total, epoch=float(last.get("epoch", 0.0) if last else 0.0)
+            if last and math.isfinite(last.get("epoch", math.nan)) else (st.epoch if st else 0.0),
+            elapsed_s=(end - start) if start is not None and end is not None else None,
+            eta=eta, last_loss=loss if loss is not None and math.isfinite(loss) else None,
+            best_eval=h.best_eval(), exit_reason=st.exit_reason if st else None,
+            lines=h.lines, bad_lines=h.bad_lines, segment=int(segs[-1]) if len(segs) else 0,
+        )
+
+    def _update_progress(self, watch: RunWatch) -> None:
+        self.query_one(RunProgress).show(self.progress_info(watch))
+
+    def _update_events(self, watch: RunWatch) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for e in watch.history.events[-EVENT_LINES:]:
+            when = e.get("t")
+            stamp = time.strftime("%m-%d %H:%M", time.localtime(when)) \
+                if isinstance(when, int | float) else "—"
+            extra = {k: v for k, v in e.items() if k not in ("t", "step", "event", "segment")}
+            detail = " ".join(f"{k}={v}" for k, v in extra.items())
+            style = "red" if e.get("event") in ("oom", "nan", "failed") else ""
+            t.append(f"{stamp} @{e.get('step', '?')} ", style="dim")
+            t.append(f"{e.get('event')} {detail}\n", style=style)
+        if not watch.history.events:
+            t.append("no events yet", style="dim")
+        self.query_one("#train-events", Static).update(t)
+
+    def _update_log(self, watch: RunWatch) -> None:
+        lines = watch.log_tail
+        if lines == self._log_tail:
+            return
+        log = self.query_one("#view-log", Log)
+        old = self._log_tail
+        # Append only what is new when the tail just moved on; otherwise redraw it.
+        if old and len(lines) >= len(old) and lines[: len(old)] == old:
+            log.write_lines(lines[len(old):])
+        else:
+            log.clear()
+            log.write_lines(lines or ["(train.log is empty)"])
+        self._log_tail = list(lines)
+
+    def _update_probes(self, watch: RunWatch) -> None:
+        h = watch.history
+        if self._last_probe_version == h.version:
+            return
+        self._last_probe_version = h.version
+        t = Text()
+        evals = {int(e.get("step", -1)): e for e in h.evals}
+        for p in reversed(h.probes[-50:]):
+            step = p.get("step")
+            ev = evals.get(int(step)) if isinstance(step, int) else None
+            loss = ev.get("eval_loss") if ev else None
+            head = f"step {step:,}" if isinstance(step, int) else "step ?"
+            if isinstance(loss, int | float):
+                head += f"  eval loss {loss:.4f}"
+            t.append(head + "\n", style="bold")
+            for item in p.get("probe") or []:
+                if isinstance(item, dict):
+                    t.append(f"  {item.get('story_id', '')}  ", style="dim")
+                    t.append(f"{item.get('title', '')}\n")
+        if not h.probes:
+            t.append("no probe generations yet (they come with each evaluation)", style="dim")
+        self.query_one("#train-probes", Static).update(t)
+
+    # ------------------------------------------------------------------ actions
+    def action_view(self, name: str) -> None:
+        if name not in VIEWS:
+            return
+        self.view = name
+        self.query_one(ContentSwitcher).current = f"view-{name}"
+        watch = self.watch
+        if name == "charts" and self._charts_dirty:
+            self.update_charts()
+        elif name == "log" and watch is not None:
+            self._update_log(watch)
+        elif name == "probes" and watch is not None:
+            self._update_probes(watch)
+        elif name == "launch":
+            self._preview_command()
+            self.query_one(LaunchForm).focus()
+        self.refresh_bindings()
+
+    def action_toggle_x(self) -> None:
+        self.x_mode = "time" if self.x_mode == "step" else "step"
+        self.update_charts()
+
+    def action_window(self) -> None:
+        self.window_index += 1
+        self.update_charts()
+
+    def action_smoothing(self, delta: float) -> None:
+        watch = self.watch
+        if watch is None:
+            return
+        alpha = round(min(0.99, max(0.0, watch.history.smoothing + delta)), 2)
+        watch.history.set_smoothing(alpha)
+        self.update_charts()
+
+    def action_generate(self) -> None:
+        watch = self.watch
+        if watch is None:
+            return
+        st = watch.status
+        candidates = [c for c in (st.best_checkpoint, st.last_complete_checkpoint)
+                      if c] if st else []
+        complete = complete_checkpoints(watch.run_dir)
+        path = None
+        for name in candidates:
+            if (watch.run_dir / name) in complete:
+                path = watch.run_dir / name
+                break
+        if path is None and complete:
+            path = complete[-1]
+        if path is None:
+            self.notify(f"Run {watch.run_id} has no complete checkpoint yet", severity="warning")
+            return
+        app: Any = self.app
+        app.selected_checkpoint = str(path)
+        app.generate_checkpoint = str(path)
+        self.notify(f"Generate: {path.parent.name}/{path.name}")
+        app.switch_mode("generate")
+
+    def _run_action(self, action: str) -> None:
+        watch = self.watch
+        if watch is None:
+            return
+        paths, run_id = self.narou.paths, watch.run_id
+
+        def work() -> None:
+            try:
+                from core.training import launch as job
+
+                if action == "stop":
+                    job.stop_run(paths, run_id)
+                else:
+                    job.resume_run(paths, run_id)
+                self.post_message(RunActionDone(action, run_id))
+            except Exception as exc:
+                self.post_message(RunActionDone(action, run_id, str(exc)))
+
+        self.notify(f"{action.title()} {run_id}…")
+        self.run_worker(work, thread=True, group="run-action", exit_on_error=False)
+
+    def action_stop(self) -> None:
+        self._run_action("stop")
+
+    def action_resume(self) -> None:
+        self._run_action("resume")
+
+    # ------------------------------------------------------------------ launch
+    def on_launch_form_changed(self, message: LaunchForm.Changed) -> None:
+        self._preview_command()
+
+    def _preview_command(self) -> None:
+        form = self.query_one(LaunchForm)
+        try:
+            form.show_command("$ " + form.config().cli_command())
+        except Exception as exc:
+            form.show_command(f"(not valid yet: {exc})")
+
+    def _form_config(self) -> Any:
+        form = self.query_one(LaunchForm)
+        try:
+            return form.config()
+        except Exception as exc:
+            form.show_findings([("error", str(exc))])
+            return None
+
+    def action_check_launch(self) -> None:
+        cfg = self._form_config()
+        if cfg is None:
+            return
+        paths = self.narou.paths
+
+        def work() -> None:
+            try:
+                from core.training.launch import preflight
+
+                found = [(f.level, f.message) for f in preflight(paths, cfg)]
+                self.post_message(LaunchChecked(found, cfg.cli_command()))
+            except Exception as exc:
+                self.post_message(LaunchChecked([("error", str(exc))], cfg.cli_command(),
+                                                str(exc)))
+
+        self.query_one(LaunchForm).show_findings([("info", "checking…")])
+        self.run_worker(work, thread=True, group="preflight", exclusive=True,
+                        exit_on_error=False)
+
+    def on_launch_checked(self, message: LaunchChecked) -> None:
+        form = self.query_one(LaunchForm)
+        form.show_findings(message.findings)
+        form.show_command("$ " + message.command)
+
+    def action_launch(self) -> None:
+        cfg = self._form_config()
+        if cfg is None:
+            return
+        paths = self.narou.paths
+        self.query_one(LaunchForm).show_findings([("info", "preflight + launching…")])
+
+        def work() -> None:
+            try:
+                from core.training.launch import launch
+
+                run_id = launch(paths, cfg)
+                self.post_message(RunActionDone("launch", run_id))
+            except Exception as exc:
+                self.post_message(RunActionDone("launch", None, str(exc)))
+
+        self.run_worker(work, thread=True, group="launch", exclusive=True, exit_on_error=False)
+
+    def on_button_pressed(self, event: Any) -> None:
+        if event.button.id == "launch-check":
+            self.action_check_launch()
+        elif event.button.id == "launch-go" and not self.readonly:
+            self.action_launch()
+
+    def on_run_action_done(self, message: RunActionDone) -> None:
+        if message.error:
+            if message.action == "launch":
+                self.query_one(LaunchForm).show_findings(
+                    [("error", line.strip(" -")) for line in message.error.splitlines()
+                     if line.strip()])
+            self.notify(f"{message.action} failed: {message.error}", severity="error",
+                        timeout=15)
+            return
+        if message.action == "launch" and message.run_id:
+            self.notify(f"Launched {message.run_id}")
+            self.attach(message.run_id)
+            self.action_view("charts")
+        else:
+            self.notify(f"{message.action} sent to {message.run_id}")
+        self._list_runs()

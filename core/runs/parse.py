@@ -1,0 +1,317 @@
+"""Columnar parsing of metrics.jsonl / gpu.jsonl chunks: numeric fields into numpy, fast.
+
+A 50-hour run has over a million metric lines; `json.loads` per line costs ~10 s here, so
+train lines go through pyarrow's C++ JSON reader with an explicit schema (only the fields
+the UI plots, everything else ignored). The rare kinds (evals, events, probes) are found by
+a byte search and parsed with `json` so their free-form fields survive. Anything arrow
+refuses (a torn or glued line, a string where a number belongs) is bisected down to small
+pieces that fall back to the per-line parser, so one bad line never costs the whole chunk.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.runs.tail import parse_line
+
+# Numeric fields of train lines kept as float64 columns (DESIGN.md §3).
+TRAIN_FIELDS: tuple[str, ...] = (
+    "t", "epoch", "loss", "lr", "grad_norm", "samples_per_s", "tokens_per_s",
+    "mem_alloc", "mem_reserved",
+)
+# Numeric fields of gpu.jsonl samples.
+GPU_FIELDS: tuple[str, ...] = (
+    "t", "util", "mem_used_mib", "mem_total_mib", "temp_c", "power_w",
+    # Minute aggregates (res=60) also carry the spread of their samples.
+    "util_min", "util_max", "mem_used_mib_min", "mem_used_mib_max", "temp_c_min", "temp_c_max",
+    "power_w_min", "power_w_max",
+)
+# Markers of the rare line kinds; a line holding one is parsed in full by `json`.
+RARE_MARKERS: tuple[bytes, ...] = (b'"eval_', b'"event"', b'"probe"')
+# Below this size a failing piece is parsed line by line instead of bisected further.
+_MIN_BISECT = 64 << 10
+
+
+@dataclass
+class MetricChunk:
+    """What one read of metrics.jsonl produced, in file order within each kind.
+
+    train: column name → array (TRAIN_FIELDS as float64 with NaN for missing, plus int64
+        "step" and "segment" (−1 when absent)); one entry per train line.
+    evals / events / probes: the full records of those kinds.
+    non_finite_steps: steps whose loss or grad_norm was NaN/inf (arrow cannot tell a NaN
+        from a missing field, so these come from the text: `NaN`/`Infinity` as json writes).
+    lines / bad_lines: non-empty lines seen and lines that could not be used.
+    """
+
+    train: dict[str, np.ndarray]
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    non_finite_steps: list[int] = field(default_factory=list)
+    lines: int = 0
+    bad_lines: int = 0
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train["step"])
+
+
+@dataclass
+class GpuChunk:
+    """Columns of gpu.jsonl samples: GPU_FIELDS as float64, "index" as int64.
+
+    unavailable: the reason from an `{"available": false, "reason": ...}` line, if any.
+    """
+
+    cols: dict[str, np.ndarray]
+    unavailable: str | None = None
+    lines: int = 0
+    bad_lines: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.cols["t"])
+
+
+def empty_train() -> dict[str, np.ndarray]:
+    cols = {k: np.empty(0, np.float64) for k in TRAIN_FIELDS}
+    cols["step"] = np.empty(0, np.int64)
+    cols["segment"] = np.empty(0, np.int64)
+    return cols
+
+
+def empty_gpu() -> dict[str, np.ndarray]:
+    cols = {k: np.empty(0, np.float64) for k in GPU_FIELDS}
+    cols["index"] = np.empty(0, np.int64)
+    return cols
+
+
+def _arrow() -> tuple[Any, Any] | None:
+    try:
+        import pyarrow as pa
+        import pyarrow.json as pj
+    except ImportError:  # the per-line path still works, just slower
+        return None
+    return pa, pj
+
+
+def _schema(pa: Any, floats: tuple[str, ...], ints: tuple[str, ...]) -> Any:
+    return pa.schema([(k, pa.float64()) for k in floats] + [(k, pa.int64()) for k in ints])
+
+
+def _is_train(rec: dict[str, Any]) -> bool:
+    return any(k in rec for k in ("loss", "lr", "grad_norm", "samples_per_s"))
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, bool) or v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _int(v: Any, default: int) -> int:
+    if isinstance(v, bool):
+        return default
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _rows_to_cols(rows: list[dict[str, Any]], floats: tuple[str, ...],
+                  ints: dict[str, int]) -> dict[str, np.ndarray]:
+    cols = {k: np.array([_num(r.get(k)) for r in rows], np.float64) for k in floats}
+    for k, default in ints.items():
+        cols[k] = np.array([_int(r.get(k), default) for r in rows], np.int64)
+    return cols
+
+
+def _concat(parts: list[dict[str, np.ndarray]], empty: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    parts = [p for p in parts if len(next(iter(p.values()))) > 0]
+    if not parts:
+        return empty
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _split_at_newline(blob: bytes) -> tuple[bytes, bytes]:
+    mid = blob.find(b"\n", len(blob) // 2)
+    if mid < 0 or mid == len(blob) - 1:
+        mid = blob.rfind(b"\n", 0, len(blob) // 2)
+    return blob[: mid + 1], blob[mid + 1:]
+
+
+class _Columnar:
+    """Arrow-first, json-fallback parser of one record kind into numpy columns."""
+
+    def __init__(self, floats: tuple[str, ...], ints: dict[str, int]) -> None:
+        self.floats = floats
+        self.ints = ints
+        self.bad_lines = 0
+        self.slow_lines = 0
+        arrow = _arrow()
+        self._pa_json = None
+        if arrow is not None:
+            pa, pj = arrow
+            self._pa = pa
+            self._pa_json = pj
+            self._opts = pj.ParseOptions(
+                explicit_schema=_schema(pa, floats, tuple(ints)),
+                unexpected_field_behavior="ignore",
+            )
+
+    def parse(self, blob: bytes, keep: Any = None) -> dict[str, np.ndarray]:
+        """Columns of every object line in `blob` (for which `keep(rec)` holds, slow path)."""
+        if not blob.strip():
+            return {}
+        if self._pa_json is None:
+            return self._slow(blob, keep)
+        try:
+            table = self._pa_json.read_json(io.BytesIO(blob), parse_options=self._opts)
+        except Exception:  # ArrowInvalid: a bad line somewhere in this piece
+            if len(blob) <= _MIN_BISECT:
+                return self._slow(blob, keep)
+            head, tail = _split_at_newline(blob)
+            if not head or not tail:
+                return self._slow(blob, keep)
+            parts = [self.parse(head, keep), self.parse(tail, keep)]
+            return _concat([p for p in parts if p], {})
+        cols: dict[str, np.ndarray] = {}
+        for k in self.floats:
+            cols[k] = table.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
+        for k, default in self.ints.items():
+            col = table.column(k).fill_null(default)
+            cols[k] = col.to_numpy(zero_copy_only=False).astype(np.int64)
+        return cols
+
+    def _slow(self, blob: bytes, keep: Any) -> dict[str, np.ndarray]:
+        rows = []
+        for raw in blob.split(b"\n"):
+            if not raw.strip():
+                continue
+            self.slow_lines += 1
+            rec = parse_line(raw)
+            if rec is None:
+                self.bad_lines += 1
+            elif keep is None or keep(rec):
+                rows.append(rec)
+        return _rows_to_cols(rows, self.floats, self.ints)
+
+
+class MetricsParser:
+    """Turns complete-line chunks of metrics.jsonl into MetricChunks (keeps its counters)."""
+
+    def __init__(self) -> None:
+        self._cols = _Columnar(TRAIN_FIELDS, {"step": -1, "segment": -1})
+        self.lines = 0
+
+    @property
+    def bad_lines(self) -> int:
+        return self._cols.bad_lines
+
+    def parse(self, blob: bytes) -> MetricChunk:
+        lines = blob.count(b"\n")
+        self.lines += lines
+        rare = _rare_lines(blob)
+        before = self._cols.bad_lines
+        cols = self._cols.parse(blob, keep=_is_train) or empty_train()
+        if len(cols["step"]) and self._cols._pa_json is not None:
+            # Arrow yields a row for every line; keep the train ones (a loss-like field set).
+            mask = ~(np.isnan(cols["loss"]) & np.isnan(cols["lr"])
+                     & np.isnan(cols["grad_norm"]) & np.isnan(cols["samples_per_s"]))
+            if not mask.all():
+                cols = {k: v[mask] for k, v in cols.items()}
+        chunk = MetricChunk(train=cols, lines=lines)
+        for rec in rare:
+            if "probe" in rec:
+                chunk.probes.append(rec)
+            elif "event" in rec:
+                chunk.events.append(rec)
+            elif any(k.startswith("eval_") for k in rec) and not _is_train(rec):
+                chunk.evals.append(rec)
+        chunk.bad_lines = self._cols.bad_lines - before
+        chunk.non_finite_steps = _non_finite_steps(blob)
+        return chunk
+
+
+class GpuParser:
+    """Turns complete-line chunks of gpu.jsonl into GpuChunks."""
+
+    def __init__(self) -> None:
+        self._cols = _Columnar(GPU_FIELDS, {"index": 0})
+        self.lines = 0
+
+    @property
+    def bad_lines(self) -> int:
+        return self._cols.bad_lines
+
+    def parse(self, blob: bytes) -> GpuChunk:
+        lines = blob.count(b"\n")
+        self.lines += lines
+        cols = self._cols.parse(blob) or empty_gpu()
+        unavailable = None
+        pos = blob.find(b'"available"')
+        if pos >= 0:
+            s = blob.rfind(b"\n", 0, pos) + 1
+            e = blob.find(b"\n", pos)
+            rec = parse_line(blob[s: e if e >= 0 else len(blob)])
+            if rec is not None and rec.get("available") is False:
+                unavailable = str(rec.get("reason") or "unknown reason")
+        # Lines without a reading (the "available" line) have no util/memory: drop them.
+        keep = ~np.isnan(cols["t"]) & ~(np.isnan(cols["util"]) & np.isnan(cols["mem_used_mib"]))
+        if not keep.all():
+            cols = {k: v[keep] for k, v in cols.items()}
+        return GpuChunk(cols=cols, unavailable=unavailable, lines=lines)
+
+
+def _rare_lines(blob: bytes) -> list[dict[str, Any]]:
+    """Full records of lines holding a rare marker, in file order.
+
+    A bad line is counted by the columnar pass, which sees every line; not again here.
+    """
+    starts: set[int] = set()
+    for marker in RARE_MARKERS:
+        pos = blob.find(marker)
+        while pos >= 0:
+            line_start = blob.rfind(b"\n", 0, pos) + 1
+            starts.add(line_start)
+            nxt = blob.find(b"\n", pos)
+            if nxt < 0:
+                break
+            pos = blob.find(marker, nxt)
+    out: list[dict[str, Any]] = []
+    for s in sorted(starts):
+        e = blob.find(b"\n", s)
+        rec = parse_line(blob[s: e if e >= 0 else len(blob)])
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def _non_finite_steps(blob: bytes) -> list[int]:
+    """Steps of train lines whose loss or grad_norm is NaN or ±Infinity."""
+    if b"NaN" not in blob and b"Infinity" not in blob:
+        return []
+    steps = []
+    for raw in blob.split(b"\n"):
+        if b"NaN" not in raw and b"Infinity" not in raw:
+            continue
+        rec = parse_line(raw)
+        if rec is None:
+            continue
+        for key in ("loss", "grad_norm"):
+            v = rec.get(key)
+            if isinstance(v, float) and not math.isfinite(v):
+                steps.append(_int(rec.get("step"), -1))
+                break
+    return steps

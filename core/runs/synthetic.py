@@ -1,0 +1,169 @@
+"""Synthetic run directories (same files and line shapes as the job writes) for tests,
+the reattach benchmark and demos; never used by a real run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.runs.schema import (
+    CONFIG_FILE,
+    GPU_FILE,
+    LOG_FILE,
+    METRICS_FILE,
+    STATUS_FILE,
+    RunState,
+    RunStatus,
+)
+
+PROBE_TITLES = (
+    "転生したら最強の村人だった件", "追放された聖女は辺境で幸せになる",
+    "悪役令嬢ですが、断罪を回避します", "異世界で喫茶店を開いたら",
+)
+
+
+def _line(rec: dict[str, Any]) -> str:
+    return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@dataclass
+class FakeRun:
+    """Writes one run dir the way the training job does.
+
+    total_steps / save_every / eval_every: the plan frozen into config.json.
+    step_s: seconds of (synthetic) wall time per step; t0: wall time of step 0.
+    seed: makes the loss curve and GPU samples deterministic.
+    """
+
+    run_dir: Path
+    total_steps: int = 1000
+    save_every: int = 500
+    eval_every: int = 200
+    step_s: float = 0.2
+    t0: float = 1_750_000_000.0
+    seed: int = 0
+    segment: int = 0
+    step: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.rng = random.Random(self.seed)
+
+    def create(self, state: str = RunState.RUNNING.value, pid: int | None = None) -> FakeRun:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg = {"dataset": "sample", "scratch": "tiny", "max_steps": self.total_steps,
+               "save_steps": self.save_every, "eval_steps": self.eval_every, "lr": 5e-5,
+               "command": "narou-tui train --dataset sample --scratch tiny"}
+        (self.run_dir / CONFIG_FILE).write_text(json.dumps(cfg, ensure_ascii=False))
+        for name in (METRICS_FILE, GPU_FILE, LOG_FILE):
+            (self.run_dir / name).touch()
+        self.write_status(state, pid=pid)
+        return self
+
+    def now(self) -> float:
+        return self.t0 + self.step * self.step_s
+
+    def write_status(self, state: str, pid: int | None = None, updated_at: float | None = None,
+                     exit_reason: str | None = None, host: str | None = None) -> None:
+        st = RunStatus(
+            state=state, pid=pid if pid is not None else os.getpid(),
+            host=host or socket.gethostname(), started_at=self.t0,
+            updated_at=updated_at if updated_at is not None else time.time(),
+            step=self.step, total_steps=self.total_steps,
+            epoch=self.step / max(1, self.total_steps) * 3, exit_reason=exit_reason,
+        )
+        tmp = self.run_dir / f".{STATUS_FILE}.tmp"
+        tmp.write_text(json.dumps(st.to_json()))
+        os.replace(tmp, self.run_dir / STATUS_FILE)
+
+    def train_line(self, step: int, loss: float | None = None) -> dict[str, Any]:
+        frac = step / max(1, self.total_steps)
+        if loss is None:
+            loss = 2.0 + 6.0 * math.exp(-5 * frac) + self.rng.uniform(-0.15, 0.15)
+        warm = min(1.0, step / max(1, 0.06 * self.total_steps))
+        return {"t": round(self.t0 + step * self.step_s, 3), "step": step,
+                "epoch": round(3 * frac, 4), "loss": loss,
+                "lr": 5e-5 * warm * (1 - frac), "grad_norm": round(1 + self.rng.random(), 4),
+                "samples_per_s": round(320 + self.rng.uniform(-20, 20), 1),
+                "tokens_per_s": 42000.0, "mem_alloc": 9.1e9, "mem_reserved": 1.1e10,
+                "segment": self.segment}
+
+    def lines_for(self, steps: int, nan_at: int | None = None) -> str:
+        """The text for the next `steps` steps (train lines plus evals/probes/saves)."""
+        out = []
+        for _ in range(steps):
+            self.step += 1
+            s = self.step
+            loss = math.nan if nan_at == s else None
+            out.append(_line(self.train_line(s, loss)))
+            t = round(self.t0 + s * self.step_s, 3)
+            if s % self.eval_every == 0:
+                out.append(_line({"t": t, "step": s, "eval_loss": 2.0 + 5.0 * math.exp(-5 * s
+                                  / self.total_steps), "segment": self.segment}))
+                titles = [{"story_id": f"n{i:04d}", "title": PROBE_TITLES[(s // self.eval_every
+                                                                           + i) % 4]}
+                          for i in range(2)]
+                out.append(_line({"t": t, "step": s, "probe": titles, "segment": self.segment}))
+            if s % self.save_every == 0:
+                out.append(_line({"t": t, "step": s, "event": "saved",
+                                  "checkpoint": f"checkpoint-{s}", "segment": self.segment}))
+        return "".join(out)
+
+    def append(self, text: str, name: str = METRICS_FILE) -> None:
+        with open(self.run_dir / name, "a", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def advance(self, steps: int, nan_at: int | None = None) -> None:
+        self.append(self.lines_for(steps, nan_at))
+
+    def log(self, text: str) -> None:
+        self.append(text.rstrip("\n") + "\n", LOG_FILE)
+
+    def resume_from(self, step: int) -> None:
+        """A new segment continuing from checkpoint `step` (lines after it get superseded)."""
+        self.segment += 1
+        self.step = step
+        self.append(_line({"t": round(self.now(), 3), "step": step, "event": "resumed",
+                           "segment": self.segment}))
+
+    def gpu_lines(self, t_start: float, t_end: float, period: float = 2.0,
+                  agg: float = 60.0) -> str:
+        """gpu.jsonl text in the job's format: raw samples when values move, minute aggregates."""
+        out = []
+        t = t_start
+        next_agg = t_start + agg
+        last_raw: dict[str, float] | None = None
+        bucket: list[dict[str, float]] = []
+        while t < t_end:
+            util = min(100.0, max(0.0, 92 + self.rng.gauss(0, 4)))
+            rec = {"t": round(t, 2), "index": 0, "name": "NVIDIA H100", "util": round(util),
+                   "mem_used_mib": 61000.0 + self.rng.choice((0.0, 0.0, 512.0)),
+                   "mem_total_mib": 81559.0, "temp_c": float(60 + self.rng.randint(0, 3)),
+                   "power_w": round(520 + self.rng.gauss(0, 20), 1), "processes": []}
+            bucket.append(rec)
+            if last_raw is None or abs(rec["util"] - last_raw["util"]) > 5 or \
+                    rec["t"] - last_raw["t"] >= 30:
+                out.append(_line({**rec, "res": period}))
+                last_raw = rec
+            if t >= next_agg:
+                agg_rec: dict[str, Any] = {"t": rec["t"], "index": 0, "name": rec["name"],
+                                           "res": agg, "n": len(bucket),
+                                           "mem_total_mib": 81559.0}
+                for k in ("util", "mem_used_mib", "temp_c", "power_w"):
+                    vals = [b[k] for b in bucket]
+                    agg_rec[k] = round(sum(vals) / len(vals), 1)
+                    agg_rec[k + "_min"] = min(vals)
+                    agg_rec[k + "_max"] = max(vals)
+                out.append(_line(agg_rec))
+                bucket = []
+                next_agg += agg
+            t += period
+        return "".join(out)

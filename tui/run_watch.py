@@ -1,0 +1,104 @@
+"""The App's view of the watched run: reader (worker thread side) and history (UI side)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from core.paths import Paths
+from core.runs.alerts import Alert, AlertTracker
+from core.runs.history import RunHistory
+from core.runs.reader import RunReader, read_config, read_status
+from core.runs.schema import LOG_FILE, RunStatus
+from core.runs.tail import tail_lines
+from tui.messages.train import RunPolled
+
+LOG_TAIL_LINES = 200
+# Largest slice read per chunk; a 1M-line history arrives as a few chunks of this size.
+CHUNK_BYTES = 32 << 20
+
+
+class RunWatch:
+    """One watched run. `poll()` runs on a worker thread and touches only the reader;
+    `apply()` runs on the UI thread and owns the history, so no lock is needed."""
+
+    def __init__(self, paths: Paths, run_id: str, generation: int) -> None:
+        self.run_id = run_id
+        self.run_dir: Path = paths.run(run_id)
+        self.generation = generation
+        self.reader = RunReader(self.run_dir)
+        self.history = RunHistory()
+        self.alerts = AlertTracker(run_id)
+        self.status: RunStatus | None = None
+        self.config: dict[str, Any] = {}
+        self.log_tail: list[str] = []
+        self.polls = 0
+        self.last_poll_ms = 0.0
+        self.last_apply_ms = 0.0
+        self.last_bytes = 0
+        self.gpu_live: deque[Any] = deque(maxlen=600)
+
+    # ------------------------------------------------------------ worker thread
+    def safe_poll(self) -> RunPolled:
+        """`poll()`, with an unexpected error reported in the message instead of raised."""
+        try:
+            return self.poll()
+        except Exception as exc:  # a worker error must not take the TUI down
+            return RunPolled(self.generation, self.run_id, [], [], None, None, [], 0.0, 0,
+                             False, error=f"{type(exc).__name__}: {exc}")
+
+    def poll(self) -> RunPolled:
+        t0 = time.perf_counter()
+        before = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read
+        chunks = []
+        while True:
+            chunk = self.reader.poll_metric_chunk(CHUNK_BYTES)
+            if chunk.lines == 0:
+                break
+            chunks.append(chunk)
+        gpu = []
+        while True:
+            g = self.reader.poll_gpu_chunk(CHUNK_BYTES)
+            if g.lines == 0:
+                break
+            gpu.append(g)
+        status = read_status(self.run_dir)
+        config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
+        log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+        used = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read - before
+        self.polls += 1
+        return RunPolled(self.generation, self.run_id, chunks, gpu, status, config, log,
+                         (time.perf_counter() - t0) * 1000, used, self.polls == 1)
+
+    # ------------------------------------------------------------ UI thread
+    def apply(self, msg: RunPolled) -> tuple[int, list[Alert]]:
+        """Fold a poll into the history; returns rows appended and the alerts it raised."""
+        t0 = time.perf_counter()
+        appended = 0
+        alerts: list[Alert] = []
+        nan_steps: list[int] = []
+        for chunk in msg.chunks:
+            res = self.history.apply(chunk)
+            appended += res.appended
+            nan_steps += res.non_finite_steps
+        for g in msg.gpu:
+            self.history.apply_gpu(g)
+        self.status = msg.status
+        if msg.config is not None:
+            self.config = msg.config
+        self.log_tail = msg.log_tail
+        state = msg.status.state if msg.status else None
+        alerts += self.alerts.observe_state(state, msg.status.exit_reason if msg.status else None)
+        if not msg.initial:
+            alerts += self.alerts.observe_nan(nan_steps)
+        h = self.history
+        alerts += self.alerts.observe_progress(
+            h.train["t"], h.train["step"], h.segment_start, state,
+            msg.status.step if msg.status else None,
+        )
+        self.last_poll_ms = msg.poll_ms
+        self.last_bytes = msg.bytes_read
+        self.last_apply_ms = (time.perf_counter() - t0) * 1000
+        return appended, alerts

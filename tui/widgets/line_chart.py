@@ -1,0 +1,196 @@
+"""LineChart: several numeric series drawn with braille dots, min/max per column, axes labels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual.widget import Widget
+
+from core.runs.series import MinMaxPyramid, minmax_buckets
+
+# Braille dot bits by (row 0..3, column 0..1) inside one cell.
+_DOTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.int64)
+_Y_LABEL_W = 8
+
+
+@dataclass
+class ChartSeries:
+    """One line of a chart.
+
+    x / y: non-decreasing x and values (NaN = missing); y_hi: optional upper band (min/max
+    aggregates); pyramid: block min/max of y for fast downsampling of long series;
+    points: draw only the points, no connecting line (sparse series such as evals).
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    color: str = "cyan"
+    y_hi: np.ndarray | None = None
+    pyramid: MinMaxPyramid | None = None
+    points: bool = False
+
+
+@dataclass
+class ChartData:
+    """What the chart shows: series, the visible x range, and how x labels read."""
+
+    series: list[ChartSeries] = field(default_factory=list)
+    x0: float | None = None
+    x1: float | None = None
+    x_format: str = "step"  # "step" or "hours"
+    empty_text: str = "no data yet"
+    x_origin: float = 0.0  # subtracted from x for the labels only (wall time → elapsed)
+
+
+def fmt_value(v: float) -> str:
+    if not math.isfinite(v):
+        return "—"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a < 1e-3 or a >= 1e6:
+        return f"{v:.1e}"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def fmt_x(v: float, kind: str) -> str:
+    if kind == "hours":
+        h = v / 3600
+        return f"{h:.1f}h" if h < 10 else f"{h:.0f}h"
+    if abs(v) >= 10_000:
+        return f"{v / 1000:.0f}k"
+    return f"{v:.0f}"
+
+
+class LineChart(Widget):
+    """Braille line chart; each dot column shows the min..max of its bucket so spikes survive.
+
+    Feed it with `set_data(ChartData)`; drawing costs O(points / BLOCK + width) per series.
+    """
+
+    DEFAULT_CSS = """
+    LineChart { height: 1fr; min-height: 6; border: round $panel; padding: 0 1; }
+    """
+
+    def __init__(self, title: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self.data = ChartData()
+        self.draw_count = 0
+        self._cache: tuple[Any, Text] | None = None
+
+    def set_data(self, data: ChartData) -> None:
+        self.data = data
+        self._cache = None
+        self.refresh()
+
+    def render(self) -> Text:
+        size = (self.content_size.width, self.content_size.height)
+        if self._cache is not None and self._cache[0] == size:
+            return self._cache[1]
+        text = self.draw(*size)
+        self._cache = (size, text)
+        return text
+
+    def draw(self, width: int, height: int) -> Text:
+        """The whole chart as text for a content area of width × height cells."""
+        self.draw_count += 1
+        d = self.data
+        out = Text(no_wrap=True, overflow="crop")
+        legend = Text(self.title, style="bold")
+        for s in d.series:
+            legend.append("  ")
+            legend.append("•" if s.points else "━", style=s.color)
+            legend.append(s.name, style="dim")
+        out.append_text(legend)
+        plot_h = height - 2
+        plot_w = width - _Y_LABEL_W
+        if plot_h < 2 or plot_w < 4:
+            return out
+        xs = [s.x for s in d.series if len(s.x)]
+        if not xs:
+            out.append("\n" + d.empty_text.center(width), style="dim")
+            return out
+        x0 = d.x0 if d.x0 is not None else min(float(x[0]) for x in xs)
+        x1 = d.x1 if d.x1 is not None else max(float(x[-1]) for x in xs)
+        if not x1 > x0:
+            x1 = x0 + 1.0
+        ncol = plot_w * 2
+        buckets = [minmax_buckets(s.x, s.y, x0, x1, ncol, s.pyramid, s.y_hi) for s in d.series]
+        finite = [b for bk in buckets for b in (bk.lo, bk.hi)]
+        allv = np.concatenate(finite) if finite else np.empty(0)
+        allv = allv[np.isfinite(allv)]
+        if len(allv) == 0:
+            out.append("\n" + d.empty_text.center(width), style="dim")
+            return out
+        y0, y1 = float(allv.min()), float(allv.max())
+        if y1 - y0 < 1e-12 * max(1.0, abs(y1)):
+            y0, y1 = y0 - 0.5 * max(abs(y0), 1e-9), y1 + 0.5 * max(abs(y1), 1e-9)
+        nrow = plot_h * 4
+        owner = np.full((plot_h, plot_w), -1, np.int64)
+        bits = np.zeros((plot_h, plot_w), np.int64)
+        for si, (s, bk) in enumerate(zip(d.series, buckets, strict=True)):
+            grid = _dots(bk.lo, bk.hi, bk.last, y0, y1, nrow, connect=not s.points)
+            if not grid.any():
+                continue
+            cells = _to_cells(grid, plot_h, plot_w)
+            bits |= cells
+            owner[cells > 0] = si
+        labels = {0: fmt_value(y1), plot_h - 1: fmt_value(y0), (plot_h - 1) // 2:
+                  fmt_value((y0 + y1) / 2)}
+        for r in range(plot_h):
+            out.append("\n")
+            out.append(labels.get(r, "").rjust(_Y_LABEL_W - 1)[: _Y_LABEL_W - 1] + "┤",
+                       style="dim")
+            row_bits, row_owner = bits[r], owner[r]
+            c = 0
+            while c < plot_w:
+                o = row_owner[c]
+                e = c + 1
+                while e < plot_w and row_owner[e] == o:
+                    e += 1
+                chars = "".join(chr(0x2800 + int(b)) if b else " " for b in row_bits[c:e])
+                out.append(chars, style=d.series[o].color if o >= 0 else "")
+                c = e
+        left, mid, right = (fmt_x(v - d.x_origin, d.x_format) for v in (x0, (x0 + x1) / 2, x1))
+        axis = " " * _Y_LABEL_W + left
+        mid_pos = _Y_LABEL_W + plot_w // 2 - len(mid) // 2
+        axis = axis.ljust(mid_pos) + mid
+        axis = axis.ljust(width - len(right)) + right
+        out.append("\n" + axis[:width], style="dim")
+        return out
+
+
+def _dots(lo: np.ndarray, hi: np.ndarray, last: np.ndarray, y0: float, y1: float, nrow: int,
+          connect: bool) -> np.ndarray:
+    """Boolean (nrow, ncol) dot grid: each column lit from its min to its max row."""
+    ncol = len(lo)
+    grid = np.zeros((nrow, ncol), bool)
+    scale = (nrow - 1) / (y1 - y0)
+    with np.errstate(invalid="ignore"):
+        r_lo = np.rint((y1 - lo) * scale)  # row 0 is the top
+        r_hi = np.rint((y1 - hi) * scale)
+        r_last = np.rint((y1 - last) * scale)
+    prev = math.nan
+    for c in range(ncol):
+        a, b = r_hi[c], r_lo[c]
+        if not (math.isfinite(a) and math.isfinite(b)):
+            continue
+        if connect and math.isfinite(prev):
+            a, b = min(a, prev), max(b, prev)
+        grid[int(max(a, 0)): int(min(b, nrow - 1)) + 1, c] = True
+        prev = r_last[c] if math.isfinite(r_last[c]) else (r_lo[c] + r_hi[c]) / 2
+    return grid
+
+
+def _to_cells(grid: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Pack a (4h, 2w) dot grid into braille bit masks per cell."""
+    g = grid[: h * 4, : w * 2].reshape(h, 4, w, 2).astype(np.int64)
+    return np.einsum("rycx,yx->rc", g, _DOTS)
