@@ -1,0 +1,83 @@
+"""Pilot test of the Fetch screen: start a real detached fetch against the API double, watch, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+from textual.widgets import Input
+
+from core.fetch.launch import pid_alive, snapshot
+from core.fetch.store import FetchLayout, read_json
+from core.paths import Paths
+from tests.core.narou_api_double import running_double
+from tui.app import NarouApp
+from tui.screens.fetch import FetchScreen
+from tui.widgets.fetch_progress import FetchProgress
+
+
+async def _until(pilot, check, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await pilot.pause(0.1)
+        await asyncio.sleep(0.05)
+    return False
+
+
+@pytest.mark.anyio
+async def test_start_watch_cancel_and_reopen(paths: Paths) -> None:
+    with running_double(3000) as api:
+        try:
+            await _drive(paths, api.url)
+        finally:  # never leave a detached fetch behind, whatever failed
+            pid = snapshot(paths, "tuifetch").pid
+            if pid and pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+async def _drive(paths: Paths, url: str) -> None:
+    app = NarouApp(paths)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = FetchScreen()
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.query_one("#f-name", Input).value = "tuifetch"
+        screen.query_one("#f-since", Input).value = "2020-02-30"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "since: invalid date" in str(screen.query_one("#fetch-error").render())
+        screen.query_one("#f-since", Input).value = ""
+        screen.query_one("#f-target", Input).value = "3000"
+        screen.query_one("#f-api_url", Input).value = url
+        screen.query_one("#f-delay", Input).value = "0.7"
+        await pilot.press("ctrl+s")
+        progress = screen.query_one(FetchProgress)
+        assert await _until(pilot, lambda: progress.records > 0 and progress.status == "running")
+        first = progress.records
+        assert await _until(pilot, lambda: progress.records > first), "progress never moved"
+        pid = snapshot(paths, "tuifetch").pid
+        assert pid and pid_alive(pid)
+        # Closing the screen leaves the fetch running; reopening finds it again.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, FetchScreen)
+        assert pid_alive(pid)
+        again = FetchScreen()
+        await app.push_screen(again)
+        await pilot.pause()
+        assert again.query_one("#f-name", Input).value == "tuifetch"
+        assert again.query_one("#f-api_url", Input).value == url
+        progress = again.query_one(FetchProgress)
+        assert await _until(pilot, lambda: progress.status == "running")
+        await pilot.press("ctrl+t")
+        assert await _until(pilot, lambda: not pid_alive(pid), timeout=20), "fetch did not stop"
+        assert await _until(pilot, lambda: progress.status == "stopped")
+        state = read_json(FetchLayout.of(paths, "tuifetch").state)
+        assert state and state["status"] == "stopped" and 0 < state["records"] < 3000
+        log = FetchLayout.of(paths, "tuifetch").log.read_text("utf-8")
+        assert "stopped on request" in log and "Traceback" not in log
