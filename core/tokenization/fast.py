@@ -16,6 +16,7 @@ import unicodedata
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,6 +123,20 @@ def spec_from_dir(directory: str | Path, dictionary: str | None, config: dict[st
     )
 
 
+class _WordCache(dict[str, tuple[int, ...]]):
+    """word → piece ids, computed on first sight; bounded so odd corpora cannot eat memory."""
+
+    def __init__(self, compute: Callable[[str], tuple[int, ...]]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, word: str) -> tuple[int, ...]:
+        ids = self.compute(word)
+        if len(self) < CACHE_LIMIT:
+            self[word] = ids
+        return ids
+
+
 class FastEncoder:
     """Encodes texts in this process; holds one MeCab Tagger and a word → ids cache."""
 
@@ -135,7 +150,7 @@ class FastEncoder:
         self.sep_id = self._piece_id(spec.sep_token)
         self.wakati = spec.subword == "wordpiece"
         self.tagger = open_tagger(spec.dictionary, spec.mecab_option, wakati=self.wakati)
-        self.cache: dict[str, tuple[int, ...]] = {}
+        self.cache = _WordCache(self._wordpiece)
         # Longest first, so one special token that prefixes another cannot shadow it.
         ordered = sorted(self.added, key=len, reverse=True)
         self.special_re = re.compile("|".join(re.escape(t) for t in ordered)) if ordered else None
@@ -169,7 +184,7 @@ class FastEncoder:
         return tuple(ids)
 
     def _words(self, segment: str) -> list[str]:
-        if self.spec.normalize_text:
+        if self.spec.normalize_text and not unicodedata.is_normalized("NFKC", segment):
             segment = unicodedata.normalize("NFKC", segment)
         if self.wakati:
             # Splitting the space-joined surfaces equals splitting each surface on whitespace,
@@ -183,14 +198,8 @@ class FastEncoder:
 
     def _segment_ids(self, segment: str, out: list[int]) -> None:
         if self.wakati:
-            cache = self.cache
-            for word in self._words(segment):
-                ids = cache.get(word)
-                if ids is None:
-                    ids = self._wordpiece(word)
-                    if len(cache) < CACHE_LIMIT:
-                        cache[word] = ids
-                out.extend(ids)
+            # C-level iteration over the per-word cache; misses go through _WordCache.__missing__.
+            out.extend(chain.from_iterable(map(self.cache.__getitem__, self._words(segment))))
             return
         for word in self._words(segment):
             for ch in unicodedata.normalize("NFKC", word):
