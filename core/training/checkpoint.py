@@ -110,7 +110,12 @@ def forecast_bytes(run_dir: Path, n_params: int) -> int:
     done = complete_checkpoints(run_dir)
     if done:
         return dir_size(done[-1])
-    return n_params * 12 + (8 << 20)
+    return checkpoint_bytes(n_params)
+
+
+def checkpoint_bytes(n_params: int) -> int:
+    """Forecast of one checkpoint: fp32 weights + AdamW's two fp32 moments + ~1 MiB of files."""
+    return n_params * 12 + (1 << 20)
 
 
 def _fsync_file(path: Path) -> None:

@@ -104,9 +104,9 @@ def check_ids(model_config: Any, tokenizer: Any) -> list[Finding]:
 
 def check_disk(run_root: Path, n_params: int, save_total_limit: int) -> list[Finding]:
     """Room for the checkpoints retention will keep (params × (4 weights + 8 AdamW) bytes)."""
-    from core.training.checkpoint import free_bytes
+    from core.training.checkpoint import checkpoint_bytes, free_bytes
 
-    one = n_params * 12 + (8 << 20)
+    one = checkpoint_bytes(n_params)
     keep = max(1, save_total_limit) + 1  # + the best one
     try:
         free = free_bytes(run_root)
