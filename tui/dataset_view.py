@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.data.arrow_io import LayoutError, read_save_to_disk
 from core.data.errors import DatasetError
 from core.data.genres import genre_label
-from core.paths import Paths
+from core.data.store import DatasetInfo, list_datasets, load_tables
+from core.paths import PathError, Paths
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_SHORT: dict[str, str] = {"train": "train", "validation": "valid", "test": "test"}
 
 # Preview cells never need more than this many characters of a synopsis.
@@ -77,19 +74,6 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
-class DatasetEntry:
-    """One dataset folder as listed in the side bar."""
-
-    name: str
-    counts: dict[str, int]
-    error: str | None = None
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
 class Record:
     """Every field of one record, for the detail view."""
 
@@ -114,66 +98,25 @@ class Record:
 # --------------------------------------------------------------------------- listing / loading
 
 
-def list_entries(paths: Paths) -> list[DatasetEntry]:
-    """Datasets under paths.datasets_dir with their split counts; `sample` first, then by name."""
-    root = paths.datasets_dir
-    entries: list[DatasetEntry] = []
-    if not root.is_dir():
-        return entries
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not ((folder / "meta.json").exists() or (folder / "dataset_dict.json").exists()):
-            continue
-        try:
-            counts = _counts_from_meta(folder)
-            entries.append(DatasetEntry(folder.name, counts))
-        except DatasetLoadError as exc:
-            entries.append(DatasetEntry(folder.name, {}, error=str(exc)))
-    entries.sort(key=lambda e: (e.name != "sample", e.name))
-    return entries
+def list_entries(paths: Paths) -> list[DatasetInfo]:
+    """Datasets under paths.datasets_dir; the bundled `sample` first, then by name."""
+    return sorted(list_datasets(paths), key=lambda e: (e.name != "sample", e.name))
 
 
-def _counts_from_meta(folder: Path) -> dict[str, int]:
-    meta_path = folder / "meta.json"
-    if meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DatasetLoadError(f"{meta_path}: unreadable meta.json ({exc})") from exc
-        counts = meta.get("counts") if isinstance(meta, dict) else None
-        if isinstance(counts, dict):
-            return {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
-        raise DatasetLoadError(f"{meta_path}: field 'counts' missing or not an object")
-    # No meta.json (a bare save_to_disk folder): count rows from the Arrow files.
-    return _arrow_rows(folder)
+def entry_counts(entry: DatasetInfo) -> str:
+    """Side-bar count text for one dataset."""
+    if entry.pending_source is not None:
+        return "not built"
+    return "unreadable" if not entry.ok else f"{entry.total:,}"
 
 
-def _arrow_rows(folder: Path) -> dict[str, int]:
+def open_records(paths: Paths, name: str) -> RecordSet:
+    """Memory-map dataset `name` and index it; every failure is a DatasetLoadError."""
     try:
-        return {split: t.num_rows for split, t in read_save_to_disk(folder).items()}
-    except LayoutError as exc:
+        tables = load_tables(paths, name)
+    except (DatasetError, PathError, OSError) as exc:
         raise DatasetLoadError(str(exc)) from exc
-
-
-def load_split_tables(paths: Paths, name: str) -> dict[str, pa.Table]:
-    """split -> memory-mapped Arrow table, without importing `datasets`."""
-    try:
-        from core.data.store import load_tables
-    except ImportError:
-        load_tables = None
-    if load_tables is not None:
-        try:
-            return load_tables(paths, name)
-        except (DatasetError, LayoutError, OSError, ValueError) as exc:
-            raise DatasetLoadError(str(exc)) from exc
-    folder = paths.dataset(name)
-    if not folder.is_dir():
-        raise DatasetLoadError(f"dataset {name!r} not found in {paths.datasets_dir}")
-    if (folder / "meta.json").exists():
-        _counts_from_meta(folder)  # a broken meta.json is reported, not ignored
-    try:
-        return read_save_to_disk(folder)
-    except LayoutError as exc:
-        raise DatasetLoadError(str(exc)) from exc
+    return RecordSet(name, tables)
 
 
 # --------------------------------------------------------------------------- the record set
@@ -206,6 +149,7 @@ class RecordSet:
 
     def __init__(self, name: str, tables: dict[str, pa.Table]) -> None:
         self.name = name
+        self.tables = tables
         self.split_names: list[str] = list(tables)
         for split, table in tables.items():
             for required in ("title", "story"):
@@ -361,81 +305,3 @@ def _regex_message(arrow_message: str) -> str:
     # Arrow prefixes RE2's text with "Invalid: Invalid regular expression: "; keep RE2's part.
     text = arrow_message.split("regular expression:", 1)[-1].strip()
     return f"invalid regular expression: {text}"
-
-
-def stats_text_lengths(values: np.ndarray, bins: int = 12) -> tuple[list[int], list[int]]:
-    """Histogram (bin edges, counts) of character lengths with round-number bin widths."""
-    if values.size == 0:
-        return [0, 1], [0]
-    top = int(np.percentile(values, 99)) + 1
-    width = max(1, _nice(top / bins))
-    edges = list(range(0, width * bins + 1, width))
-    clipped = np.minimum(values, edges[-1] - 1)
-    counts = np.bincount(clipped // width, minlength=bins)[:bins]
-    return edges, [int(c) for c in counts]
-
-
-def _nice(x: float) -> int:
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000):
-        if step >= x:
-            return step
-    return int(x) + 1
-
-
-def entry_label(entry: DatasetEntry) -> str:
-    """Side-bar text for one dataset."""
-    if entry.error:
-        return f"{entry.name}  (unreadable)"
-    return f"{entry.name}  {entry.total:,}"
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def _summary(values: np.ndarray) -> dict[str, float]:
-    if values.size == 0:
-        return {"min": 0, "median": 0, "mean": 0.0, "max": 0}
-    return {"min": int(values.min()), "median": float(np.median(values)),
-            "mean": float(values.mean()), "max": int(values.max())}
-
-
-def _distinct(values: pa.ChunkedArray) -> int:
-    return int(pc.count_distinct(values).as_py())
-
-
-def compute_stats(records: RecordSet, top: int = 15) -> dict[str, object]:
-    """Counts, length histograms, duplicates, empties and top keywords/genres, vectorised.
-
-    Shape: {"counts": {split: n}, "total", "story_len"/"title_len": {min, median, mean, max},
-    "story_hist"/"title_hist": {"edges", "counts"}, "duplicates": {pairs, titles, stories,
-    ncodes}, "empties": {title, story}, "top_keywords"/"top_genres": [[label, n], ...]}.
-    """
-    n = records.n
-    pairs = pc.binary_join_element_wise(records.title, records.story, "\x00")
-    ncodes = records.ncode.filter(pc.not_equal(records.ncode, ""))
-    words = pc.list_flatten(pc.split_pattern(records.keyword, " "))
-    words = words.filter(pc.not_equal(words, ""))
-    kw_counts = pc.value_counts(words) if len(words) else pa.array([], pa.struct(
-        [("values", pa.string()), ("counts", pa.int64())]))
-    kw = sorted(((str(v["values"]), int(v["counts"])) for v in kw_counts.to_pylist()),
-                key=lambda kv: -kv[1])[:top]
-    edges_s, counts_s = stats_text_lengths(records.story_len)
-    edges_t, counts_t = stats_text_lengths(records.title_len)
-    return {
-        "counts": records.split_counts(),
-        "total": n,
-        "story_len": _summary(records.story_len),
-        "title_len": _summary(records.title_len),
-        "story_hist": {"edges": edges_s, "counts": counts_s},
-        "title_hist": {"edges": edges_t, "counts": counts_t},
-        "duplicates": {
-            "pairs": n - _distinct(pairs),
-            "titles": n - _distinct(records.title),
-            "stories": n - _distinct(records.story),
-            "ncodes": len(ncodes) - _distinct(ncodes),
-        },
-        "empties": {"title": int((records.title_len == 0).sum()),
-                    "story": int((records.story_len == 0).sum())},
-        "top_keywords": [list(kv) for kv in kw],
-        "top_genres": [[name, count] for _code, name, count in records.genres()[:top]],
-    }

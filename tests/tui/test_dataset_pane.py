@@ -10,7 +10,7 @@ import pytest
 
 from core.paths import Paths
 from tui.app import LaunchOptions, NarouApp
-from tui.dataset_view import RecordSet, SearchQuery, SortKey, load_split_tables
+from tui.dataset_view import SearchQuery, SortKey, open_records
 from tui.widgets.record_table import RecordTable, fit_cells
 
 SIZE = (120, 40)
@@ -142,7 +142,7 @@ def test_fit_cells_aligns_wide_characters() -> None:
 
 
 def test_record_set_search_sort(data_paths: Paths) -> None:
-    records = RecordSet("novels", load_split_tables(data_paths, "novels"))
+    records = open_records(data_paths, "novels")
     assert records.n == len(RECORDS)
     hits = records.view(SearchQuery("令嬢"), SortKey.ORIGINAL)
     assert [records.record(int(i)).ncode for i in hits] == ["T0002AB"]

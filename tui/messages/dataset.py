@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from textual.message import Message
 
-from tui.dataset_view import DatasetEntry, RecordSet, SearchQuery, SortKey
+from core.data.stats import DatasetStats
+from core.data.store import DatasetInfo
+from tui.dataset_view import RecordSet, SearchQuery, SortKey
 
 
 class DatasetsListed(Message):
     """The datasets folder was scanned; `error` is set when the folder itself is unreadable."""
 
-    def __init__(self, entries: list[DatasetEntry], error: str | None = None) -> None:
+    def __init__(self, entries: list[DatasetInfo], error: str | None = None) -> None:
         self.entries = entries
         self.error = error
         super().__init__()
@@ -61,9 +61,9 @@ class SearchFailed(Message):
 
 
 class StatsReady(Message):
-    """Statistics for dataset `name` (the dict shape of `tui.dataset_stats`)."""
+    """Statistics for dataset `name`."""
 
-    def __init__(self, name: str, stats: dict[str, Any]) -> None:
+    def __init__(self, name: str, stats: DatasetStats) -> None:
         self.name = name
         self.stats = stats
         super().__init__()

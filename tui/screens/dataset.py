@@ -7,6 +7,7 @@ from functools import partial
 from typing import ClassVar
 
 import numpy as np
+from rich.table import Table
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,17 +18,16 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, 
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
+from core.data.store import DatasetInfo
 from tui.dataset_view import (
-    DatasetEntry,
     DatasetLoadError,
     RecordSet,
     SearchError,
     SearchQuery,
     SortKey,
-    compute_stats,
-    entry_label,
+    entry_counts,
     list_entries,
-    load_split_tables,
+    open_records,
 )
 from tui.messages.dataset import (
     DatasetLoaded,
@@ -53,6 +53,15 @@ COLUMNS: tuple[ColumnSpec, ...] = (
 
 # Name of the dataset opened automatically on first show (the bundled one).
 AUTO_OPEN = "sample"
+
+
+def _entry_row(entry: DatasetInfo) -> Table:
+    # Name left, count right-aligned, so counts line up down the list.
+    row = Table.grid(expand=True)
+    row.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+    row.add_column(justify="right", style="dim" if entry.ok else "red")
+    row.add_row(entry.name, entry_counts(entry))
+    return row
 
 
 class DatasetCommands(Provider):
@@ -114,7 +123,7 @@ class DatasetScreen(Screen[None]):
                 tooltip="Counts, length histograms, duplicates, top keywords and genres"),
         Binding("f", "fetch", "Fetch", id="dataset.fetch",
                 tooltip="Harvest a new dataset from the Narou API"),
-        Binding("d", "focus_list", "Datasets", id="dataset.list",
+        Binding("d", "focus_list", "Datasets", show=False, id="dataset.list",
                 tooltip="Pick another dataset"),
         Binding("b", "toggle_sidebar", "List", show=False, id="dataset.sidebar",
                 tooltip="Hide or show the dataset list"),
@@ -126,7 +135,7 @@ class DatasetScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: list[DatasetEntry] = []
+        self.entries: list[DatasetInfo] = []
         self.records: RecordSet | None = None
         self.sort = SortKey.ORIGINAL
         self.regex = False
@@ -159,7 +168,7 @@ class DatasetScreen(Screen[None]):
                     yield RecordDetail(id="ds-detail")
                     yield DatasetStatsView(id="ds-stats")
                 yield Static("", id="ds-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(RecordTable)
@@ -191,7 +200,7 @@ class DatasetScreen(Screen[None]):
         option_list = self.query_one("#ds-list", OptionList)
         highlighted = option_list.highlighted
         option_list.clear_options()
-        option_list.add_options([Option(entry_label(e), id=e.name) for e in self.entries])
+        option_list.add_options([Option(_entry_row(e), id=e.name) for e in self.entries])
         if self.entries:
             option_list.highlighted = min(highlighted or 0, len(self.entries) - 1)
         if message.error:
@@ -202,7 +211,7 @@ class DatasetScreen(Screen[None]):
                                "`narou-tui dataset import` or fetch one (f).")
         if not self._auto_opened and self.records is None and self._loading is None:
             self._auto_opened = True
-            if any(e.name == AUTO_OPEN for e in self.entries):
+            if any(e.name == AUTO_OPEN and e.ok for e in self.entries):
                 self.open_dataset(AUTO_OPEN)
 
     @on(OptionList.OptionSelected, "#ds-list")
@@ -225,8 +234,7 @@ class DatasetScreen(Screen[None]):
     def _load_worker(self, name: str) -> None:
         started = time.perf_counter()
         try:
-            tables = load_split_tables(self.app.paths, name)  # type: ignore[attr-defined]
-            records = RecordSet(name, tables)
+            records = open_records(self.app.paths, name)  # type: ignore[attr-defined]
             records.order(self.sort)
         except DatasetLoadError as exc:
             self.post_message(DatasetLoadFailed(name, str(exc)))
@@ -402,7 +410,9 @@ class DatasetScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dataset-stats", exit_on_error=False)
     def _stats_worker(self, records: RecordSet) -> None:
         try:
-            stats = compute_stats(records)
+            from core.data.stats import compute_stats
+
+            stats = compute_stats(records.tables)
         except Exception as exc:  # statistics are optional: report and carry on
             self.post_message(StatsFailed(records.name, f"{type(exc).__name__}: {exc}"))
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from core.data.stats import DatasetStats
 from tui.widgets.histogram import Histogram
 
 
@@ -29,7 +30,7 @@ def _ranked(title: str, rows: Sequence[Sequence[Any]]) -> Table:
 
 
 class DatasetStatsView(VerticalScroll, can_focus=True):
-    """Renders the stats dict of `tui.dataset_view.compute_stats`."""
+    """Renders `core.data.stats.DatasetStats`."""
 
     DEFAULT_CSS = """
     DatasetStatsView {
@@ -46,6 +47,10 @@ class DatasetStatsView(VerticalScroll, can_focus=True):
                 tooltip="Scroll down"),
     ]
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.stats: DatasetStats | None = None
+
     def compose(self) -> ComposeResult:
         yield Static("Computing statistics…", id="stats-summary")
         with Horizontal(classes="stats-row"):
@@ -55,31 +60,34 @@ class DatasetStatsView(VerticalScroll, can_focus=True):
             yield Static(id="stats-genres")
             yield Static(id="stats-keywords")
 
-    def show(self, name: str, stats: Mapping[str, Any]) -> None:
+    def show(self, name: str, stats: DatasetStats) -> None:
         """Replace the shown statistics with those of dataset `name`."""
+        self.stats = stats
         summary = Table.grid(padding=(0, 3))
         summary.add_column(style="bold")
         summary.add_column()
-        counts = stats["counts"]
-        split_text = "  ".join(f"{k} {v:,}" for k, v in counts.items())
-        summary.add_row("dataset", f"{name}  ·  {stats['total']:,} records")
+        split_text = "  ".join(f"{k} {v:,}" for k, v in stats.counts.items())
+        summary.add_row("dataset", f"{name}  ·  {stats.total:,} records")
         summary.add_row("splits", split_text)
-        for key, label in (("story_len", "synopsis chars"), ("title_len", "title chars")):
-            s = stats[key]
-            summary.add_row(label, f"min {s['min']:,}  median {s['median']:,.0f}  "
-                                   f"mean {s['mean']:,.1f}  max {s['max']:,}")
-        d, e = stats["duplicates"], stats["empties"]
-        summary.add_row("duplicates", f"pairs {d['pairs']:,}  titles {d['titles']:,}  "
-                                      f"synopses {d['stories']:,}  ncodes {d['ncodes']:,}")
-        summary.add_row("empty", f"titles {e['title']:,}  synopses {e['story']:,}")
+        for label, s in (("synopsis chars", stats.story_length),
+                         ("title chars", stats.title_length)):
+            summary.add_row(label, f"min {s.min:,}  median {s.median:,.0f}  mean {s.mean:,.1f}  "
+                                   f"p95 {s.p95:,.0f}  max {s.max:,}")
+        summary.add_row("duplicates", f"pairs {stats.duplicate_pairs:,}  "
+                                      f"titles {stats.duplicate_titles:,}  "
+                                      f"synopses {stats.duplicate_stories:,}  "
+                                      f"titles across splits {stats.titles_across_splits:,}")
+        summary.add_row("empty", f"titles {stats.empty_titles:,}  "
+                                 f"synopses {stats.empty_stories:,}")
         self.query_one("#stats-summary", Static).update(summary)
         self.query_one("#stats-story-hist", Histogram).set_data(
-            stats["story_hist"]["edges"], stats["story_hist"]["counts"])
+            stats.story_histogram.labels(), stats.story_histogram.counts)
         self.query_one("#stats-title-hist", Histogram).set_data(
-            stats["title_hist"]["edges"], stats["title_hist"]["counts"])
-        self.query_one("#stats-genres", Static).update(_ranked("Top genres", stats["top_genres"]))
+            stats.title_histogram.labels(), stats.title_histogram.counts)
+        self.query_one("#stats-genres", Static).update(
+            _ranked("Top genres", [(label, n) for _code, label, n in stats.top_genres]))
         self.query_one("#stats-keywords", Static).update(
-            _ranked("Top keywords", stats["top_keywords"]))
+            _ranked("Top keywords", stats.top_keywords))
 
     def show_error(self, message: str) -> None:
         self.query_one("#stats-summary", Static).update(Text(message, style="bold red"))

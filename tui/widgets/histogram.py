@@ -25,7 +25,7 @@ def bar(value: int, top: int, width: int) -> str:
 
 
 class Histogram(Widget):
-    """Shows `counts` per bin `[edges[i], edges[i+1])`; the last bin is open-ended (`edges[-2]+`)."""
+    """One labelled bar per bin (labels such as "0–49", "500+")."""
 
     DEFAULT_CSS = """
     Histogram {
@@ -39,14 +39,14 @@ class Histogram(Widget):
                  ) -> None:
         super().__init__(id=id, classes=classes)
         self.title = title
-        self.edges: list[int] = []
+        self.labels: list[str] = []
         self.counts: list[int] = []
 
-    def set_data(self, edges: Sequence[int], counts: Sequence[int], title: str | None = None
+    def set_data(self, labels: Sequence[str], counts: Sequence[int], title: str | None = None
                  ) -> None:
-        if len(edges) != len(counts) + 1:
-            raise ValueError(f"{len(edges)} edges for {len(counts)} counts")
-        self.edges, self.counts = list(edges), list(counts)
+        if len(labels) != len(counts):
+            raise ValueError(f"{len(labels)} labels for {len(counts)} counts")
+        self.labels, self.counts = list(labels), list(counts)
         if title is not None:
             self.title = title
         self.refresh(layout=True)
@@ -60,10 +60,7 @@ class Histogram(Widget):
             text.append(self.title + "\n", style="bold")
         if not self.counts:
             return text
-        labels = []
-        for i in range(len(self.counts)):
-            lo, hi = self.edges[i], self.edges[i + 1]
-            labels.append(f"{lo:,}+" if i == len(self.counts) - 1 else f"{lo:,}–{hi - 1:,}")
+        labels = self.labels
         label_w = max(len(s) for s in labels)
         count_w = max(len(f"{c:,}") for c in self.counts)
         bar_w = max(4, self.size.width - label_w - count_w - 3)
