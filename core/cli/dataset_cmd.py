@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from core.cli.errors import CliError
@@ -148,7 +149,7 @@ def cmd_import(args: argparse.Namespace, paths: Paths) -> int:
                 _print_skips(
                     exc.report.skip_messages(SKIPS_SHOWN), exc.report.skipped_total, sys.stderr
                 )
-        missing = exc.report is None or not exc.report.format
+        missing = not Path(args.path).exists()
         raise CliError(str(exc), EXIT_USAGE if missing else EXIT_DATA) from exc
     except DatasetError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,16 +62,19 @@ def megabytes(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _surrogate_problem(text: str) -> str | None:
     # Loaders decode with surrogateescape, so undecodable bytes show up as U+DC80..U+DCFF;
     # other lone surrogates come from broken \\uD83D-style escapes. Arrow cannot store either.
-    for i, ch in enumerate(text):
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:
-            return f"holds bytes that are not valid UTF-8 (byte 0x{code - 0xDC00:02X} at character {i + 1})"
-        if 0xD800 <= code <= 0xDFFF:
-            return f"holds a lone surrogate escape \\u{code:04X} at character {i + 1}"
-    return None
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    code, at = ord(found.group()), found.start() + 1
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"holds bytes that are not valid UTF-8 (byte 0x{code - 0xDC00:02X} at character {at})"
+    return f"holds a lone surrogate escape \\u{code:04X} at character {at}"
 
 
 def _as_int(value: Any) -> int | None:
