@@ -1,16 +1,407 @@
-"""Generate pane (placeholder until its issue lands)."""
+"""Generate pane: titles from any checkpoint, A/B comparison, history, and evaluation."""
 
 from __future__ import annotations
 
+import time
+from typing import Any, ClassVar
+
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Label, ProgressBar, Static, TextArea
+
+from core.generation.checkpoints import list_checkpoints
+from core.generation.options import OptionsError, all_presets, save_user_preset
+from tui.messages.generate import (
+    DatasetRowPicked,
+    DemoFinished,
+    DemoProgress,
+    EvalDone,
+    EvalFailed,
+    EvalProgress,
+    GenerationDone,
+    GenerationFailed,
+    ModelLoaded,
+    ModelLoadFailed,
+    ModelLoadProgress,
+)
+from tui.widgets.checkpoint_browser import CheckpointBrowser
+from tui.widgets.decoding_form import DecodingForm
+from tui.widgets.generation_history import GenerationHistory, HistoryEntry
+from tui.widgets.title_results import TitleResults
+
+EMPTY_HINT = (
+    "No checkpoints yet. Press [b]ctrl+t[/b] to train a tiny demo model on the bundled "
+    "sample (a couple of minutes on the CPU, through the normal training job); it loads "
+    "here when it finishes. Or start a real run in the Train pane (3)."
+)
+EVAL_LIMIT = 200
 
 
 class GenerateScreen(Screen[None]):
-    """Placeholder screen for the Generate pane."""
+    """Type or pick a synopsis, choose checkpoints (A, optional B) and decoding, get titles."""
 
+    CSS_PATH = "../styles/generate.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+g", "generate", "Generate", id="generate.run", priority=True,
+                tooltip="Generate titles for the synopsis with A (and B)"),
+        Binding("ctrl+r", "next_row", "Dataset row", id="generate.row", priority=True,
+                tooltip="Use the next validation row of the run's dataset as input"),
+        Binding("ctrl+e", "evaluate", "Evaluate", id="generate.eval", priority=True,
+                tooltip=f"Score A on up to {EVAL_LIMIT} validation rows beside the baselines"),
+        Binding("ctrl+s", "save_preset", "Save preset", id="generate.save_preset",
+                priority=True, tooltip="Save the decoding options under the typed name"),
+        Binding("ctrl+b", "clear_b", "Drop B", id="generate.clear_b", priority=True,
+                tooltip="Stop comparing: only A generates"),
+        Binding("ctrl+t", "train_demo", "Demo model", id="generate.demo", priority=True,
+                tooltip="Train a tiny demo model on the bundled sample"),
+        Binding("f5", "refresh", "Refresh", id="generate.refresh",
+                tooltip="Re-read the run directories"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service: Any = None
+        self.specs: dict[str, str | None] = {"A": None, "B": None}
+        self.loaded: dict[str, bool] = {"A": False, "B": False}
+        self.reference: str | None = None
+        self._row_index = -1
+        self._rows: list[dict[str, str]] = []
+        self._rows_source: str | None = None
+        self.history_entries: list[HistoryEntry] = []
+        self.complete_count = 0
+        self.demo_run: str | None = None
+
+    # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Generate pane: not built yet.", classes="muted")
+        with Horizontal(id="gen-body"):
+            with Vertical(id="gen-left"):
+                yield Label("Checkpoints  (enter: A · b: B)", classes="section")
+                yield CheckpointBrowser(id="browser")
+                yield Static(EMPTY_HINT, id="empty-hint")
+                yield Static("No model loaded.", id="load-status", classes="muted")
+                yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
+            with Vertical(id="gen-mid"):
+                yield Label("Synopsis (あらすじ)", classes="section")
+                yield TextArea(id="synopsis", soft_wrap=True, show_line_numbers=False)
+                yield Static("", id="source", classes="muted")
+                yield Label("Decoding", classes="section")
+                yield DecodingForm(self._presets(), id="decoding")
+            with Vertical(id="gen-right"):
+                with Horizontal(id="results"):
+                    yield TitleResults("A", id="results-a")
+                    yield TitleResults("B", id="results-b")
+                yield Static("", id="eval-table")
+                yield Label("History", classes="section")
+                yield GenerationHistory(id="history")
         yield Footer()
+
+    def _presets(self) -> dict[str, Any]:
+        paths = self.app.paths
+        try:
+            return all_presets(paths.config_dir)
+        except OptionsError as exc:
+            self.notify(f"Saved presets ignored: {exc}", severity="warning")
+            from core.generation.options import BUILTIN_PRESETS
+
+            return dict(BUILTIN_PRESETS)
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+        self._take_selected()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+        self._take_selected()
+
+    def _take_selected(self) -> None:
+        # The Train pane sets app.selected_checkpoint before switching here.
+        spec = getattr(self.app, "selected_checkpoint", None)
+        if spec and spec != self.specs["A"]:
+            self._load("A", str(spec))
+
+    # ----- checkpoints and loading --------------------------------------------------------
+    def action_refresh(self) -> None:
+        runs = list_checkpoints(self.app.paths)
+        self.complete_count = self.query_one(CheckpointBrowser).show_runs(runs)
+        hint = self.query_one("#empty-hint", Static)
+        hint.set_class(self.complete_count == 0 and self.demo_run is None, "shown")
+
+    @on(CheckpointBrowser.Picked)
+    def _picked(self, event: CheckpointBrowser.Picked) -> None:
+        self._load(event.slot, event.spec)
+
+    def _load(self, slot: str, spec: str) -> None:
+        self.specs[slot] = spec
+        self.loaded[slot] = False
+        if slot == "B":
+            self.query_one("#results").add_class("ab")
+        self.query_one(f"#results-{slot.lower()}", TitleResults).set_checkpoint(f"{spec} (loading)")
+        self._load_worker(slot, spec)
+
+    def _ensure_service(self) -> Any:
+        if self.service is None:
+            from core.generation.service import GenerationService
+
+            self.service = GenerationService(self.app.paths)
+        return self.service
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _load_worker(self, slot: str, spec: str) -> None:
+        try:
+            service = self._ensure_service()
+            loaded = service.load(
+                spec, lambda m, f: self.post_message(ModelLoadProgress(slot, spec, m, f)))
+        except Exception as exc:  # every failure becomes a message in the pane
+            self.post_message(ModelLoadFailed(slot, spec, str(exc) or type(exc).__name__))
+            return
+        self.post_message(
+            ModelLoaded(slot, loaded.spec, loaded.device.reason, loaded.load_s, spec))
+
+    def on_model_load_progress(self, msg: ModelLoadProgress) -> None:
+        self.query_one("#load-status", Static).update(f"{msg.slot} {msg.spec}: {msg.text}")
+        self.query_one("#load-progress", ProgressBar).update(progress=msg.fraction)
+
+    def on_model_loaded(self, msg: ModelLoaded) -> None:
+        if self.specs[msg.slot] not in (msg.requested, msg.spec):
+            return  # a newer pick replaced this one while it loaded
+        self.specs[msg.slot] = msg.spec
+        self.loaded[msg.slot] = True
+        self.query_one("#load-status", Static).update(
+            f"{msg.slot} {msg.spec} ready in {msg.load_s:.1f} s on {msg.device_reason}")
+        self.query_one("#load-progress", ProgressBar).update(progress=1.0)
+        self.query_one(f"#results-{msg.slot.lower()}", TitleResults).set_checkpoint(msg.spec)
+
+    def on_model_load_failed(self, msg: ModelLoadFailed) -> None:
+        self.specs[msg.slot] = None
+        self.query_one("#load-status", Static).update(f"{msg.slot} {msg.spec}: {msg.error}")
+        self.query_one(f"#results-{msg.slot.lower()}", TitleResults).set_checkpoint(
+            "no checkpoint")
+        self.notify(f"Could not load {msg.spec}: {msg.error}", severity="error")
+
+    def action_clear_b(self) -> None:
+        self.specs["B"] = None
+        self.loaded["B"] = False
+        self.query_one("#results").remove_class("ab")
+
+    # ----- generation ---------------------------------------------------------------------
+    def action_generate(self) -> None:
+        synopsis = self.query_one("#synopsis", TextArea).text.strip()
+        if not synopsis:
+            self.notify("Type or paste a synopsis first (or ctrl+r for a dataset row).",
+                        severity="warning")
+            return
+        if self.specs["A"] is None:
+            self.notify("Pick a checkpoint first: highlight it and press enter.",
+                        severity="warning")
+            return
+        try:
+            options = self.query_one(DecodingForm).read()
+        except OptionsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        slots = {s: spec for s, spec in self.specs.items() if spec}
+        reference = self.reference if self._row_text_matches(synopsis) else None
+        self.query_one("#load-status", Static).update("generating…")
+        self._generate_worker(synopsis, reference, options, slots)
+
+    def _row_text_matches(self, synopsis: str) -> bool:
+        # The real title belongs to the picked row only while its text is unedited.
+        return (0 <= self._row_index < len(self._rows)
+                and self._rows[self._row_index]["story"].strip() == synopsis)
+
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    def _generate_worker(self, synopsis: str, reference: str | None, options: Any,
+                         slots: dict[str, str]) -> None:
+        try:
+            service = self._ensure_service()
+            results = {}
+            for slot, spec in slots.items():
+                loaded = service.load(spec, lambda m, f, s=slot, sp=spec: self.post_message(
+                    ModelLoadProgress(s, sp, m, f)))
+                results[slot] = service.generate(loaded, [synopsis], options,
+                                                 references=[reference])[0]
+        except Exception as exc:
+            self.post_message(GenerationFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(GenerationDone(synopsis, reference, results))
+
+    def on_generation_done(self, msg: GenerationDone) -> None:
+        entry = HistoryEntry(msg.synopsis, msg.reference, msg.results)
+        self.history_entries.insert(0, entry)
+        self.query_one(GenerationHistory).add(entry)
+        self._show(entry)
+        took = ", ".join(f"{s} {r.elapsed_s * 1000:.0f} ms" for s, r in sorted(msg.results.items()))
+        self.query_one("#load-status", Static).update(f"generated ({took})")
+
+    def on_generation_failed(self, msg: GenerationFailed) -> None:
+        self.query_one("#load-status", Static).update(f"generation failed: {msg.error}")
+        self.notify(msg.error, severity="error")
+
+    def _show(self, entry: HistoryEntry) -> None:
+        for slot in ("A", "B"):
+            panel = self.query_one(f"#results-{slot.lower()}", TitleResults)
+            result = entry.results.get(slot)
+            if result is not None:
+                panel.set_checkpoint(result.checkpoint)
+            panel.show(result, entry.reference)
+        self.query_one("#results").set_class("B" in entry.results or bool(self.specs["B"]), "ab")
+
+    @on(GenerationHistory.Recalled)
+    def _recalled(self, event: GenerationHistory.Recalled) -> None:
+        self.query_one("#synopsis", TextArea).text = event.entry.synopsis
+        self._show(event.entry)
+
+    # ----- dataset rows -------------------------------------------------------------------
+    def action_next_row(self) -> None:
+        self._row_worker(self._row_index + 1)
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def _row_worker(self, index: int) -> None:
+        from core.evaluation.data import load_split, run_dataset_name
+
+        paths = self.app.paths
+        try:
+            name = None
+            if self.specs["A"]:
+                from core.runs.reader import read_config
+
+                name = run_dataset_name(read_config(paths.run(str(self.specs["A"]).split("/")[0])))
+            if name is None:
+                from core.data.store import list_datasets
+
+                names = [d.name for d in list_datasets(paths) if getattr(d, "ok", True)]
+                name = "sample" if "sample" in names else (names[0] if names else None)
+            if name is None:
+                raise ValueError("no dataset yet: import one in the Dataset pane (1)")
+            if self._rows_source != name:
+                self._rows = load_split(paths, name, "validation")
+                self._rows_source = name
+            if not self._rows:
+                raise ValueError(f"{name}/validation is empty")
+            index %= len(self._rows)
+            row = self._rows[index]
+        except Exception as exc:
+            self.post_message(GenerationFailed(f"dataset row: {exc}"))
+            return
+        self.post_message(DatasetRowPicked(name, "validation", index, len(self._rows),
+                                           row["story"], row["title"]))
+
+    def on_dataset_row_picked(self, msg: DatasetRowPicked) -> None:
+        self._row_index = msg.index
+        self.reference = msg.title
+        self.query_one("#synopsis", TextArea).text = msg.story
+        self.query_one("#source", Static).update(
+            f"{msg.dataset}/{msg.split} row {msg.index + 1}/{msg.total} · real title: {msg.title}")
+
+    # ----- presets ------------------------------------------------------------------------
+    def action_save_preset(self) -> None:
+        form = self.query_one(DecodingForm)
+        name = form.preset_name()
+        try:
+            path = save_user_preset(self.app.paths.config_dir, name, form.read())
+        except OptionsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        form.set_presets(self._presets(), name)
+        self.notify(f"Preset {name!r} saved to {path}")
+
+    # ----- evaluation ---------------------------------------------------------------------
+    def action_evaluate(self) -> None:
+        if not self.specs["A"]:
+            self.notify("Pick a checkpoint (A) to evaluate first.", severity="warning")
+            return
+        table = self.query_one("#eval-table", Static)
+        table.add_class("shown")
+        table.update(f"evaluating {self.specs['A']}…")
+        self._eval_worker(str(self.specs["A"]))
+
+    @work(thread=True, exclusive=True, group="eval", exit_on_error=False)
+    def _eval_worker(self, spec: str) -> None:
+        from core.evaluation.runner import EvalConfig, run_eval
+
+        try:
+            report = run_eval(self.app.paths, EvalConfig(spec, limit=EVAL_LIMIT),
+                              self._ensure_service(),
+                              lambda m, f: self.post_message(EvalProgress(m, f)))
+        except Exception as exc:
+            self.post_message(EvalFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(EvalDone(report.to_json(), str(report.path)))
+
+    def on_eval_progress(self, msg: EvalProgress) -> None:
+        self.query_one("#eval-table", Static).update(f"eval: {msg.text} ({msg.fraction:.0%})")
+
+    def on_eval_done(self, msg: EvalDone) -> None:
+        from core.evaluation.runner import format_table
+
+        r = msg.report
+        c = r["systems"]["model"]["collapse"]
+        warn = (f"\n[b red]collapse: {c['n_distinct']} distinct titles for {c['n_inputs']} "
+                f"synopses[/]" if c["collapsed"] else "")
+        from rich.markup import escape
+
+        self.query_one("#eval-table", Static).update(
+            f"[b]{escape(r['checkpoint'])}[/b] on {escape(r['dataset'])}/{r['split']} "
+            f"(n={r['n']})\n{escape(format_table(r['systems']))}{warn}")
+        self.notify(f"Evaluation written to {msg.path}")
+
+    def on_eval_failed(self, msg: EvalFailed) -> None:
+        self.query_one("#eval-table", Static).update(f"evaluation failed: {msg.error}")
+        self.notify(msg.error, severity="error")
+
+    # ----- first-run demo -----------------------------------------------------------------
+    def action_train_demo(self) -> None:
+        if self.complete_count:
+            self.notify("There are checkpoints already; the demo is for a fresh machine.",
+                        severity="information")
+            return
+        if self.demo_run is not None:
+            self.notify(f"Demo run {self.demo_run} is already training.")
+            return
+        self.demo_run = "starting"
+        self.query_one("#empty-hint", Static).update("Starting the demo training job…")
+        self._demo_worker()
+
+    @work(thread=True, exclusive=True, group="demo", exit_on_error=False)
+    def _demo_worker(self) -> None:
+        from core.generation.demo import demo_state, start_demo
+
+        try:
+            run_id = start_demo(self.app.paths)
+        except Exception as exc:
+            self.post_message(DemoFinished("", False, str(exc) or type(exc).__name__))
+            return
+        worker_cancelled = False
+        while not worker_cancelled:
+            state, step, total, reason = demo_state(self.app.paths, run_id)
+            self.post_message(DemoProgress(run_id, state, step, total))
+            if state in ("finished", "failed", "stopped", "died"):
+                self.post_message(DemoFinished(run_id, state == "finished", reason))
+                return
+            time.sleep(1.0)
+            from textual.worker import get_current_worker
+
+            worker_cancelled = get_current_worker().is_cancelled
+
+    def on_demo_progress(self, msg: DemoProgress) -> None:
+        self.demo_run = msg.run_id
+        total = f"/{msg.total}" if msg.total else ""
+        self.query_one("#empty-hint", Static).update(
+            f"Demo run {msg.run_id}: {msg.state}, step {msg.step}{total}")
+        if msg.total:
+            self.query_one("#load-progress", ProgressBar).update(progress=msg.step / msg.total)
+
+    def on_demo_finished(self, msg: DemoFinished) -> None:
+        hint = self.query_one("#empty-hint", Static)
+        if not msg.ok:
+            self.demo_run = None
+            hint.update(f"Demo training did not finish: {msg.reason}\n\n{EMPTY_HINT}")
+            self.notify(f"Demo training failed: {msg.reason}", severity="error")
+            return
+        self.demo_run = None
+        self.action_refresh()
+        self._load("A", msg.run_id)

@@ -1,0 +1,185 @@
+"""Generate pane: empty state, load + A/B + history + copy, dataset rows, eval, snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from core.paths import Paths
+from tests.generation_tiny import build_tiny_run, sample_pairs, write_sample_dataset
+from tui.app import LaunchOptions, NarouApp
+
+COLLAPSED_TITLE = "竜の卵を拾った"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
+
+
+@pytest.fixture(scope="session")
+def collapsed_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen", "collapsed",
+                          one_title=COLLAPSED_TITLE, steps=60)
+
+
+@pytest.fixture
+def gen_paths(paths: Paths, tiny_checkpoint: Path, collapsed_checkpoint: Path) -> Paths:
+    for ck in (tiny_checkpoint, collapsed_checkpoint):
+        shutil.copytree(ck.parent, paths.checkpoints_dir / ck.parent.name)
+    write_sample_dataset(paths.datasets_dir)
+    return paths
+
+
+def sync(fn: Callable[..., object]) -> Callable[..., None]:
+    """Run an async Pilot test with asyncio (no async pytest plugin is installed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        asyncio.run(fn(*args, **kwargs))  # type: ignore[arg-type]
+
+    return wrapper
+
+
+def _app(paths: Paths) -> NarouApp:
+    return NarouApp(paths, LaunchOptions(initial_pane="generate"))
+
+
+async def _until(pilot: object, cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def _row_of(browser: object, spec: str) -> int:
+    return browser.get_row_index(spec)  # type: ignore[attr-defined]
+
+
+@sync
+async def test_empty_state_offers_demo(paths: Paths) -> None:
+    app = _app(paths)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        hint = screen.query_one("#empty-hint")
+        assert hint.has_class("shown") and "ctrl+t" in str(hint.render())
+        assert screen.complete_count == 0
+
+
+@sync
+async def test_ab_history_and_copy(gen_paths: Paths) -> None:
+    app = _app(gen_paths)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        browser = screen.query_one("#browser")
+        browser.focus()
+        browser.move_cursor(row=_row_of(browser, "tiny-run/checkpoint-150"))
+        await pilot.press("enter")
+        await _until(pilot, lambda: screen.loaded["A"])
+        assert "ready" in str(screen.query_one("#load-status").render())
+        browser.move_cursor(row=_row_of(browser, "collapsed/checkpoint-60"))
+        await pilot.press("b")
+        await _until(pilot, lambda: screen.loaded["B"])
+        stories = [p["story"] for p in sample_pairs()[:2]]
+        screen.query_one("#synopsis").text = stories[0]
+        await pilot.press("ctrl+g")
+        await _until(pilot, lambda: len(screen.history_entries) == 1)
+        a, b = screen.query_one("#results-a"), screen.query_one("#results-b")
+        assert screen.query_one("#results").has_class("ab") and b.display
+        assert a.titles and all(a.titles)
+        # B is the planted collapsed model: its one title, whatever the synopsis
+        collapsed_b = b.titles[0]
+        assert collapsed_b.startswith(COLLAPSED_TITLE[:3])
+        first_a = list(a.titles)
+        screen.query_one("#synopsis").text = stories[1]
+        await pilot.press("ctrl+g")
+        await _until(pilot, lambda: len(screen.history_entries) == 2)
+        assert b.titles[0] == collapsed_b
+        history = screen.query_one("#history")
+        assert history.option_count == 2
+        # recall the older entry: its synopsis and titles come back
+        history.focus()
+        history.highlighted = 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.query_one("#synopsis").text == stories[0]
+        assert a.titles == first_a
+        # copy the highlighted title of A
+        a.query_one("OptionList").focus()
+        await pilot.press("c")
+        assert app.clipboard == first_a[0]
+        # drop B: only A generates now
+        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+g")
+        await _until(pilot, lambda: len(screen.history_entries) == 3)
+        assert set(screen.history_entries[0].results) == {"A"}
+        assert not screen.query_one("#results").has_class("ab")
+
+
+@sync
+async def test_dataset_row_and_eval(gen_paths: Paths) -> None:
+    app = _app(gen_paths)
+    app.selected_checkpoint = "tiny-run"  # what the Train pane sets before switching here
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await _until(pilot, lambda: screen.loaded["A"])
+        await pilot.press("ctrl+r")
+        await _until(pilot, lambda: screen.reference is not None)
+        assert "real title" in str(screen.query_one("#source").render())
+        await pilot.press("ctrl+g")
+        await _until(pilot, lambda: len(screen.history_entries) == 1)
+        assert screen.history_entries[0].reference == screen.reference
+        assert "real title" in str(screen.query_one("#results-a .results-ref").render())
+        await pilot.press("ctrl+e")
+        await _until(pilot, lambda: "first_n_chars" in str(
+            screen.query_one("#eval-table").render()), timeout=120)
+        assert (gen_paths.checkpoints_dir / "tiny-run" / "eval"
+                / "checkpoint-150-validation.json").is_file()
+
+
+@sync
+async def test_bad_option_is_reported(gen_paths: Paths) -> None:
+    app = _app(gen_paths)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#opt-num_beams").value = "two"
+        screen.specs["A"] = "tiny-run"
+        screen.query_one("#synopsis").text = "あらすじ"
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert not screen.history_entries
+        assert any("num_beams" in n.message for n in app._notifications)
+
+
+def test_pane_snapshot(gen_paths: Paths, snap_compare: Callable[..., bool],
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    fixed = 1_790_000_000
+    for run in ("tiny-run", "collapsed"):
+        for p in (gen_paths.checkpoints_dir / run).rglob("*"):
+            os.utime(p, (fixed, fixed))
+        os.utime(gen_paths.checkpoints_dir / run, (fixed + (run == "tiny-run"),) * 2)
+
+    async def type_synopsis(pilot: object) -> None:
+        screen = pilot.app.screen  # type: ignore[attr-defined]
+        screen.query_one("#synopsis").text = "辺境の村で目覚めた少年は、言葉を話す古い井戸と旅に出る。"
+        await pilot.pause()  # type: ignore[attr-defined]
+
+    try:
+        assert snap_compare(_app(gen_paths), terminal_size=(120, 40), run_before=type_synopsis)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
