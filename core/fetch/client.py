@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -116,11 +117,13 @@ class ApiClient:
                 self._sleep(wait)
         raise FetchFailed(f"giving up on {url} after {attempts} attempts: {last}")
 
-    def _count(self, nbytes: int) -> None:
+    def _count(self, nbytes: int, reached: bool = True) -> None:
         self.requests += 1
         self.bytes += nbytes
-        self._avg_bytes = nbytes if self.requests == 1 else 0.8 * self._avg_bytes + 0.2 * nbytes
-        if self.budget is not None:
+        if nbytes:
+            self._avg_bytes = nbytes if not self._avg_bytes else 0.8 * self._avg_bytes + 0.2 * nbytes
+        # A name-resolution or refused connection never reached the API: not in its budget.
+        if self.budget is not None and reached:
             self.budget.add(1, nbytes)
 
     def _once(self, url: str) -> ApiPage:
@@ -151,11 +154,11 @@ class ApiClient:
                 f"{exc.expected} more expected)"
             ) from exc
         except (ConnectionError, http.client.HTTPException) as exc:
-            self._count(0)
+            self._count(0, reached=not isinstance(exc, ConnectionRefusedError))
             raise _Retry(f"connection failed: {type(exc).__name__}: {exc}") from exc
         except urllib.error.URLError as exc:
-            self._count(0)
             reason = exc.reason
+            self._count(0, reached=not isinstance(reason, socket.gaierror | ConnectionRefusedError))
             if isinstance(reason, TimeoutError):
                 raise _Retry(f"timed out after {self.options.timeout_s:g} s") from exc
             raise _Retry(f"connection failed: {reason}") from exc

@@ -109,3 +109,17 @@ def test_budget_stops_before_the_limit_and_persists(api: NarouApiDouble, tmp_pat
     c2.get_page(PARAMS)  # the first one is allowed (size unknown), then bytes are over
     with pytest.raises(BudgetExceeded, match="transfer budget"):
         c2.get_page(PARAMS)
+
+
+def test_unreachable_server_is_reported_and_not_billed(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    budget = DailyBudget(tmp_path / "budget.json", max_requests=10, max_bytes=10**9)
+    opts = ClientOptions(api_url=f"http://127.0.0.1:{port}/novelapi/api/", delay_s=0, retries=1,
+                         backoff_base_s=0.01, backoff_cap_s=0.02)
+    with pytest.raises(FetchFailed, match=rf"127.0.0.1:{port}.*after 2 attempts: connection failed"):
+        ApiClient(opts, budget).get_page(PARAMS)
+    assert budget.used()["requests"] == 0

@@ -70,10 +70,13 @@ class FetchScreen(Screen[None]):
             with VerticalScroll(id="fetch-form"):
                 yield Static("Harvest from the Narou API", classes="fetch-title")
                 for key, label, placeholder in FIELDS:
-                    yield Label(label, classes="fetch-label")
-                    yield Input(placeholder=placeholder, id=f"f-{key}")
-                yield Label("Order inside windows", classes="fetch-label")
-                yield Select([(o, o) for o in ORDERS], value="new", allow_blank=False, id="f-order")
+                    with Horizontal(classes="fetch-row"):
+                        yield Label(label, classes="fetch-label")
+                        yield Input(placeholder=placeholder, id=f"f-{key}", compact=True)
+                with Horizontal(classes="fetch-row"):
+                    yield Label("Order in windows", classes="fetch-label")
+                    yield Select([(o, o) for o in ORDERS], value="new", allow_blank=False,
+                                 id="f-order", compact=True)
                 with Horizontal(id="fetch-buttons"):
                     yield Button("Start / Resume", id="b-start", variant="primary",
                                  tooltip="ctrl+s")
