@@ -178,3 +178,21 @@ def test_missing_source_and_bad_name(paths: Paths, tmp_path: Path) -> None:
 
     with pytest.raises(DatasetError, match="invalid dataset name"):
         import_dataset(tmp_path / "nope.jsonl", "../x", paths)
+
+
+def test_lone_surrogate_escape_and_csv_field_count(paths: Paths, tmp_path: Path) -> None:
+    broken_emoji = json.dumps(row(2), ensure_ascii=True).replace("\\u8ffd", "\\ud83d", 1)  # 追 → half an emoji
+    src = write_jsonl(tmp_path / "e.jsonl", [row(1), broken_emoji])
+    report = run_import(src, paths)
+    assert messages(report) == ["e.jsonl:2: field 'title': holds a lone surrogate escape \\uD83D at character 1"]
+
+    csv = tmp_path / "c.csv"
+    csv.write_text(
+        "title,story\n"
+        "王女殿下は今日も逃げ出したい,城を抜け出す王女と護衛騎士の追いかけっこが始まる。\n"
+        "列が多すぎる行,あらすじ,余計な列\n",
+        encoding="utf-8",
+    )
+    report = run_import(csv, paths, force=True)
+    assert report.loaded == 1
+    assert messages(report) == ["c.csv:3: row has 3 fields but the header has 2"]
