@@ -115,10 +115,13 @@ def test_datasets_dir_option_and_pending_sample(tmp_path: Path, capsys: pytest.C
     assert entry["error"].startswith("not built yet")
 
 
-def test_bundled_sample_imports(paths: Paths, capsys: pytest.CaptureFixture[str]) -> None:
-    sample = REPO_ROOT / "datasets" / "sample" / "sample.jsonl"
-    if not sample.exists() or sum(1 for _ in sample.open(encoding="utf-8")) < 50:
+def test_bundled_sample_imports(paths: Paths, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundled = REPO_ROOT / "datasets" / "sample" / "sample.jsonl"
+    if not bundled.exists() or sum(1 for _ in bundled.open(encoding="utf-8")) < 50:
         pytest.skip("datasets/sample/sample.jsonl has fewer than 50 records yet")
+    # A snapshot, so an edit of the bundled file during the run cannot break the hash check.
+    sample = tmp_path / "sample.jsonl"
+    sample.write_bytes(bundled.read_bytes())
     lines = sum(1 for line in sample.open(encoding="utf-8") if line.strip())
     before = sha256(sample)
     code, out, _ = run(capsys, "dataset", "import", str(sample), "--name", "sample", "--json")
