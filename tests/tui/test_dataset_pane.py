@@ -137,7 +137,7 @@ def test_fit_cells_aligns_wide_characters() -> None:
     cut = fit_cells("悪役令嬢ですが婚約破棄", 9)
     assert cell_len(cut) == 9 and cut.endswith("…")
     assert fit_cells("12", 5, "right") == "   12"
-    # A wide character never straddles the edge: odd widths pad with a space instead.
+    # A wide character never straddles the edge: the cut pads with a space instead.
     assert cell_len(fit_cells("あいうえお", 4)) == 4
 
 

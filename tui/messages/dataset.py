@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from core.data.stats import DatasetStats
-from core.data.store import DatasetInfo
-from tui.dataset_view import RecordSet, SearchQuery, SortKey
+from tui.dataset_query import SearchQuery, SortKey
+
+if TYPE_CHECKING:  # numpy/Arrow load in the workers, never at TUI start-up
+    import numpy as np
+
+    from core.data.stats import DatasetStats
+    from core.data.store import DatasetInfo
+    from tui.dataset_view import RecordSet
 
 
 class DatasetsListed(Message):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from rich.table import Table
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,17 +17,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, 
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from core.data.store import DatasetInfo
-from tui.dataset_view import (
-    DatasetLoadError,
-    RecordSet,
-    SearchError,
-    SearchQuery,
-    SortKey,
-    entry_counts,
-    list_entries,
-    open_records,
-)
+from tui.dataset_query import DatasetLoadError, SearchError, SearchQuery, SortKey
 from tui.messages.dataset import (
     DatasetLoaded,
     DatasetLoadFailed,
@@ -41,6 +30,12 @@ from tui.messages.dataset import (
 from tui.widgets.dataset_stats import DatasetStatsView
 from tui.widgets.record_detail import RecordDetail
 from tui.widgets.record_table import ColumnSpec, RecordTable
+
+if TYPE_CHECKING:  # numpy/Arrow (tui.dataset_view) load in workers, after the first frame
+    import numpy as np
+
+    from core.data.store import DatasetInfo
+    from tui.dataset_view import RecordSet
 
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("split", width=5),
@@ -56,6 +51,8 @@ AUTO_OPEN = "sample"
 
 
 def _entry_row(entry: DatasetInfo) -> Table:
+    from tui.dataset_view import entry_counts
+
     # Name left, count right-aligned, so counts line up down the list.
     row = Table.grid(expand=True)
     row.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
@@ -188,6 +185,8 @@ class DatasetScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="dataset-list", exit_on_error=False)
     def _list_worker(self) -> None:
+        from tui.dataset_view import list_entries
+
         try:
             entries = list_entries(self.app.paths)  # type: ignore[attr-defined]
         except OSError as exc:
@@ -234,6 +233,8 @@ class DatasetScreen(Screen[None]):
     def _load_worker(self, name: str) -> None:
         started = time.perf_counter()
         try:
+            from tui.dataset_view import open_records
+
             records = open_records(self.app.paths, name)  # type: ignore[attr-defined]
             records.order(self.sort)
         except DatasetLoadError as exc:
@@ -470,6 +471,6 @@ class DatasetScreen(Screen[None]):
         self.query_one("#ds-status", Static).update("  ·  ".join(parts))
 
     @property
-    def shown_order(self) -> np.ndarray:
+    def shown_order(self) -> np.ndarray | None:
         """Source indices currently listed in the table, in display order."""
         return self.query_one(RecordTable).order

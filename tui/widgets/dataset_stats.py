@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -12,8 +12,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from core.data.stats import DatasetStats
 from tui.widgets.histogram import Histogram
+
+if TYPE_CHECKING:  # core.data.stats pulls in pyarrow.compute: keep it out of start-up
+    from core.data.stats import DatasetStats
 
 
 def _ranked(title: str, rows: Sequence[Sequence[Any]]) -> Table:

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from core.data.genres import BIGGENRE_NAMES
-from tui.dataset_view import Record, genre_name
+from tui.dataset_query import Record, genre_name
 
 
 class RecordDetail(VerticalScroll, can_focus=True):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
-from rich.cells import cell_len, set_cell_size
+from rich.cells import get_character_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -18,6 +17,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+if TYPE_CHECKING:  # numpy is imported on first data, not at TUI start-up
+    import numpy as np
 
 CellFn = Callable[[int], Sequence[str]]
 
@@ -41,15 +43,24 @@ class ColumnSpec:
 
 
 def fit_cells(text: str, width: int, align: str = "left") -> str:
-    """`text` padded or cut to exactly `width` terminal cells; wide (CJK) characters count 2."""
+    """`text` padded or cut to exactly `width` terminal cells; wide (CJK) characters count 2.
+
+    A cut ends with "…"; a wide character never straddles the edge (a space pads instead).
+    """
     if width <= 0:
         return ""
-    length = cell_len(text)
-    if length <= width:
-        pad = " " * (width - length)
-        return pad + text if align == "right" else text + pad
-    # set_cell_size never splits a wide character; it pads with a space instead.
-    return set_cell_size(text, width - 1) + "…"
+    used = 0
+    for i, char in enumerate(text):
+        cells = get_character_cell_size(char)
+        if used + cells > width:
+            # Too long: back off until the ellipsis fits in the last cell.
+            while used > width - 1:
+                i -= 1
+                used -= get_character_cell_size(text[i])
+            return text[:i] + "…" + " " * (width - 1 - used)
+        used += cells
+    pad = " " * (width - used)
+    return pad + text if align == "right" else text + pad
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -126,7 +137,7 @@ class RecordTable(ScrollView, can_focus=True):
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns: tuple[ColumnSpec, ...] = tuple(columns)
-        self._order: np.ndarray = np.empty(0, dtype=np.int64)
+        self._order: np.ndarray | None = None
         self._cells: CellFn = lambda _i: ()
         self._widths: tuple[int, ...] = ()
         self._cache: OrderedDict[int, tuple[str, ...]] = OrderedDict()
@@ -137,10 +148,11 @@ class RecordTable(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
-        return int(self._order.size)
+        return 0 if self._order is None else int(self._order.size)
 
     @property
-    def order(self) -> np.ndarray:
+    def order(self) -> np.ndarray | None:
+        """Source indices in display order (None before any data was set)."""
         return self._order
 
     def set_source(self, cells: CellFn, order: np.ndarray) -> None:
@@ -155,16 +167,18 @@ class RecordTable(ScrollView, can_focus=True):
 
     def clear(self, placeholder: str = "") -> None:
         self.placeholder = placeholder
-        self.set_source(lambda _i: (), np.empty(0, dtype=np.int64))
+        self._cells = lambda _i: ()
+        self._cache.clear()
+        self._set_order(None, keep_index=False)
 
-    def _set_order(self, order: np.ndarray, *, keep_index: bool) -> None:
+    def _set_order(self, order: np.ndarray | None, *, keep_index: bool) -> None:
         current = self.current_index if keep_index else None
         self._order = order
         self.virtual_size = Size(0, self.row_count + 1)
         row = 0
-        if current is not None and order.size:
+        if current is not None and order is not None and order.size:
             # Vectorised lookup: O(n) in numpy, fine at 100k rows, and only on filter changes.
-            hits = np.flatnonzero(order == current)
+            hits = (order == current).nonzero()[0]
             row = int(hits[0]) if hits.size else 0
         self.cursor_row = row
         self.refresh()
@@ -172,12 +186,14 @@ class RecordTable(ScrollView, can_focus=True):
     @property
     def current_index(self) -> int | None:
         """Source index under the cursor, or None for an empty table."""
-        if not self.row_count:
+        if self._order is None or not self.row_count:
             return None
         return int(self._order[min(self.cursor_row, self.row_count - 1)])
 
     def visible_indices(self) -> list[int]:
         """Source indices of the rows currently drawn (for tests and status lines)."""
+        if self._order is None:
+            return []
         top = round(self.scroll_offset.y)
         return [int(i) for i in self._order[top: top + self._page_height()]]
 
@@ -193,7 +209,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._scroll_cursor_into_view()
         self.refresh_line(old + 1)
         self.refresh_line(new + 1)
-        if self.row_count:
+        if self._order is not None and self.row_count:
             self.post_message(self.RowHighlighted(self, new, int(self._order[new])))
 
     def _scroll_cursor_into_view(self) -> None:
@@ -214,8 +230,9 @@ class RecordTable(ScrollView, can_focus=True):
         self.cursor_row = row if row >= 0 else self.row_count - 1
 
     def action_select(self) -> None:
-        if self.row_count:
-            self.post_message(self.RowSelected(self, self.cursor_row, int(self._order[self.cursor_row])))
+        if self._order is not None and self.row_count:
+            self.post_message(
+                self.RowSelected(self, self.cursor_row, int(self._order[self.cursor_row])))
 
     def on_click(self, event: events.Click) -> None:
         row = round(self.scroll_offset.y) + event.y - 1
@@ -277,6 +294,7 @@ class RecordTable(ScrollView, can_focus=True):
                 muted = self.get_component_rich_style("record-table--number")
                 return Strip([Segment(fit_cells(self.placeholder, width), base + muted)], width)
             return Strip.blank(width, base)
+        assert self._order is not None
         index = int(self._order[row])
         texts = list(self._row_texts(index))
         if row == self.cursor_row:
