@@ -230,11 +230,19 @@ def build_model(
                 f"model {pretrained!r} has {model.config.decoder.vocab_size} embeddings but the "
                 f"tokenizer has {ids.vocab_size} ids: use that model's own tokenizer"
             )
+    strip_pooler(model)
     configure_ids(model, tokenizer, max_title_tokens)
     problems = check_ids(model, tokenizer)
     if problems:
         raise ModelError("model/tokenizer id mismatch: " + "; ".join(problems))
     return model
+
+
+def strip_pooler(model: Any) -> None:
+    """Drop the encoder's pooler: a seq2seq loss never uses it, it costs compute, and DDP
+    refuses parameters that get no gradient."""
+    if getattr(model.encoder, "pooler", None) is not None:
+        model.encoder.pooler = None
 
 
 def load_tokenizer_dir(path: Path) -> Any:

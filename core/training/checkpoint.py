@@ -21,8 +21,8 @@ OPTIMIZER_FILE = "optimizer.pt"
 SCHEDULER_FILE = "scheduler.pt"
 RNG_FILE = "rng_state.pth"
 STATE_FILE = "trainer_state.json"
-# Test hook: seconds to sleep after the files are in place but before the marker is written,
-# so a test can SIGKILL the job mid-save. Unset in normal use.
+# Test hook: "SECONDS" or "STEP:SECONDS" to sleep after the files are in place but before the
+# marker is written (at every save, or only at that step), so a test can SIGKILL mid-save.
 SAVE_SLEEP_ENV = "NAROU_TUI_FAULT_SAVE_SLEEP"
 # Test hook: pretend the disk has only this many free bytes.
 FREE_BYTES_ENV = "NAROU_TUI_FAULT_FREE_BYTES"
@@ -156,9 +156,10 @@ def save_checkpoint(
     fsync_dir(tmp)
     os.replace(tmp, final)
     fsync_dir(run_dir)
-    sleep = os.environ.get(SAVE_SLEEP_ENV)
-    if sleep:
-        time.sleep(float(sleep))
+    sleep = os.environ.get(SAVE_SLEEP_ENV, "")
+    at, _, secs = sleep.rpartition(":")
+    if secs and (not at or int(at) == step):
+        time.sleep(float(secs))
     marker = final / COMPLETE_MARKER
     with open(marker, "w", encoding="utf-8") as fh:
         fh.write(f"{step}\n")

@@ -191,7 +191,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     import numpy as np
     import torch
 
-    from core.model import build_model, configure_ids
+    from core.model import build_model, configure_ids, strip_pooler
     from core.tokenization import tokenize_dataset
     from core.training.batching import PairData
     from core.training.checkpoint import newest_complete, read_trainer_state
@@ -278,6 +278,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
 
         model = EncoderDecoderModel.from_pretrained(str(resume_folder), use_safetensors=True,
                                                     trust_remote_code=False, local_files_only=True)
+        strip_pooler(model)
         configure_ids(model, tokenizer, cfg.max_target_len)
     else:
         model = build_model(tokenizer, pretrained=cfg.model, scratch=cfg.scratch,

@@ -128,8 +128,13 @@ def resume_run(paths: Paths, run_id: str, foreground: bool = False,
     status = read_status(run_dir)
     if status is not None and RunState(status.state).live:
         raise LaunchError(f"run {run_id} is still {status.state} (pid {status.pid}); stop it first")
-    if not RunLock(run_dir).is_free():
-        raise LaunchError(f"run {run_id} is locked by a live job")
+    # A job killed a moment ago may still be tearing down its threads (and holding the lock).
+    lock = RunLock(run_dir)
+    deadline = time.time() + 5.0
+    while not lock.is_free():
+        if time.time() > deadline:
+            raise LaunchError(f"run {run_id} is locked by a live job")
+        time.sleep(0.1)
     if status is not None and status.state == RunState.FINISHED.value:
         raise LaunchError(f"run {run_id} has finished; start a new run to train further")
     frozen = read_json(run_dir / CONFIG_FILE)

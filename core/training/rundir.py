@@ -67,7 +67,7 @@ def fsync_dir(path: Path) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     """Write tmp + fsync + rename, so readers see the old or the new file, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=1)
         fh.flush()
@@ -130,6 +130,7 @@ class StatusWriter:
         self.status.pid = pid if pid is not None else os.getpid()
         self.status.host = socket.gethostname()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # heartbeat and loop never interleave renames
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -144,12 +145,13 @@ class StatusWriter:
             self.write()
 
     def write(self) -> None:
-        with self._lock:
-            self.status.updated_at = time.time()
-            data = self.status.to_json()
-            extra = data.pop("extra", {})
-            data.update(extra)
-        atomic_write_json(self.path, data)
+        with self._write_lock:
+            with self._lock:
+                self.status.updated_at = time.time()
+                data = self.status.to_json()
+                extra = data.pop("extra", {})
+                data.update(extra)
+            atomic_write_json(self.path, data)
 
     def start(self) -> None:
         self.write()
