@@ -1,16 +1,453 @@
-"""Tokenizer pane (placeholder until its issue lands)."""
+"""Tokenizer pane: how text reaches the model (MeCab morphemes, WordPiece pieces, ids, truncation)."""
 
 from __future__ import annotations
 
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import (
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
+
+from tui.messages.tokenizer import (
+    CorpusProgress,
+    CorpusReady,
+    DatasetsFound,
+    PaneError,
+    RowPicked,
+    ScratchTrained,
+    TextTokenized,
+    TokenizerFailed,
+    TokenizerLoaded,
+)
+from tui.widgets.histogram import Histogram
+from tui.widgets.morpheme_table import MorphemeTable
+from tui.widgets.segmentation_compare import SegmentationCompare
+from tui.widgets.wordpiece_view import WordpieceView
+
+TOKENIZER_ENV = "NAROU_TUI_TOKENIZER"
+DEFAULT_SPEC = "tohoku-nlp/bert-base-japanese-v3"  # mirrors core.tokenization.presets.DEFAULT_PRESET
+SCRATCH_VOCAB_SIZE = 8000
+SCRATCH_DATASET = "sample"
+DEBOUNCE_S = 0.25
+
+
+def short_path(path: object, parts: int = 3) -> str:
+    """Last `parts` components of a path: enough to recognise it, stable across checkouts."""
+    p = Path(str(path))
+    tail = p.parts[-parts:]
+    return ("…/" if len(p.parts) > parts else "") + "/".join(tail)
+
+
+def scratch_root(config_dir: Path) -> Path:
+    """Where the pane keeps scratch vocabularies it trains."""
+    return config_dir / "tokenizers"
+
+
+def _dataset_texts(paths: Any, name: str) -> tuple[list[str], list[str]]:
+    """Stories and titles of a dataset, all splits; the raw bundled sample when it is not built."""
+    from core.data.errors import DatasetError
+    from core.data.store import load_tables
+
+    try:
+        tables = load_tables(paths, name)
+    except DatasetError:
+        raw = paths.dataset(name) / f"{name}.jsonl"
+        if not raw.is_file():
+            raise
+        import json
+
+        rows = [json.loads(x) for x in raw.read_text(encoding="utf-8").splitlines() if x.strip()]
+        return [r.get("story", "") for r in rows], [r.get("title", "") for r in rows]
+    stories: list[str] = []
+    titles: list[str] = []
+    for table in tables.values():
+        stories += [s or "" for s in table.column("story").to_pylist()]
+        titles += [t or "" for t in table.column("title").to_pylist()]
+    return stories, titles
 
 
 class TokenizerScreen(Screen[None]):
-    """Placeholder screen for the Tokenizer pane."""
+    """Type a synopsis and a title (or pick dataset rows) and see every layer of tokenization."""
+
+    CSS_PATH = "../styles/tokenizer.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "tokenize", "Tokenize", id="tokenizer.tokenize",
+                tooltip="Tokenize the synopsis and title now"),
+        Binding("ctrl+n", "next_row", "Next row", id="tokenizer.next_row",
+                tooltip="Load the next row of the chosen dataset"),
+        Binding("ctrl+r", "random_row", "Random row", id="tokenizer.random_row",
+                tooltip="Load a random row of the chosen dataset"),
+        Binding("ctrl+l", "load_tokenizer", "Load", id="tokenizer.load",
+                tooltip="Load the tokenizer named in the tokenizer field (preset, hub id or folder)"),
+        Binding("ctrl+s", "corpus", "Corpus stats", id="tokenizer.corpus",
+                tooltip="Compute token statistics of the chosen dataset (runs in the background)"),
+        Binding("ctrl+b", "train_scratch", "Train vocab", id="tokenizer.train_scratch",
+                tooltip=f"Train a {SCRATCH_VOCAB_SIZE}-piece scratch WordPiece vocabulary from the dataset"),
+        Binding("f2", "tab('tab-tokens')", "Tokens", id="tokenizer.tab_tokens",
+                tooltip="Show morphemes, pieces and ids"),
+        Binding("f3", "tab('tab-dicts')", "Dictionaries", id="tokenizer.tab_dicts",
+                tooltip="Compare unidic-lite and ipadic segmentations"),
+        Binding("f4", "tab('tab-corpus')", "Corpus", id="tokenizer.tab_corpus",
+                tooltip="Token-length histograms, truncation, [UNK] rate of the dataset"),
+    ]
+
+    def __init__(self, tokenizer: str | None = None, text: str = "", title: str = "") -> None:
+        super().__init__()
+        self.initial_spec = tokenizer or os.environ.get(TOKENIZER_ENV) or DEFAULT_SPEC
+        self.initial_text = text
+        self.initial_title = title
+        self.loaded: Any = None
+        self.encoder_spec: Any = None
+        self.row_index = -1
+        self.dataset_names: list[str] = []
+        self._debounce: Any = None
+        self.busy_corpus = False
+
+    # ---- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Tokenizer pane: not built yet.", classes="muted")
+        yield Static("loading tokenizer…", id="tok-header")
+        with Horizontal(id="tok-controls"):
+            yield Label("tokenizer")
+            yield Input(self.initial_spec, id="tok-spec", tooltip="preset, hub id or folder; ctrl+l loads it")
+            yield Label("max src")
+            yield Input("512", id="tok-max-src", type="integer", tooltip="encoder max_length")
+            yield Label("max tgt")
+            yield Input("64", id="tok-max-tgt", type="integer", tooltip="decoder (title) max_length")
+            yield Select[str]([], id="tok-dataset", prompt="dataset", allow_blank=True,
+                              tooltip="dataset for ctrl+n / ctrl+r rows and ctrl+s corpus stats")
+        yield TextArea(self.initial_text, id="tok-text", soft_wrap=True, show_line_numbers=False,
+                       tooltip="synopsis (encoder input)")
+        yield Input(self.initial_title, id="tok-title", placeholder="title (decoder labels)")
+        with TabbedContent(id="tok-tabs", initial="tab-tokens"):
+            with TabPane("Tokens", id="tab-tokens"), Horizontal():
+                yield MorphemeTable(id="tok-morphemes")
+                with VerticalScroll(id="tok-pieces"):
+                    yield WordpieceView("synopsis → input_ids", id="tok-source")
+                    yield WordpieceView("title → labels", id="tok-target")
+            with TabPane("Dictionaries", id="tab-dicts"):
+                yield SegmentationCompare(id="tok-compare")
+            with TabPane("Corpus", id="tab-corpus"), Vertical():
+                yield ProgressBar(id="corpus-progress", show_eta=False)
+                yield Static("ctrl+s computes statistics of the chosen dataset", id="corpus-summary")
+                with Horizontal(id="corpus-hists"):
+                    yield Histogram("synopsis tokens", id="hist-src")
+                    yield Histogram("title tokens", id="hist-tgt")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#corpus-progress", ProgressBar).display = False
+        self.load_tokenizer(self.initial_spec)
+        self.find_datasets()
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _int(self, widget_id: str, default: int) -> int:
+        try:
+            return max(int(self.query_one(widget_id, Input).value), 2)
+        except ValueError:
+            return default
+
+    @property
+    def max_src(self) -> int:
+        return self._int("#tok-max-src", 512)
+
+    @property
+    def max_tgt(self) -> int:
+        return self._int("#tok-max-tgt", 64)
+
+    @property
+    def dataset(self) -> str | None:
+        value = self.query_one("#tok-dataset", Select).value
+        return value if isinstance(value, str) else None
+
+    def _schedule_tokenize(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_S, self.action_tokenize)
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def action_tokenize(self) -> None:
+        if self.loaded is None:
+            return
+        text = self.query_one("#tok-text", TextArea).text
+        title = self.query_one("#tok-title", Input).value
+        self.tokenize_text(self.loaded, text, title, self.max_src, self.max_tgt)
+
+    def action_load_tokenizer(self) -> None:
+        self.load_tokenizer(self.query_one("#tok-spec", Input).value.strip() or DEFAULT_SPEC)
+
+    def action_next_row(self) -> None:
+        self._pick_row(random_row=False)
+
+    def action_random_row(self) -> None:
+        self._pick_row(random_row=True)
+
+    def _pick_row(self, random_row: bool) -> None:
+        if self.dataset is None:
+            self.notify("choose a dataset first", severity="warning")
+            return
+        self.pick_row(self.dataset, self.row_index + 1, random_row)
+
+    def action_corpus(self) -> None:
+        if self.encoder_spec is None or self.dataset is None:
+            self.notify("needs a loaded tokenizer and a chosen dataset", severity="warning")
+            return
+        if self.busy_corpus:
+            self.notify("corpus statistics are already being computed")
+            return
+        self.busy_corpus = True
+        self.query_one("#tok-tabs", TabbedContent).active = "tab-corpus"
+        bar = self.query_one("#corpus-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self.compute_corpus(self.encoder_spec, self.dataset, self.max_src, self.max_tgt)
+
+    def action_train_scratch(self) -> None:
+        name = self.dataset or SCRATCH_DATASET
+        out = scratch_root(self.app.paths.config_dir) / f"scratch-{name}-{SCRATCH_VOCAB_SIZE}"  # type: ignore[attr-defined]
+        self.query_one("#tok-header", Static).update(
+            Text(f"training a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset {name!r} → {out} …",
+                 style="bold yellow"))
+        self.train_scratch(name, out)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tok-tabs", TabbedContent).active = tab
+
+    # ---- workers (heavy imports live only here) ----------------------------------------------
+
+    @work(thread=True, exclusive=True, group="tok-load")
+    def load_tokenizer(self, spec: str, note: str = "") -> None:
+        from core.tokenization.errors import TokenizerLoadError
+        from core.tokenization.loader import load_tokenizer, resolve_encoder
+
+        try:
+            loaded = load_tokenizer(spec)
+            encoder, *_ = resolve_encoder(loaded.info.path)
+        except TokenizerLoadError as exc:
+            fallback = self._existing_scratch()
+            if fallback is not None and spec != str(fallback):
+                try:
+                    loaded = load_tokenizer(fallback)
+                    encoder, *_ = resolve_encoder(fallback)
+                except TokenizerLoadError:
+                    pass
+                else:
+                    why = str(exc).split(". ")[0]
+                    self.post_message(TokenizerLoaded(loaded, encoder, f"{why}; using scratch vocabulary"))
+                    return
+            self.post_message(TokenizerFailed(spec, str(exc), scratch_hint=True))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown in the pane, never a crash
+            self.post_message(TokenizerFailed(spec, f"{type(exc).__name__}: {exc}", scratch_hint=True))
+            return
+        self.post_message(TokenizerLoaded(loaded, encoder, note))
+
+    def _existing_scratch(self) -> Path | None:
+        root = scratch_root(self.app.paths.config_dir)  # type: ignore[attr-defined]
+        found = sorted(root.glob("*/vocab.txt"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return found[0].parent if found else None
+
+    @work(thread=True, exclusive=True, group="tok-text")
+    def tokenize_text(self, loaded: Any, text: str, title: str, max_src: int, max_tgt: int) -> None:
+        from core.tokenization.analysis import breakdown, segment
+        from core.tokenization.dictionary import dictionary_info
+
+        try:
+            tok = loaded.tokenizer
+            source = breakdown(tok, text, max_src)
+            target = breakdown(tok, title, max_tgt, as_target=True) if title else None
+            segs: dict[str, list[str]] = {}
+            for dic in ("unidic_lite", "ipadic"):
+                info = dictionary_info(dic)
+                if info.available:
+                    segs[info.label()] = segment(text, dic)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(PaneError("tokenize", f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(TextTokenized(source, target, segs))
+
+    @work(thread=True, exclusive=True, group="tok-datasets")
+    def find_datasets(self) -> None:
+        try:
+            from core.data.store import list_datasets
+
+            names = [d.name for d in list_datasets(self.app.paths) if d.ok]  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(PaneError("list datasets", str(exc)))
+            return
+        self.post_message(DatasetsFound(names))
+
+    @work(thread=True, exclusive=True, group="tok-row")
+    def pick_row(self, name: str, index: int, random_row: bool) -> None:
+        try:
+            from core.data.store import load_tables
+
+            tables = load_tables(self.app.paths, name)  # type: ignore[attr-defined]
+            splits = [(s, t) for s, t in tables.items() if t.num_rows]
+            total = sum(t.num_rows for _, t in splits)
+            if not total:
+                raise ValueError(f"dataset {name!r} has no rows")
+            flat = random.randrange(total) if random_row else index % total
+            pos, split, table = flat, splits[0][0], splits[0][1]
+            for split, table in splits:  # noqa: B007 - the loop finds the split holding `flat`
+                if pos < table.num_rows:
+                    break
+                pos -= table.num_rows
+            story = table.column("story")[pos].as_py() or ""
+            title = table.column("title")[pos].as_py() or ""
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(PaneError("pick row", str(exc)))
+            return
+        self.post_message(RowPicked(name, split, flat, story, title, pos))
+
+    @work(thread=True, exclusive=True, group="tok-corpus")
+    def compute_corpus(self, spec: Any, name: str, max_src: int, max_tgt: int) -> None:
+        from core.tokenization.stats import corpus_stats
+
+        started = time.monotonic()
+        try:
+            stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
+            stats = corpus_stats(spec, stories, titles, max_src, max_tgt,
+                                 progress=lambda d, t: self.post_message(CorpusProgress(d, t)))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(PaneError("corpus statistics", f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(CorpusReady(name, stats, time.monotonic() - started))
+
+    @work(thread=True, exclusive=True, group="tok-train")
+    def train_scratch(self, name: str, out: Path) -> None:
+        from core.tokenization.scratch import train_wordpiece
+
+        try:
+            stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
+            train_wordpiece([t for t in stories + titles if t], SCRATCH_VOCAB_SIZE, out)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(PaneError("train scratch vocabulary", f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ScratchTrained(out, name))
+
+    def on_scratch_trained(self, message: ScratchTrained) -> None:
+        self.query_one("#tok-spec", Input).value = str(message.out)
+        self.load_tokenizer(str(message.out), note=f"scratch vocabulary trained from dataset {message.dataset!r}")
+
+    # ---- message handlers -------------------------------------------------------------------
+
+    def on_tokenizer_loaded(self, message: TokenizerLoaded) -> None:
+        self.loaded, self.encoder_spec = message.loaded, message.spec
+        info = message.loaded.info
+        self.query_one("#tok-spec", Input).value = info.name
+        header = Text()
+        header.append(short_path(info.name, 2) if "/" in info.name and Path(info.name).is_absolute()
+                      else info.name, style="bold")
+        header.append(f"  {info.word_tokenizer}+{info.subword} {info.vocab_size} pieces  ")
+        header.append(f"dictionary {info.dictionary} {info.dictionary_version}", style="bold")
+        header.append(f" ({short_path(info.dictionary_path)})" if info.dictionary_path else "")
+        if message.note:
+            header.append(f"\n{message.note}", style="yellow")
+        for warning in info.warnings:
+            header.append(f"\n⚠ {warning}", style="bold red" if "MISMATCH" in warning else "yellow")
+        widget = self.query_one("#tok-header", Static)
+        widget.update(header)
+        widget.tooltip = f"{info.path}\n{info.dictionary_path}"
+        self.action_tokenize()
+
+    def on_tokenizer_failed(self, message: TokenizerFailed) -> None:
+        self.loaded = self.encoder_spec = None
+        text = Text(f"no tokenizer: {message.error}", style="bold red")
+        if message.scratch_hint:
+            text.append(f"\nctrl+b trains a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset "
+                        f"{self.dataset or SCRATCH_DATASET!r} here (a few seconds), or type a folder "
+                        "in the tokenizer field and press ctrl+l", style="bold yellow")
+        self.query_one("#tok-header", Static).update(text)
+
+    def on_text_tokenized(self, message: TextTokenized) -> None:
+        src = message.source
+        unk = getattr(self.loaded.tokenizer, "unk_token", "[UNK]") if self.loaded else "[UNK]"
+        self.query_one("#tok-morphemes", MorphemeTable).show(src.morphemes, src.pieces, src.word_of_piece, unk)
+        self.query_one("#tok-source", WordpieceView).show(src, unk)
+        target = self.query_one("#tok-target", WordpieceView)
+        if message.target is None:
+            target.show_note("type a title below the synopsis to see its labels")
+        else:
+            target.show(message.target, unk)
+        self.query_one("#tok-compare", SegmentationCompare).show(message.segmentations)
+
+    def on_datasets_found(self, message: DatasetsFound) -> None:
+        self.dataset_names = message.names
+        select = self.query_one("#tok-dataset", Select)
+        select.set_options([(n, n) for n in message.names])
+        if message.names:
+            select.value = SCRATCH_DATASET if SCRATCH_DATASET in message.names else message.names[0]
+
+    def on_row_picked(self, message: RowPicked) -> None:
+        self.row_index = message.index
+        self.query_one("#tok-text", TextArea).text = message.story
+        self.query_one("#tok-title", Input).value = message.title
+        self.notify(f"{message.dataset} {message.split} row {message.row}", timeout=2)
+        self.action_tokenize()
+
+    def on_corpus_progress(self, message: CorpusProgress) -> None:
+        self.query_one("#corpus-progress", ProgressBar).update(total=message.total, progress=message.done)
+
+    def on_corpus_ready(self, message: CorpusReady) -> None:
+        self.busy_corpus = False
+        self.query_one("#corpus-progress", ProgressBar).display = False
+        s = message.stats
+        text = Text()
+        text.append(f"{message.dataset}: {len(s.stories.lengths):,} synopses, {len(s.titles.lengths):,} titles "
+                    f"({message.seconds:.1f} s)\n", style="bold")
+        text.append(f"synopses truncated at {s.stories.max_length}: {s.stories.truncated_pct:.1f}%  "
+                    f"(median {s.stories.percentile(50)}, p95 {s.stories.percentile(95)})\n")
+        text.append(f"titles truncated at {s.titles.max_length}: {s.titles.truncated_pct:.1f}%  "
+                    f"(median {s.titles.percentile(50)}, p95 {s.titles.percentile(95)})\n")
+        text.append(f"[UNK] rate {s.unk_rate:.2f}% of {s.pieces:,} pieces   "
+                    f"chars per token {s.chars_per_token:.2f}\n")
+        if s.unk_chars:
+            text.append("most frequent [UNK] characters: ")
+            text.append("  ".join(f"{c} ×{n}" for c, n in s.unk_chars), style="red")
+        self.query_one("#corpus-summary", Static).update(text)
+        self.query_one("#hist-src", Histogram).set_data(*s.stories.histogram())
+        self.query_one("#hist-tgt", Histogram).set_data(*s.titles.histogram())
+
+    def on_pane_error(self, message: PaneError) -> None:
+        if message.what == "corpus statistics":
+            self.busy_corpus = False
+            self.query_one("#corpus-progress", ProgressBar).display = False
+        self.notify(f"{message.what}: {message.error}", severity="error", timeout=8)
+
+    @on(TextArea.Changed, "#tok-text")
+    @on(Input.Changed, "#tok-title")
+    def _text_changed(self) -> None:
+        self._schedule_tokenize()
+
+    @on(Input.Submitted, "#tok-max-src")
+    @on(Input.Submitted, "#tok-max-tgt")
+    @on(Input.Submitted, "#tok-title")
+    def _lengths_submitted(self) -> None:
+        self.action_tokenize()
+
+    @on(Input.Submitted, "#tok-spec")
+    def _spec_submitted(self) -> None:
+        self.action_load_tokenizer()

@@ -1,0 +1,168 @@
+"""Tokenizer pane: Pilot tests (load, tokenize, truncation, rows, corpus, scratch fallback) and a snapshot."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from core.data.fields import Record
+from core.data.store import fingerprint, write_dataset
+from core.paths import Paths
+from core.tokenization.scratch import train_wordpiece
+from tui.app import LaunchOptions, NarouApp
+
+# Original texts written for these tests (stable, so the snapshot's ids never drift).
+TEXTS = [
+    "辺境の村で暮らす少年は、ある日、森の奥で古い剣を拾った。剣は声を持ち、少年に王国の危機を告げる。",
+    "異世界に転生した私は、料理スキルだけを武器に、魔王城の食堂で働くことになりました。",
+    "冒険者ギルドの受付嬢は、今日も無理な依頼を持ち込む勇者たちを笑顔で追い返す。",
+    "ダンジョンの最下層で目を覚ましたスライムは、地上の光を目指して旅に出る。",
+    "婚約破棄された令嬢は、辺境の領地で薬草園を開き、やがて王国一の薬師と呼ばれる。",
+    "魔法学院の落ちこぼれが、誰も読めない古代文字の魔導書を読み解いてしまった。",
+]
+TITLES = ["声を持つ剣と辺境の少年", "魔王城の食堂係", "受付嬢は今日も断る", "スライム地上へ", "辺境の薬師令嬢",
+          "落ちこぼれと古代の魔導書"]
+TYPED = "異世界に転生した少年は、ChatGPTの力で魔王を倒すことになった𠮷野家の店長。"
+TYPED_TITLE = "転生したらAI賢者でした"
+
+
+def _vocab(folder: Path) -> Path:
+    if not (folder / "vocab.txt").is_file():
+        train_wordpiece(TEXTS + TITLES, 400, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def vocab_dir() -> Path:
+    # A fixed location keeps the path shown in the snapshot the same on every run.
+    return _vocab(Path(tempfile.gettempdir()) / "narou-tui-test-tokenizer-pane-vocab")
+
+
+@pytest.fixture
+def tiny(paths: Paths) -> Paths:
+    recs = [Record(t, s, f"N{i:04d}AA", "", None, None, f"test:{i}")
+            for i, (s, t) in enumerate(zip(TEXTS, TITLES, strict=True))]
+    splits = {"train": recs[:4], "validation": recs[4:5], "test": recs[5:]}
+    write_dataset(paths, "tiny", splits, {"name": "tiny", "fingerprint": fingerprint(splits)})
+    return paths
+
+
+async def _until(pilot, condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def _app(paths: Paths, monkeypatch: pytest.MonkeyPatch, spec: str) -> NarouApp:
+    monkeypatch.setenv("NAROU_TUI_TOKENIZER", spec)
+    return NarouApp(paths, LaunchOptions(initial_pane="tokenizer"))
+
+
+@pytest.mark.anyio
+async def test_type_text_see_layers_truncation_rows_and_corpus(
+    tiny: Paths, vocab_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Input, TextArea
+
+    from core.tokenization.loader import load_tokenizer
+
+    app = _app(tiny, monkeypatch, str(vocab_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await _until(pilot, lambda: screen.loaded is not None)
+        header = str(screen.query_one("#tok-header").render())
+        assert "unidic_lite 1.0.8" in header
+        assert f"{screen.loaded.info.vocab_size} pieces" in header and not screen.loaded.info.warnings
+
+        screen.query_one("#tok-text", TextArea).text = TYPED
+        screen.query_one("#tok-title", Input).value = TYPED_TITLE
+        source = screen.query_one("#tok-source")
+        await _until(pilot, lambda: source.breakdown is not None and source.breakdown.text == TYPED)
+        tok = load_tokenizer(vocab_dir).tokenizer
+        assert source.breakdown.ids == tok(TYPED)["input_ids"]
+        assert "[UNK]" in source.breakdown.pieces and source.breakdown.cut is None
+        target = screen.query_one("#tok-target").breakdown
+        assert target.ids == tok(TYPED_TITLE)["input_ids"][1:] and target.pieces[0] != "[CLS]"
+        table = screen.query_one("#tok-morphemes")
+        assert table.row_count == len(source.breakdown.morphemes) > 10
+
+        # Shorter max length: the cut is marked where truncation drops pieces.
+        max_src = screen.query_one("#tok-max-src", Input)
+        max_src.value = "8"
+        max_src.focus()
+        await pilot.press("enter")
+        await _until(pilot, lambda: source.breakdown.max_length == 8)
+        assert source.breakdown.cut == 7
+        assert "✂" in str(source.render())
+
+        # Dictionaries side by side (ipadic is installed here).
+        await pilot.press("f3")
+        compare = screen.query_one("#tok-compare")
+        await _until(pilot, lambda: len(compare.segmentations) == 2)
+        labels = sorted(compare.segmentations)
+        assert labels[0].startswith("ipadic") and labels[1] == "unidic_lite 1.0.8"
+        from core.tokenization.analysis import segment
+
+        assert compare.segmentations[labels[0]] == segment(TYPED, "ipadic")
+        assert compare.segmentations[labels[1]] == segment(TYPED, "unidic_lite")
+
+        # Dataset rows: next row is the first story of the first split.
+        await _until(pilot, lambda: screen.dataset == "tiny")
+        screen.query_one("#tok-morphemes").focus()
+        await pilot.press("ctrl+n")
+        await _until(pilot, lambda: screen.query_one("#tok-text", TextArea).text == TEXTS[0])
+        assert screen.query_one("#tok-title", Input).value == TITLES[0]
+
+        # Corpus statistics in a worker.
+        await pilot.press("ctrl+s")
+        await _until(pilot, lambda: "[UNK] rate" in str(screen.query_one("#corpus-summary").render()))
+        summary = str(screen.query_one("#corpus-summary").render())
+        assert "6 synopses, 6 titles" in summary and "chars per token" in summary
+        assert sum(screen.query_one("#hist-src").counts) == 6
+
+
+@pytest.mark.anyio
+async def test_no_tokenizer_offers_scratch_training(
+    tiny: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = _app(tiny, monkeypatch, "tohoku-nlp/bert-base-japanese-v3")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        header = screen.query_one("#tok-header")
+        await _until(pilot, lambda: "no tokenizer" in str(header.render()))
+        text = str(header.render())
+        assert "tohoku-nlp/bert-base-japanese-v3" in text and "ctrl+b" in text
+        await _until(pilot, lambda: screen.dataset == "tiny")
+        await pilot.press("ctrl+b")
+        await _until(pilot, lambda: screen.loaded is not None)
+        out = tiny.config_dir / "tokenizers" / "scratch-tiny-8000"
+        assert (out / "vocab.txt").is_file()
+        assert json.loads((out / "tokenizer_config.json").read_text())["mecab_kwargs"]["mecab_dic"] == "unidic_lite"
+        assert "scratch vocabulary trained" in str(header.render())
+
+
+def test_snapshot_with_japanese_text(snap_compare, tiny: Paths, vocab_dir: Path,  # type: ignore[no-untyped-def]
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import Input, TextArea
+
+    app = _app(tiny, monkeypatch, str(vocab_dir))
+
+    async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = pilot.app.screen
+        await _until(pilot, lambda: screen.loaded is not None)
+        screen.query_one("#tok-text", TextArea).text = TYPED
+        screen.query_one("#tok-title", Input).value = TYPED_TITLE
+        screen.query_one("#tok-max-src", Input).value = "24"
+        screen.query_one("#tok-morphemes").focus()
+        await pilot.press("ctrl+t")
+        source = screen.query_one("#tok-source")
+        await _until(pilot, lambda: source.breakdown is not None and source.breakdown.max_length == 24)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=ready)
