@@ -200,3 +200,26 @@ def test_cli_tokenizer_train_from_dataset(paths: Paths, tmp_path: Path) -> None:
     missing = _cli("tokenizer", "train", "--dataset", "nope", "--vocab-size", "800", "--out", str(out_dir),
                    env_paths=paths)
     assert missing.returncode == 2 and "nope" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_corpus_stats_agree_with_the_tokenizer(vocab_dir: Path) -> None:
+    from core.tokenization.stats import corpus_stats
+
+    texts = sample_texts()
+    half = len(texts) // 2
+    stories, titles = texts[:half], texts[half:]
+    tok = load_tokenizer(vocab_dir).tokenizer
+    spec, *_ = resolve_encoder(vocab_dir)
+    seen: list[tuple[int, int]] = []
+    stats = corpus_stats(spec, stories + ["𠮷𩸽"], titles, 64, 8,
+                         progress=lambda d, t: seen.append((d, t)), top=100_000)
+    want_src = [len(tok(s)["input_ids"]) for s in [*stories, "𠮷𩸽"]]
+    want_tgt = [len(tok(t)["input_ids"]) - 1 for t in titles]  # labels carry no [CLS]
+    assert stats.stories.lengths == want_src and stats.titles.lengths == want_tgt
+    assert stats.stories.truncated == sum(n > 64 for n in want_src)
+    all_ids = [i for t in [*stories, "𠮷𩸽", *titles] for i in tok(t, add_special_tokens=False)["input_ids"]]
+    assert (stats.pieces, stats.unk) == (len(all_ids), all_ids.count(tok.unk_token_id))
+    assert dict(stats.unk_chars).get("𩸽", 0) >= 1
+    labels, counts = stats.stories.histogram(8)
+    assert sum(counts) == len(want_src) and labels[-1] == ">64"
+    assert seen[-1] == (len(stories) + 1 + len(titles),) * 2
