@@ -17,12 +17,16 @@ class DemoPlan:
     """What the demo trains: a scratch tiny model, briefly, on the CPU.
 
     max_steps: optimizer steps (a minute or two on a laptop CPU).
+    batch_size: samples per step, no accumulation: small steps learn the sample quickest.
+    lr: high, as the model is tiny and trained from scratch.
     eval_steps / save_steps: a checkpoint (and eval loss) every this many steps.
     """
 
-    max_steps: int = 400
-    eval_steps: int = 200
-    save_steps: int = 200
+    max_steps: int = 300
+    batch_size: int = 16
+    lr: float = 2e-3
+    eval_steps: int = 150
+    save_steps: int = 150
 
 
 def ensure_sample_dataset(paths: Paths) -> str:
@@ -43,7 +47,8 @@ def start_demo(paths: Paths, plan: DemoPlan | None = None) -> str:
     plan = plan or DemoPlan()
     config = TrainConfig(
         dataset=ensure_sample_dataset(paths), scratch="tiny", max_steps=plan.max_steps,
-        eval_steps=plan.eval_steps, save_steps=plan.save_steps, lr=1e-3, warmup=0.05,
+        batch_size=plan.batch_size, grad_accum=1, eval_steps=plan.eval_steps,
+        save_steps=plan.save_steps, lr=plan.lr, warmup=0.05,
         device="cpu", run_name="demo",
     )
     return launch(paths, config)

@@ -73,6 +73,7 @@ class GenerateScreen(Screen[None]):
         self.history_entries: list[HistoryEntry] = []
         self.complete_count = 0
         self.demo_run: str | None = None
+        self._demo_seen: tuple[str, int] | None = None
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -94,9 +95,10 @@ class GenerateScreen(Screen[None]):
                 with Horizontal(id="results"):
                     yield TitleResults("A", id="results-a")
                     yield TitleResults("B", id="results-b")
-                yield Static("", id="eval-table")
                 yield Label("History", classes="section")
                 yield GenerationHistory(id="history")
+        # Full width: the metrics table is ~100 columns wide.
+        yield Static("", id="eval-table")
         yield Footer()
 
     def _presets(self) -> dict[str, Any]:
@@ -128,7 +130,7 @@ class GenerateScreen(Screen[None]):
         runs = list_checkpoints(self.app.paths)
         self.complete_count = self.query_one(CheckpointBrowser).show_runs(runs)
         hint = self.query_one("#empty-hint", Static)
-        hint.set_class(self.complete_count == 0 and self.demo_run is None, "shown")
+        hint.set_class(self.complete_count == 0, "shown")
 
     @on(CheckpointBrowser.Picked)
     def _picked(self, event: CheckpointBrowser.Picked) -> None:
@@ -388,7 +390,10 @@ class GenerateScreen(Screen[None]):
             worker_cancelled = get_current_worker().is_cancelled
 
     def on_demo_progress(self, msg: DemoProgress) -> None:
-        self.demo_run = msg.run_id
+        if (self.demo_run, self._demo_seen) != (msg.run_id, (msg.state, msg.step // 25)):
+            # the run and its checkpoints show in the browser as they appear
+            self.demo_run, self._demo_seen = msg.run_id, (msg.state, msg.step // 25)
+            self.action_refresh()
         total = f"/{msg.total}" if msg.total else ""
         self.query_one("#empty-hint", Static).update(
             f"Demo run {msg.run_id}: {msg.state}, step {msg.step}{total}")

@@ -43,29 +43,30 @@ class CheckpointBrowser(DataTable[Text | str]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._rows: dict[str, CheckpointInfo] = {}
 
-    def on_mount(self) -> None:
-        self.add_columns("run", "checkpoint", "step", "eval loss", "saved", "size")
+    COLUMNS = ("run", "step", "eval loss", "saved", "size")
 
     def show_runs(self, runs: list[RunCheckpoints]) -> int:
         """Replace the rows; returns how many complete checkpoints there are."""
         keep = self.cursor_row
-        self.clear()
+        # Columns are rebuilt so their widths shrink again when long rows go away.
+        self.clear(columns=True)
+        self.add_columns(*self.COLUMNS)
         self._rows.clear()
         complete = 0
         for run in runs:
             if not run.checkpoints:
-                self.add_row(Text(run.run_id, style="bold"), Text(f"({run.state}, no checkpoint)",
-                             style="dim"), "", "", "", "", key=f"run:{run.run_id}")
+                self.add_row(Text(run.run_id, style="bold"), Text(f"— {run.state}", style="dim"),
+                             "", "", "", key=f"run:{run.run_id}")
                 continue
             for ck in run.checkpoints:
                 loss = f"{ck.eval_loss:.3f}" if ck.eval_loss is not None else "—"
                 when = time.strftime("%m-%d %H:%M", time.localtime(ck.saved_at))
                 style = "" if ck.complete else "dim"
-                name = ck.name + ("" if ck.complete else " (incomplete)")
+                step = str(ck.step) + ("" if ck.complete else " incomplete")
                 if ck.complete and run.best == ck.name:
-                    name += " ★"
-                self.add_row(Text(run.run_id, style=style), Text(name, style=style),
-                             Text(str(ck.step), style=style, justify="right"),
+                    step += " ★"
+                self.add_row(Text(run.run_id[:24], style=style),
+                             Text(step, style=style, justify="right"),
                              Text(loss, style=style, justify="right"), Text(when, style=style),
                              Text(_size(ck.size_bytes), style=style, justify="right"),
                              key=ck.spec)
