@@ -163,15 +163,36 @@ async def test_bad_option_is_reported(gen_paths: Paths) -> None:
         assert any("num_beams" in n.message for n in app._notifications)
 
 
-def test_pane_snapshot(gen_paths: Paths, snap_compare: Callable[..., bool],
+def _listing_only_runs(root: Path) -> None:
+    """Run dirs with fixed contents (nothing here is loaded): a stable browser listing."""
+    import json
+
+    from core.runs.schema import COMPLETE_MARKER
+
+    layout = {"narou-base-0412": [(500, True, 2.345), (1000, False, None)],
+              "tiny-demo": [(150, True, None)]}
+    for run, cks in layout.items():
+        (root / run).mkdir(parents=True)
+        (root / run / "config.json").write_text(json.dumps({"dataset": {"name": "sample"}}))
+        lines = [json.dumps({"t": 0, "step": s, "eval_loss": loss}) for s, _, loss in cks if loss]
+        (root / run / "metrics.jsonl").write_text("".join(x + "\n" for x in lines))
+        for step, complete, _ in cks:
+            ck = root / run / f"checkpoint-{step}"
+            ck.mkdir()
+            (ck / "model.safetensors").write_bytes(b"\0" * (3 * 2**20 if complete else 2**20))
+            if complete:
+                (ck / COMPLETE_MARKER).write_text("")
+    fixed = 1_790_000_000
+    for p in sorted(root.rglob("*")):
+        os.utime(p, (fixed, fixed))
+    os.utime(root / "narou-base-0412", (fixed + 60, fixed + 60))
+
+
+def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    fixed = 1_790_000_000
-    for run in ("tiny-run", "collapsed"):
-        for p in (gen_paths.checkpoints_dir / run).rglob("*"):
-            os.utime(p, (fixed, fixed))
-        os.utime(gen_paths.checkpoints_dir / run, (fixed + (run == "tiny-run"),) * 2)
+    _listing_only_runs(paths.checkpoints_dir)
 
     async def type_synopsis(pilot: object) -> None:
         screen = pilot.app.screen  # type: ignore[attr-defined]
@@ -179,7 +200,7 @@ def test_pane_snapshot(gen_paths: Paths, snap_compare: Callable[..., bool],
         await pilot.pause()  # type: ignore[attr-defined]
 
     try:
-        assert snap_compare(_app(gen_paths), terminal_size=(120, 40), run_before=type_synopsis)
+        assert snap_compare(_app(paths), terminal_size=(120, 40), run_before=type_synopsis)
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

@@ -48,30 +48,37 @@ class CheckpointBrowser(DataTable[Text | str]):
     def show_runs(self, runs: list[RunCheckpoints]) -> int:
         """Replace the rows; returns how many complete checkpoints there are."""
         keep = self.cursor_row
-        # Columns are rebuilt so their widths shrink again when long rows go away.
-        self.clear(columns=True)
-        self.add_columns(*self.COLUMNS)
+        rows: list[tuple[str, list[Text]]] = []
         self._rows.clear()
         complete = 0
         for run in runs:
             if not run.checkpoints:
-                self.add_row(Text(run.run_id, style="bold"), Text(f"— {run.state}", style="dim"),
-                             "", "", "", key=f"run:{run.run_id}")
+                rows.append((f"run:{run.run_id}", [
+                    Text(run.run_id[:24], style="bold"), Text(f"— {run.state}", style="dim"),
+                    Text(""), Text(""), Text("")]))
                 continue
             for ck in run.checkpoints:
                 loss = f"{ck.eval_loss:.3f}" if ck.eval_loss is not None else "—"
+                if not ck.complete:
+                    loss = "incomplete"  # the save was interrupted: listed, never loadable
                 when = time.strftime("%m-%d %H:%M", time.localtime(ck.saved_at))
                 style = "" if ck.complete else "dim"
-                step = str(ck.step) + ("" if ck.complete else " incomplete")
+                step = str(ck.step)
                 if ck.complete and run.best == ck.name:
                     step += " ★"
-                self.add_row(Text(run.run_id[:24], style=style),
-                             Text(step, style=style, justify="right"),
-                             Text(loss, style=style, justify="right"), Text(when, style=style),
-                             Text(_size(ck.size_bytes), style=style, justify="right"),
-                             key=ck.spec)
+                rows.append((ck.spec, [
+                    Text(run.run_id[:24], style=style), Text(step, style=style, justify="right"),
+                    Text(loss, style=style, justify="right"), Text(when, style=style),
+                    Text(_size(ck.size_bytes), style=style, justify="right")]))
                 self._rows[ck.spec] = ck
                 complete += ck.complete
+        # Columns are rebuilt with widths from this content, so they shrink when rows go away.
+        self.clear(columns=True)
+        for i, label in enumerate(self.COLUMNS):
+            width = max([len(label)] + [cells[i].cell_len for _, cells in rows])
+            self.add_column(label, width=width)
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
         if self.row_count:
             self.move_cursor(row=min(max(keep, 0), self.row_count - 1))
         return complete
