@@ -147,6 +147,22 @@ async def test_no_tokenizer_offers_scratch_training(
         assert "scratch vocabulary trained" in str(header.render())
 
 
+@pytest.mark.anyio
+async def test_v1_style_folder_shows_ipadic_and_the_warning(
+    tiny: Paths, vocab_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.test_tokenization import v1_style_dir
+
+    folder = v1_style_dir(vocab_dir, tmp_path / "v1")
+    app = _app(tiny, monkeypatch, str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await _until(pilot, lambda: screen.loaded is not None)
+        header = str(screen.query_one("#tok-header").render())
+        assert "dictionary ipadic" in header and "cl-tohoku/bert-base-japanese v1" in header
+        assert screen.encoder_spec.dictionary == "ipadic"
+
+
 def test_snapshot_with_japanese_text(snap_compare, tiny: Paths, vocab_dir: Path,  # type: ignore[no-untyped-def]
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from textual.widgets import Input, TextArea

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.suggester import SuggestFromList
 from textual.widgets import (
     Footer,
     Header,
@@ -27,6 +28,7 @@ from textual.widgets import (
     TextArea,
 )
 
+from core.tokenization.presets import DEFAULT_PRESET, PRESETS
 from tui.messages.tokenizer import (
     CorpusProgress,
     CorpusReady,
@@ -44,7 +46,8 @@ from tui.widgets.segmentation_compare import SegmentationCompare
 from tui.widgets.wordpiece_view import WordpieceView
 
 TOKENIZER_ENV = "NAROU_TUI_TOKENIZER"
-DEFAULT_SPEC = "tohoku-nlp/bert-base-japanese-v3"  # mirrors core.tokenization.presets.DEFAULT_PRESET
+DEFAULT_SPEC = DEFAULT_PRESET
+PRESET_IDS = sorted(PRESETS)
 SCRATCH_VOCAB_SIZE = 8000
 SCRATCH_DATASET = "sample"
 DEBOUNCE_S = 0.25
@@ -129,7 +132,8 @@ class TokenizerScreen(Screen[None]):
         yield Static("loading tokenizer…", id="tok-header")
         with Horizontal(id="tok-controls"):
             yield Label("tokenizer")
-            yield Input(self.initial_spec, id="tok-spec", tooltip="preset, hub id or folder; ctrl+l loads it")
+            yield Input(self.initial_spec, id="tok-spec", suggester=SuggestFromList(PRESET_IDS),
+                        tooltip="preset, hub id or folder; ctrl+l loads it (presets complete as you type)")
             yield Label("max src")
             yield Input("512", id="tok-max-src", type="integer", tooltip="encoder max_length")
             yield Label("max tgt")
