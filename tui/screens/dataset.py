@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.table import Table
 from textual import on, work
@@ -13,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
@@ -45,6 +47,8 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("syn.ch", width=6, align="right"),
     ColumnSpec("ttl.ch", width=6, align="right"),
 )
+
+_V = TypeVar("_V", bound=Widget)
 
 # Name of the dataset opened automatically on first show (the bundled one).
 AUTO_OPEN = "sample"
@@ -142,6 +146,7 @@ class DatasetScreen(Screen[None]):
         self.load_seconds: float | None = None
         self._loading: str | None = None
         self._auto_opened = False
+        self._listed = False
         self._search_seq = 0
         self._search_running = False
         self._search_pending = False
@@ -162,8 +167,7 @@ class DatasetScreen(Screen[None]):
                 yield Static("", id="ds-message")
                 with ContentSwitcher(initial="ds-table", id="ds-views"):
                     yield RecordTable(COLUMNS, id="ds-table")
-                    yield RecordDetail(id="ds-detail")
-                    yield DatasetStatsView(id="ds-stats")
+                    # Detail and stats views are mounted on first use: a lighter first frame.
                 yield Static("", id="ds-status")
         yield Footer(compact=True)
 
@@ -171,11 +175,14 @@ class DatasetScreen(Screen[None]):
         table = self.query_one(RecordTable)
         table.clear("No dataset open: pick one on the left (d, Enter) or fetch one (f).")
         self._update_status()
-        self.action_reload()
+        # List after the first frame: the scan imports the Arrow stack in a thread, which
+        # would otherwise compete with the first paint for the GIL.
+        self.call_after_refresh(self.action_reload)
 
     def on_screen_resume(self) -> None:
         # A dataset may have been imported or fetched while another pane was showing.
-        if self.is_mounted and self.entries is not None:
+        # (The first resume comes with the first show: on_mount lists after the first frame.)
+        if self._listed:
             self.action_reload()
 
     # ------------------------------------------------------------------ listing
@@ -195,6 +202,7 @@ class DatasetScreen(Screen[None]):
         self.post_message(DatasetsListed(entries))
 
     def on_datasets_listed(self, message: DatasetsListed) -> None:
+        self._listed = True
         self.entries = message.entries
         option_list = self.query_one("#ds-list", OptionList)
         highlighted = option_list.highlighted
@@ -382,18 +390,28 @@ class DatasetScreen(Screen[None]):
     # ------------------------------------------------------------------ detail / stats / back
 
     @on(RecordTable.RowSelected, "#ds-table")
-    def _on_row_selected(self, event: RecordTable.RowSelected) -> None:
-        self.show_detail(event.index)
+    async def _on_row_selected(self, event: RecordTable.RowSelected) -> None:
+        await self.show_detail(event.index)
 
-    def show_detail(self, index: int) -> None:
+    async def _view(self, view_id: str, factory: Callable[..., _V]) -> _V:
+        """The switcher's child `view_id`, mounted on first use."""
+        switcher = self.query_one("#ds-views", ContentSwitcher)
+        found = switcher.query(f"#{view_id}")
+        if found:
+            return found.first()  # type: ignore[return-value]
+        widget = factory(id=view_id)
+        await switcher.mount(widget)
+        return widget
+
+    async def show_detail(self, index: int) -> None:
         if self.records is None:
             return
-        detail = self.query_one(RecordDetail)
+        detail = await self._view("ds-detail", RecordDetail)
         detail.show(self.records.record(index))
         self.query_one("#ds-views", ContentSwitcher).current = "ds-detail"
         detail.focus()
 
-    def action_toggle_stats(self) -> None:
+    async def action_toggle_stats(self) -> None:
         switcher = self.query_one("#ds-views", ContentSwitcher)
         if switcher.current == "ds-stats":
             self._back_to_table()
@@ -401,8 +419,8 @@ class DatasetScreen(Screen[None]):
         if self.records is None:
             self.notify("Open a dataset first", severity="warning")
             return
+        stats_view = await self._view("ds-stats", DatasetStatsView)
         switcher.current = "ds-stats"
-        stats_view = self.query_one(DatasetStatsView)
         stats_view.focus()
         if self._stats_for != self.records.name:
             stats_view.loading = True
@@ -454,6 +472,9 @@ class DatasetScreen(Screen[None]):
 
     def _show_message(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#ds-message", Static)
+        if message.display == bool(text) and str(message.content) == text \
+                and message.has_class("error") == error:
+            return  # unchanged: skip a layout pass on every keystroke
         message.update(text)
         message.set_class(error, "error")
         message.display = bool(text)
@@ -468,7 +489,8 @@ class DatasetScreen(Screen[None]):
             parts.append(f"{self.records.name}: {shown:,} of {self.records.n:,} records")
         parts.append(f"sort: {self.sort.value}")
         parts.append("regex" if self.regex else "substring")
-        self.query_one("#ds-status", Static).update("  ·  ".join(parts))
+        # Fixed one-line bar: no layout pass needed when its text changes.
+        self.query_one("#ds-status", Static).update("  ·  ".join(parts), layout=False)
 
     @property
     def shown_order(self) -> np.ndarray | None:

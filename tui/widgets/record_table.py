@@ -142,6 +142,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._widths: tuple[int, ...] = ()
         self._cache: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         self._cache_size = 2048
+        self._styles: dict[str, Style] = {}
         self.placeholder = ""
 
     # ------------------------------------------------------------------ data
@@ -243,6 +244,21 @@ class RecordTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
 
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
+
+    def _style(self, *components: str) -> Style:
+        """Base style plus component styles, cached until CSS or focus changes."""
+        key = "|".join(components)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            for component in components:
+                style += self.get_component_rich_style(component)
+            self._styles[key] = style
+        return style
+
     def _column_widths(self, total: int) -> tuple[int, ...]:
         gaps = len(self.columns) - 1
         fixed = sum(c.width for c in self.columns if c.width)
@@ -283,28 +299,23 @@ class RecordTable(ScrollView, can_focus=True):
         if widths != self._widths:
             self._widths = widths
             self._cache.clear()
-        base = self.rich_style
         if y == 0:
-            header = self.get_component_rich_style("record-table--header")
             texts = [fit_cells(c.label, w, c.align) for c, w in zip(self.columns, widths, strict=True)]
-            return self._strip(texts, base + header, None, width)
+            return self._strip(texts, self._style("record-table--header"), None, width)
         row = round(self.scroll_offset.y) + y - 1
-        if row >= self.row_count:
+        if row >= self.row_count or self._order is None:
             if row == 0 and self.placeholder:
-                muted = self.get_component_rich_style("record-table--number")
-                return Strip([Segment(fit_cells(self.placeholder, width), base + muted)], width)
-            return Strip.blank(width, base)
-        assert self._order is not None
-        index = int(self._order[row])
-        texts = list(self._row_texts(index))
+                muted = self._style("record-table--number")
+                return Strip([Segment(fit_cells(self.placeholder, width), muted)], width)
+            return Strip.blank(width, self._style())
+        texts = list(self._row_texts(int(self._order[row])))
         if row == self.cursor_row:
-            style = base + self.get_component_rich_style("record-table--cursor")
-            return self._strip(texts, style, None, width)
-        style = base
+            return self._strip(texts, self._style("record-table--cursor"), None, width)
         if row % 2:
-            style = base + self.get_component_rich_style("record-table--even-row")
-        number = style + self.get_component_rich_style("record-table--number")
-        return self._strip(texts, style, number, width)
+            return self._strip(texts, self._style("record-table--even-row"),
+                               self._style("record-table--even-row", "record-table--number"),
+                               width)
+        return self._strip(texts, self._style(), self._style("record-table--number"), width)
 
     def _strip(self, texts: Sequence[str], style: Style, number_style: Style | None,
                width: int) -> Strip:
