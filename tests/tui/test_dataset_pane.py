@@ -285,6 +285,30 @@ async def test_detail_and_stats(data_paths: Paths) -> None:
         assert opened or any("Fetch" in n.message for n in app._notifications)
 
 
+@pytest.mark.anyio
+async def test_palette_offers_pane_actions(data_paths: Paths) -> None:
+    app = _app(data_paths)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(app, pilot, "novels")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert type(palette).__name__ == "CommandPalette"
+        await pilot.press(*"title length")
+        hits = palette.query_one("CommandList")
+        for _ in range(100):  # the palette searches providers asynchronously
+            await pilot.pause(0.02)
+            if hits.option_count >= 2:
+                break
+        await pilot.press("down", "enter")
+        await _settle(pilot, screen)
+        assert app.screen is screen
+        assert screen.sort in (SortKey.TITLE_DESC, SortKey.TITLE_ASC)
+        table = screen.query_one(RecordTable)
+        lengths = screen.records.title_len[table.order]
+        assert sorted(lengths, reverse=screen.sort is SortKey.TITLE_DESC) == list(lengths)
+
+
 # ----------------------------------------------------------------------------- snapshots
 
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:  # numpy/Arrow (tui.dataset_view) load in workers, after the f
 
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("split", width=5),
-    ColumnSpec("title", flex=1.0, min_width=10),
-    ColumnSpec("synopsis", flex=1.5, min_width=10),
+    ColumnSpec("title", flex=1.0, min_width=10, searchable=True),
+    ColumnSpec("synopsis", flex=1.5, min_width=10, searchable=True),
     ColumnSpec("genre", width=16),
     ColumnSpec("syn.ch", width=6, align="right"),
     ColumnSpec("ttl.ch", width=6, align="right"),
@@ -274,6 +274,10 @@ class DatasetScreen(Screen[None]):
         if self._current_query().text:
             self._request_search()
         self.load_seconds = message.seconds
+        option_list = self.query_one("#ds-list", OptionList)
+        names = [e.name for e in self.entries]
+        if records.name in names:
+            option_list.highlighted = names.index(records.name)
         self._update_status()
         table.focus()
 
@@ -304,6 +308,8 @@ class DatasetScreen(Screen[None]):
     def _on_genre_changed(self, event: Select.Changed) -> None:
         self.genre = None if event.value is Select.NULL else int(event.value)  # type: ignore[arg-type]
         self._request_search()
+        if self.focused is event.select:
+            self.query_one(RecordTable).focus()
 
     def _request_search(self) -> None:
         """Coalescing debounce: one search in flight; keys typed meanwhile become one more."""
@@ -347,7 +353,9 @@ class DatasetScreen(Screen[None]):
             self.last_search_ms = message.millis
             self.query_one("#ds-search", Input).remove_class("-invalid")
             self._show_message("")
-            self.query_one(RecordTable).set_order(message.order, keep_index=False)
+            table = self.query_one(RecordTable)
+            table.set_highlight("" if message.query.regex else message.query.text)
+            table.set_order(message.order, keep_index=False)
             self._update_status()
         self._search_done()
 

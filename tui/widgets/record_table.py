@@ -33,6 +33,7 @@ class ColumnSpec:
     flex: share of the remaining width for flexible columns.
     align: "left" or "right" (numbers).
     min_width: a flexible column never gets narrower than this.
+    searchable: occurrences of the table's `highlight` text are marked in this column.
     """
 
     label: str
@@ -40,6 +41,7 @@ class ColumnSpec:
     flex: float = 1.0
     align: Literal["left", "right"] = "left"
     min_width: int = 6
+    searchable: bool = False
 
 
 def fit_cells(text: str, width: int, align: str = "left") -> str:
@@ -75,6 +77,7 @@ class RecordTable(ScrollView, can_focus=True):
         "record-table--cursor",
         "record-table--even-row",
         "record-table--number",
+        "record-table--match",
     }
 
     DEFAULT_CSS = """
@@ -86,6 +89,7 @@ class RecordTable(ScrollView, can_focus=True):
         & > .record-table--header { text-style: bold; background: $panel; color: $foreground; }
         & > .record-table--even-row { background: $surface-lighten-1 40%; }
         & > .record-table--number { color: $text-muted; }
+        & > .record-table--match { color: $text-warning; text-style: bold underline; }
         & > .record-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -144,6 +148,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._cache_size = 2048
         self._styles: dict[str, Style] = {}
         self.placeholder = ""
+        self.highlight = ""
 
     # ------------------------------------------------------------------ data
 
@@ -183,6 +188,12 @@ class RecordTable(ScrollView, can_focus=True):
             row = int(hits[0]) if hits.size else 0
         self.cursor_row = row
         self.refresh()
+
+    def set_highlight(self, text: str) -> None:
+        """Mark case-insensitive occurrences of `text` in searchable columns ("" = none)."""
+        if text != self.highlight:
+            self.highlight = text
+            self.refresh()
 
     @property
     def current_index(self) -> int | None:
@@ -320,9 +331,29 @@ class RecordTable(ScrollView, can_focus=True):
     def _strip(self, texts: Sequence[str], style: Style, number_style: Style | None,
                width: int) -> Strip:
         segments: list[Segment] = []
+        needle = self.highlight.lower()
         for i, (text, col) in enumerate(zip(texts, self.columns, strict=False)):
             if i:
                 segments.append(Segment(" ", style))
             cell_style = number_style if number_style is not None and col.align == "right" else style
-            segments.append(Segment(text, cell_style))
+            if needle and col.searchable:
+                segments.extend(self._marked(text, needle, cell_style))
+            else:
+                segments.append(Segment(text, cell_style))
         return Strip(segments).adjust_cell_length(width, style)
+
+    def _marked(self, text: str, needle: str, style: Style) -> list[Segment]:
+        folded = text.lower()
+        if len(folded) != len(text):  # lower() changed lengths: offsets would not line up
+            return [Segment(text, style)]
+        match_style = style + self.get_component_rich_style("record-table--match", partial=True)
+        out: list[Segment] = []
+        start = 0
+        while (hit := folded.find(needle, start)) >= 0:
+            if hit > start:
+                out.append(Segment(text[start:hit], style))
+            out.append(Segment(text[hit:hit + len(needle)], match_style))
+            start = hit + len(needle)
+        if start < len(text):
+            out.append(Segment(text[start:], style))
+        return out
