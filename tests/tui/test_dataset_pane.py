@@ -95,6 +95,20 @@ def data_paths(paths: Paths) -> Paths:
     return paths
 
 
+@pytest.fixture
+def bad_paths(paths: Paths) -> Paths:
+    """A dataset whose Arrow shard is garbage, and one without a `story` column."""
+    folder = build_dataset(paths, "corrupt", RECORDS)
+    for shard in (folder / "train").glob("*.arrow"):
+        shard.write_bytes(b"this is not an arrow stream" * 10)
+    import datasets
+
+    datasets.DatasetDict({
+        split: datasets.Dataset.from_list([{"title": "題名だけ"}]) for split in ("train", "test")
+    }).save_to_disk(str(paths.dataset("nostory")))
+    return paths
+
+
 def _app(paths: Paths) -> NarouApp:
     return NarouApp(paths, LaunchOptions(initial_pane="dataset"))
 
@@ -206,6 +220,23 @@ async def test_broken_dataset_shows_message(data_paths: Paths) -> None:
         text = _text(screen.query_one("#ds-message"))
         assert "Cannot open broken" in text and "meta.json" in text
         assert screen.records is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "expected"), [
+    ("corrupt", "not a readable Arrow stream"),
+    ("nostory", "column 'story' missing"),
+])
+async def test_unreadable_data_shows_message(bad_paths: Paths, name: str, expected: str) -> None:
+    app = _app(bad_paths)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(app, pilot, name)
+        # Compare without whitespace: the message wraps at the pane's width.
+        text = "".join(_text(screen.query_one("#ds-message")).split())
+        assert f"Cannotopen{name}" in text and "".join(expected.split()) in text
+        assert screen.records is None
+        # The pane still works: another dataset can be opened afterwards.
+        assert not screen.query_one(RecordTable).loading
 
 
 @pytest.mark.anyio
