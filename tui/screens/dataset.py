@@ -415,7 +415,7 @@ class DatasetScreen(Screen[None]):
         if self.records is None:
             return
         detail = await self._view("ds-detail", RecordDetail)
-        detail.show(self.records.record(index))
+        detail.show(self.records.record(index), self.query_one(RecordTable).highlight)
         self.query_one("#ds-views", ContentSwitcher).current = "ds-detail"
         detail.focus()
 

@@ -47,8 +47,8 @@ class RecordDetail(VerticalScroll, can_focus=True):
         yield Static("キーワード (keywords)", classes="detail-heading")
         yield Static("", id="detail-keywords")
 
-    def show(self, record: Record) -> None:
-        """Replace the shown record and scroll back to its top."""
+    def show(self, record: Record, highlight: str = "") -> None:
+        """Replace the shown record and scroll back to its top; mark `highlight` if given."""
         self.record = record
         self.query_one("#detail-title", Static).update(Text(record.title or "(no title)"))
         fields = Table.grid(padding=(0, 2))
@@ -65,7 +65,10 @@ class RecordDetail(VerticalScroll, can_focus=True):
         fields.add_row("lengths", f"synopsis {record.story_chars:,} chars · title {record.title_chars:,} chars")
         fields.add_row("row", f"{record.index:,}")
         self.query_one("#detail-fields", Static).update(fields)
-        self.query_one("#detail-story", Static).update(Text(record.story or "(empty synopsis)"))
+        story = Text(record.story or "(empty synopsis)")
+        if highlight:
+            story.highlight_words([highlight], "bold underline", case_sensitive=False)
+        self.query_one("#detail-story", Static).update(story)
         keywords = record.keyword.split()
         self.query_one("#detail-keywords", Static).update(
             Text("  ".join(keywords)) if keywords else Text("(none)", style="dim"))
