@@ -115,7 +115,10 @@ def _app(paths: Paths) -> NarouApp:
 
 async def _open(app: NarouApp, pilot, name: str):  # type: ignore[no-untyped-def]
     screen = app.screen
-    await pilot.pause()
+    for _ in range(200):  # the list arrives from a worker after the first frame
+        await pilot.pause(0.01)
+        if screen._listed:
+            break
     screen.open_dataset(name)
     for _ in range(200):
         await pilot.pause(0.02)

@@ -208,7 +208,10 @@ class DatasetScreen(Screen[None]):
         highlighted = option_list.highlighted
         option_list.clear_options()
         option_list.add_options([Option(_entry_row(e), id=e.name) for e in self.entries])
-        if self.entries:
+        names = [e.name for e in self.entries]
+        if self.records is not None and self.records.name in names:
+            option_list.highlighted = names.index(self.records.name)
+        elif self.entries:
             option_list.highlighted = min(highlighted or 0, len(self.entries) - 1)
         if message.error:
             self._show_message(message.error, error=True)
