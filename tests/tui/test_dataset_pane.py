@@ -297,6 +297,14 @@ async def test_detail_and_stats(data_paths: Paths) -> None:
         story = _text(detail.query_one("#detail-story"))
         assert story.replace("\n", "").endswith(LONG_TAIL)
         assert detail.record.ncode == "T0007AG"
+        # n / p step through the table's order without leaving the detail view.
+        await pilot.press("n")
+        await pilot.pause()
+        second = screen.records.record(int(screen.query_one(RecordTable).order[1]))
+        assert detail.record.ncode == second.ncode
+        await pilot.press("p")
+        await pilot.pause()
+        assert detail.record.ncode == "T0007AG"
         await pilot.press("escape")
         await pilot.pause()
         assert screen.query_one("#ds-views").current == "ds-table"

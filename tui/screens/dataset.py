@@ -130,6 +130,10 @@ class DatasetScreen(Screen[None]):
                 tooltip="Hide or show the dataset list"),
         Binding("ctrl+l", "reload", "Reload", show=False, id="dataset.reload",
                 tooltip="Rescan the datasets folder"),
+        Binding("n", "step_record(1)", "Next", id="dataset.next",
+                tooltip="Detail view: the next record in the table's order"),
+        Binding("p", "step_record(-1)", "Prev", id="dataset.prev",
+                tooltip="Detail view: the previous record in the table's order"),
         Binding("escape", "back", "Back", id="dataset.back",
                 tooltip="Close the detail or stats view; leave the search box"),
     ]
@@ -421,6 +425,19 @@ class DatasetScreen(Screen[None]):
         detail.show(self.records.record(index), self.query_one(RecordTable).highlight)
         self.query_one("#ds-views", ContentSwitcher).current = "ds-detail"
         detail.focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "step_record":
+            # Only in the detail view; hidden from the footer elsewhere.
+            return self.query_one("#ds-views", ContentSwitcher).current == "ds-detail"
+        return True
+
+    async def action_step_record(self, delta: int) -> None:
+        table = self.query_one(RecordTable)
+        table.cursor_row += delta
+        if table.current_index is not None:
+            await self.show_detail(table.current_index)
 
     async def action_toggle_stats(self) -> None:
         switcher = self.query_one("#ds-views", ContentSwitcher)
@@ -467,6 +484,7 @@ class DatasetScreen(Screen[None]):
 
     def _back_to_table(self) -> None:
         self.query_one("#ds-views", ContentSwitcher).current = "ds-table"
+        self.refresh_bindings()
         self.query_one(RecordTable).focus()
 
     # ------------------------------------------------------------------ fetch
