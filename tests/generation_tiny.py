@@ -11,16 +11,19 @@ from core.runs.schema import COMPLETE_MARKER
 
 SAMPLE = REPO_ROOT / "datasets" / "sample" / "sample.jsonl"
 _BUILT: dict[tuple[Path, str], Path] = {}
+# The sample keeps growing; a fixed head keeps the fixture's cost and behaviour stable, and a
+# tiny model learns 48 titles well enough in a few seconds to answer each synopsis its own way.
+FIXTURE_ROWS = 48
 
 
-def sample_pairs() -> list[dict[str, str]]:
-    """The bundled original sample records (story, title, ncode)."""
+def sample_pairs(limit: int = FIXTURE_ROWS) -> list[dict[str, str]]:
+    """The first `limit` bundled original sample records (story, title, ncode)."""
     rows = []
     for line in SAMPLE.read_text(encoding="utf-8").splitlines():
         if line.strip():
             rec = json.loads(line)
             rows.append({"story": rec["story"], "title": rec["title"], "ncode": rec["ncode"]})
-    return rows
+    return rows[:limit]
 
 
 def _train_vocab(texts: list[str], out_dir: Path) -> None:
@@ -112,8 +115,9 @@ def write_sample_dataset(datasets_dir: Path, name: str = "tiny-sample") -> Path:
     from datasets import Dataset, DatasetDict
 
     rows = sample_pairs()
-    cut_a, cut_b = len(rows) - 40, len(rows) - 20
-    parts = {"train": rows[:cut_a], "validation": rows[cut_a:cut_b], "test": rows[cut_b:]}
+    # Evaluation splits overlap the rows the tiny model saw: these tests check the eval
+    # machinery on a model that answers each synopsis differently, not generalisation.
+    parts = {"train": rows, "validation": rows[:20], "test": rows[20:40]}
     dd = DatasetDict({k: Dataset.from_list(v) for k, v in parts.items()})
     out = datasets_dir / name
     dd.save_to_disk(str(out))
