@@ -17,16 +17,21 @@ Run: `.venv/bin/python bench/generate.py` (tiny model, CPU; ≈1–2 min on 2 co
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# bench/ holds tokenize.py, which would shadow the standard library's `tokenize` for every
+# later import; run with the repository root on the path instead of this folder.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 from core.paths import REPO_ROOT  # noqa: E402
 
@@ -55,13 +60,16 @@ def build_checkpoint(out: Path, preset: str, stories: list[str]) -> Path:
     return ck
 
 
-def _median_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
+def _interleaved_ms(fns, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Median ms of each function, run in turn each round so load from other processes on a
+    shared machine falls on all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[i].append((time.perf_counter() - t0) * 1000)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> int:
@@ -71,7 +79,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=64, help="synopses in the throughput test")
     ap.add_argument("--batch-size", type=int, default=32, help="synopses per generate call")
     ap.add_argument("--max-new-tokens", type=int, default=24)
-    ap.add_argument("--repeat", type=int, default=5, help="latency repetitions (median)")
+    ap.add_argument("--repeat", type=int, default=9, help="latency repetitions (median)")
     args = ap.parse_args()
 
     import torch
@@ -130,9 +138,8 @@ def main() -> int:
         naive_tok = load_tokenizer_dir(ck)
         optimised_one()  # warm-up both paths (allocator, kernels)
         naive_one(naive_model, naive_tok)
-        latency = _median_ms(optimised_one, args.repeat)
-        base_latency = _median_ms(naive_one, max(2, args.repeat // 2))
-        base_latency_noload = _median_ms(lambda: naive_one(naive_model, naive_tok), args.repeat)
+        latency, base_latency, base_latency_noload = _interleaved_ms(
+            [optimised_one, naive_one, lambda: naive_one(naive_model, naive_tok)], args.repeat)
 
         def optimised_batch() -> list:  # type: ignore[type-arg]
             out = generate_batch(loaded, synopses, batch_opts, args.batch_size)
