@@ -41,7 +41,8 @@ class TrainConfig:
     probe_size: validation synopses whose generated titles are logged at every eval.
     seed: seeds model init, dropout and the data order.
     precision: auto|bf16|fp16|fp32 (auto: bf16 where supported, else fp16 on CUDA, fp32 on CPU).
-    compile: auto|on|off (auto = on for CUDA): torch.compile(dynamic=False).
+    compile: auto|on|off: torch.compile(dynamic=False) over the padded buckets. auto = off
+        for now (per-bucket compilation of BERT-base costs minutes; eager bf16 is measured fast).
     nan_patience: consecutive optimizer steps with NaN/inf loss before the run stops.
     auto_oom: on CUDA OOM, relaunch from the last checkpoint with half the micro-batch and
         double the accumulation.
