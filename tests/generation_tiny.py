@@ -1,18 +1,25 @@
-"""A tiny locally trained BERT2BERT checkpoint in the run-dir layout, for generation/eval tests."""
+"""Tiny locally trained BERT2BERT checkpoints in the run-dir layout, for generation/eval tests.
+
+`build_tiny_run` trains through the project's real training job (`core.training.launch` in the
+foreground, scratch `tiny`, on the head of the bundled sample). `build_collapsed_run` plants
+the classic failure: a real tiny model trained on one title for every synopsis.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
-from core.paths import REPO_ROOT
+from core.paths import REPO_ROOT, Paths
 from core.runs.schema import COMPLETE_MARKER
 
 SAMPLE = REPO_ROOT / "datasets" / "sample" / "sample.jsonl"
+DATASET = "tiny-sample"
 _BUILT: dict[tuple[Path, str], Path] = {}
 # The sample keeps growing; a fixed head keeps the fixture's cost and behaviour stable, and a
-# tiny model learns 48 titles well enough in a few seconds to answer each synopsis its own way.
+# tiny model learns 48 titles well enough in seconds to answer synopses differently.
 FIXTURE_ROWS = 48
 
 
@@ -26,97 +33,98 @@ def sample_pairs(limit: int = FIXTURE_ROWS) -> list[dict[str, str]]:
     return rows[:limit]
 
 
-def _train_vocab(texts: list[str], out_dir: Path) -> None:
-    import fugashi
-    import unidic_lite
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+def build_tiny_run(root: Path, run_id: str = "tiny-run", steps: int = 150) -> Path:
+    """Train through the real job; the run is copied to root/run_id. Returns its checkpoint.
 
-    tagger = fugashi.GenericTagger(f"-r {unidic_lite.DICDIR}/mecabrc -d {unidic_lite.DICDIR} -Owakati")
-    words = [tagger.parse(t).strip() for t in texts]
-    tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tk.train_from_iterator(words, trainers.WordPieceTrainer(vocab_size=1200, special_tokens=specials))
-    vocab = sorted(tk.get_vocab().items(), key=lambda kv: kv[1])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "vocab.txt").write_text("".join(t + "\n" for t, _ in vocab), encoding="utf-8")
-
-
-def build_tiny_run(
-    root: Path, run_id: str = "tiny-run", one_title: str | None = None, steps: int = 150,
-    batch: int = 8,
-) -> Path:
-    """Train a tiny model on the sample and save it as root/run_id/checkpoint-<steps>/.
-
-    one_title: train every pair with this title instead (a planted collapsed model).
     Cached per (root, run_id) inside one test session.
     """
     key = (root, run_id)
     if key in _BUILT:
         return _BUILT[key]
-    import torch
-    from transformers import BertJapaneseTokenizer
+    from core.data.importer import import_dataset
+    from core.training.config import TrainConfig
+    from core.training.launch import launch
 
-    from core.model import build_model
-
-    torch.manual_seed(0)
-    pairs = sample_pairs()
-    if one_title is not None:
-        pairs = [{**p, "title": one_title} for p in pairs]
-    run_dir = root / run_id
-    tok_dir = root / f"{run_id}-vocab"
-    _train_vocab([p["story"] for p in pairs] + [p["title"] for p in pairs], tok_dir)
-    tok = BertJapaneseTokenizer(
-        str(tok_dir / "vocab.txt"), word_tokenizer_type="mecab",
-        mecab_kwargs={"mecab_dic": "unidic_lite"},
+    work = root / f"{run_id}-work"
+    paths = Paths(work / "datasets", work / "checkpoints", work / "config")
+    src = work / "pairs.jsonl"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sample_pairs()),
+                   encoding="utf-8")
+    import_dataset(src, DATASET, paths)
+    config = TrainConfig(
+        dataset=DATASET, scratch="tiny", vocab_size=1200, max_steps=steps, batch_size=8,
+        grad_accum=1, lr=3e-3, warmup=0.0, eval_steps=steps, save_steps=steps, device="cpu",
+        compile="off", run_name="tiny",
     )
-    model = build_model(tok, scratch="tiny", max_title_tokens=32)
-
-    src = tok([p["story"] for p in pairs], padding=True, truncation=True, max_length=128,
-              return_tensors="pt")
-    tgt = tok([p["title"] for p in pairs], padding=True, truncation=True, max_length=32,
-              add_special_tokens=False, return_tensors="pt")
-    # labels = title pieces + [SEP], padding → -100 (the model shifts them right itself).
-    lab = torch.full((len(pairs), tgt["input_ids"].shape[1] + 1), -100)
-    for i, row in enumerate(tgt["input_ids"]):
-        body = row[tgt["attention_mask"][i].bool()]
-        lab[i, : len(body)] = body
-        lab[i, len(body)] = tok.sep_token_id
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    t0 = time.perf_counter()
-    losses = []
-    g = torch.Generator().manual_seed(0)
-    for _step in range(steps):
-        idx = torch.randperm(len(pairs), generator=g)[:batch]
-        out = model(input_ids=src["input_ids"][idx], attention_mask=src["attention_mask"][idx],
-                    labels=lab[idx])
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(float(out.loss.detach()))
-    model.eval()
-    ck = run_dir / f"checkpoint-{steps}"
-    model.save_pretrained(ck)
-    tok.save_pretrained(ck)
-    (ck / "trainer_state.json").write_text(json.dumps({
-        "global_step": steps,
-        "log_history": [{"step": steps, "loss": losses[-1]}, {"step": steps, "eval_loss": losses[-1]}],
-    }))
-    (ck / COMPLETE_MARKER).write_text("")
-    (run_dir / "config.json").write_text(json.dumps({"run_id": run_id, "dataset": "tiny-sample",
-                                                     "train_s": time.perf_counter() - t0}))
+    made = launch(paths, config, foreground=True)
+    shutil.copytree(paths.run(made), root / run_id)
+    ck = root / run_id / f"checkpoint-{steps}"
+    if not (ck / COMPLETE_MARKER).exists():
+        raise RuntimeError(f"the tiny training run left no complete {ck.name}")
     _BUILT[key] = ck
     return ck
 
 
-def write_sample_dataset(datasets_dir: Path, name: str = "tiny-sample") -> Path:
-    """The sample as a DatasetDict on disk (documented layout): train / validation / test."""
+def build_collapsed_run(
+    root: Path, title: str, run_id: str = "collapsed", steps: int = 60
+) -> Path:
+    """A real tiny model trained on `title` for every synopsis, saved as a complete checkpoint."""
+    key = (root, run_id)
+    if key in _BUILT:
+        return _BUILT[key]
+    import torch
+
+    from core.model import build_model
+    from core.tokenization import load_tokenizer, train_wordpiece
+
+    torch.manual_seed(0)
+    pairs = [{**p, "title": title} for p in sample_pairs()]
+    tok_dir = train_wordpiece([p["story"] for p in pairs] + [title], 1200,
+                              root / f"{run_id}-vocab")
+    tok = load_tokenizer(str(tok_dir)).tokenizer
+    model = build_model(tok, scratch="tiny", max_title_tokens=32)
+    src = tok([p["story"] for p in pairs], padding=True, truncation=True, max_length=128,
+              return_tensors="pt")
+    body = tok(title, add_special_tokens=False)["input_ids"]
+    # labels = title pieces + [SEP], no leading [CLS] (the model shifts them right itself).
+    labels = torch.tensor([body + [tok.sep_token_id]] * len(pairs))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(0)
+    loss = 0.0
+    for _ in range(steps):
+        idx = torch.randperm(len(pairs), generator=g)[:8]
+        out = model(input_ids=src["input_ids"][idx], attention_mask=src["attention_mask"][idx],
+                    labels=labels[idx])
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad()
+        loss = float(out.loss.detach())
+    model.eval()
+    run_dir = root / run_id
+    ck = run_dir / f"checkpoint-{steps}"
+    model.save_pretrained(ck)
+    tok.save_pretrained(ck)
+    (ck / "trainer_state.json").write_text(json.dumps(
+        {"global_step": steps, "log_history": [{"step": steps, "eval_loss": loss}]}))
+    (ck / COMPLETE_MARKER).write_text("")
+    (run_dir / "config.json").write_text(json.dumps(
+        {"run_id": run_id, "dataset": {"name": DATASET}, "train_s": time.perf_counter() - t0}))
+    _BUILT[key] = ck
+    return ck
+
+
+def write_sample_dataset(datasets_dir: Path, name: str = DATASET) -> Path:
+    """The fixture rows as a DatasetDict on disk (documented layout): train/validation/test.
+
+    The evaluation splits overlap the rows the tiny model saw: the tests check the eval
+    machinery on a model that answers each synopsis differently, not generalisation.
+    """
     from datasets import Dataset, DatasetDict
 
     rows = sample_pairs()
-    # Evaluation splits overlap the rows the tiny model saw: these tests check the eval
-    # machinery on a model that answers each synopsis differently, not generalisation.
     parts = {"train": rows, "validation": rows[:20], "test": rows[20:40]}
     dd = DatasetDict({k: Dataset.from_list(v) for k, v in parts.items()})
     out = datasets_dir / name

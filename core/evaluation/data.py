@@ -16,22 +16,10 @@ class EvalDataError(ValueError):
 
 def load_split(paths: Paths, dataset: str, split: str) -> list[dict[str, str]]:
     """Rows {story, title, ncode} of one split, read with pyarrow (no `datasets` import)."""
-    try:
-        from core.data.store import load_tables
-    except ImportError:
-        load_tables = None
-    try:
-        if load_tables is not None:
-            tables = load_tables(paths, dataset)
-        else:
-            from core.data.arrow_io import read_save_to_disk
+    from core.data.store import load_tables
 
-            folder = paths.dataset(dataset)
-            if not folder.is_dir():
-                raise EvalDataError(f"no dataset {dataset!r} in {paths.datasets_dir}")
-            tables = read_save_to_disk(folder)
-    except EvalDataError:
-        raise
+    try:
+        tables = load_tables(paths, dataset)
     except Exception as exc:  # DatasetNotFound, LayoutError, PathError: all user-facing
         raise EvalDataError(f"dataset {dataset!r}: {exc}") from exc
     if split not in tables:

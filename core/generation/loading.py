@@ -28,32 +28,18 @@ def check_weights(folder: Path) -> int:
 def load_for_generation(folder: Path, device: str) -> tuple[Any, Any]:
     """(model in eval mode on `device`, tokenizer) through the training area's loader."""
     check_weights(folder)
-    try:
-        from core.model import ModelError, load_checkpoint
+    from core.model import ModelError, load_checkpoint
 
+    try:
         model, tok = load_checkpoint(folder, device=device)
-    except ImportError:
-        # The shared loader or its tokenizer module is not in this checkout yet.
-        model, tok = _load_local(folder, device)
     except ModelError as exc:
         raise CheckpointError(str(exc)) from exc
     model.eval()
     return model, getattr(tok, "tokenizer", tok)
 
 
-def _load_local(folder: Path, device: str) -> tuple[Any, Any]:
-    # Used only while core.model.load_checkpoint is not available in this checkout.
-    from transformers import BertJapaneseTokenizer, EncoderDecoderModel
-
-    model = EncoderDecoderModel.from_pretrained(str(folder), use_safetensors=True)
-    tok = BertJapaneseTokenizer.from_pretrained(str(folder))
-    return model.to(device), tok
-
-
 def decode_ids(tokenizer: Any, ids: list[int]) -> str:
     """Title text without spaces between Japanese tokens (the tokenization area's decoder)."""
-    try:
-        from core.tokenization import decode_title
-    except ImportError:
-        from core.tokenization.decode import decode_title
+    from core.tokenization import decode_title
+
     return decode_title(tokenizer, ids)

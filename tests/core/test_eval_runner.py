@@ -15,7 +15,7 @@ from core.evaluation.runner import EvalConfig, run_eval, score_references
 from core.generation.options import BUILTIN_PRESETS
 from core.paths import Paths
 from tests.conftest import shared_data
-from tests.generation_tiny import build_tiny_run, write_sample_dataset
+from tests.generation_tiny import build_collapsed_run, build_tiny_run, write_sample_dataset
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +26,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def collapsed_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A real model trained on one title for every synopsis: the classic BERT2BERT failure.
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen", "collapsed",
-                          one_title="竜の卵を拾った", steps=60)
+    return build_collapsed_run(tmp_path_factory.getbasetemp() / "tiny-gen", "竜の卵を拾った")
 
 
 @pytest.fixture

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from core.paths import Paths
-from tests.generation_tiny import build_tiny_run, sample_pairs, write_sample_dataset
+from tests.generation_tiny import (
+    build_collapsed_run,
+    build_tiny_run,
+    sample_pairs,
+    write_sample_dataset,
+)
 from tui.app import LaunchOptions, NarouApp
 
 COLLAPSED_TITLE = "竜の卵を拾った"
@@ -26,8 +31,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def collapsed_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen", "collapsed",
-                          one_title=COLLAPSED_TITLE, steps=60)
+    return build_collapsed_run(tmp_path_factory.getbasetemp() / "tiny-gen", COLLAPSED_TITLE)
 
 
 @pytest.fixture
