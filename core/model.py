@@ -12,6 +12,12 @@ from typing import Any
 # settings live there, never in model.config, or save_pretrained refuses).
 DEFAULT_MAX_TITLE_TOKENS = 64
 HUB_HOST = ("huggingface.co", 443)
+# transformers 5.x dropped EncoderDecoderModel's tie_encoder_decoder, and sharing the modules by
+# hand makes save_pretrained refuse the shared tensors: refuse clearly instead of training untied.
+TIE_UNSUPPORTED = (
+    "tie_encoder_decoder is not supported with transformers 5.x (EncoderDecoderModel no longer "
+    "ties encoder and decoder weights, and shared tensors cannot be saved); train untied"
+)
 
 
 class ModelError(RuntimeError):
@@ -198,16 +204,18 @@ def build_model(
     pretrained: hub id or local dir of a BERT; encoder and decoder both start from it, the
         decoder with fresh cross-attention layers.
     scratch: a key of SCRATCH_PRESETS for a randomly initialised model sized to the tokenizer.
-    tie_encoder_decoder: share encoder and decoder weights (half the parameters).
+    tie_encoder_decoder: share encoder and decoder weights; refused with ModelError under
+        transformers 5.x (see TIE_UNSUPPORTED), kept so the option fails loudly, not silently.
     """
     from transformers import EncoderDecoderModel
 
     if (pretrained is None) == (scratch is None):
         raise ModelError("give exactly one of pretrained (hub id or directory) or scratch preset")
+    if tie_encoder_decoder:
+        raise ModelError(TIE_UNSUPPORTED)
     ids = token_ids(tokenizer)
     if scratch is not None:
         config = scratch_config(scratch, ids.vocab_size, ids.pad)
-        config.tie_encoder_decoder = tie_encoder_decoder
         config.encoder._attn_implementation = "sdpa"
         config.decoder._attn_implementation = "sdpa"
         model = EncoderDecoderModel(config=config)
@@ -217,7 +225,6 @@ def build_model(
             model = EncoderDecoderModel.from_encoder_decoder_pretrained(
                 src,
                 src,
-                tie_encoder_decoder=tie_encoder_decoder,
                 encoder_attn_implementation="sdpa",
                 decoder_attn_implementation="sdpa",
                 **{f"encoder_{k}": v for k, v in extra.items()},

@@ -25,7 +25,7 @@ class TrainConfig:
     tokenizer: tokenizer spec (preset, hub id, dir); None = the model's own tokenizer, or for
         a scratch model a WordPiece vocabulary trained on the training split.
     vocab_size: size of that scratch WordPiece vocabulary (None = the preset's default).
-    tie_encoder_decoder: share encoder/decoder weights.
+    tie_encoder_decoder: share encoder/decoder weights (refused under transformers 5.x).
     epochs / max_steps: training length; max_steps (optimizer steps) wins when set.
     batch_size / grad_accum: micro-batch and accumulation; None = picked from device memory
         so batch_size × grad_accum × gpus ≈ 64.
@@ -111,6 +111,10 @@ class TrainConfig:
                      "nnodes", "nan_patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
+        if self.tie_encoder_decoder:
+            from core.model import TIE_UNSUPPORTED
+
+            raise ConfigError(f"tie_encoder_decoder: {TIE_UNSUPPORTED}")
         if self.epochs <= 0 and self.max_steps is None:
             raise ConfigError("epochs: must be > 0 (or give max_steps)")
         if not 0 <= self.warmup < 1:
