@@ -84,8 +84,14 @@ def decoding_from_args(args: argparse.Namespace, paths: Paths) -> Any:
 
 
 def _service(paths: Paths, device: str) -> Any:
+    from transformers.utils import logging as hf_logging
+
     from core.generation.service import GenerationService
 
+    # Keep stderr for our own progress and skipped-line messages: no weight-loading bars or
+    # load reports from transformers in a command's output.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     return GenerationService(paths, prefer_device=device)
 
 

@@ -22,11 +22,11 @@ class DemoPlan:
     eval_steps / save_steps: a checkpoint (and eval loss) every this many steps.
     """
 
-    max_steps: int = 300
-    batch_size: int = 16
-    lr: float = 2e-3
-    eval_steps: int = 150
-    save_steps: int = 150
+    max_steps: int = 600
+    batch_size: int = 8
+    lr: float = 3e-3
+    eval_steps: int = 300
+    save_steps: int = 300
 
 
 def ensure_sample_dataset(paths: Paths) -> str:
