@@ -1,0 +1,224 @@
+"""Training building blocks: config/TOML/CLI string, batching, preflight, writers, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.cli.main import build_parser, main
+from core.model import SCRATCH_PRESETS
+from core.runs.schema import RunStatus
+from core.telemetry.nvml import GpuSample
+from core.training.batching import Collator, PairData, TokenColumn, epoch_batches, split_batches
+from core.training.config import ConfigError, TrainConfig, pick_batch_split
+from core.training.preflight import check_ids, check_lengths, run_preflight
+from core.training.rundir import (
+    GpuLogger,
+    MetricsWriter,
+    effective_history,
+    heal_torn_tail,
+    last_segment,
+)
+from tests.core.train_helpers import make_paths, tiny_config
+
+
+# ---------------------------------------------------------------- config
+def test_toml_then_cli_overrides_and_equivalent_command(tmp_path: Path) -> None:
+    toml = tmp_path / "run.toml"
+    toml.write_text('dataset = "sample"\nscratch = "small"\nepochs = 3\nlr = 1e-4\n', encoding="utf-8")
+    args = build_parser().parse_args(["train", "--config", str(toml), "--lr", "3e-5", "--run-name", "x"])
+    from core.cli.train_cmd import config_from_args
+
+    cfg = config_from_args(args)
+    assert (cfg.dataset, cfg.scratch, cfg.epochs, cfg.lr, cfg.run_name) == ("sample", "small", 3, 3e-5, "x")
+    cmd = shlex.split(cfg.cli_command())
+    assert cmd[:2] == ["narou-tui", "train"]
+    again = config_from_args(build_parser().parse_args(cmd[1:]))
+    assert again == cfg  # the printed command reproduces the config exactly
+    # --model on the command line replaces the file's scratch preset.
+    cfg2 = config_from_args(build_parser().parse_args(["train", "--config", str(toml), "--model", "m"]))
+    assert (cfg2.model, cfg2.scratch) == ("m", None)
+
+
+def test_config_errors_name_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('dataset = "s"\nscratch = "tiny"\nlearning_rate = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml: unknown field\(s\) learning_rate"):
+        TrainConfig.from_toml(bad)
+    bad.write_text('dataset = "s"\nscratch = "tiny"\nepochs = "many"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="epochs has the wrong type"):
+        TrainConfig.from_toml(bad)
+    bad.write_text("dataset = [", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        TrainConfig.from_toml(bad)
+    with pytest.raises(ConfigError, match="exactly one"):
+        TrainConfig(dataset="s").validate()
+    with pytest.raises(ConfigError, match="warmup"):
+        TrainConfig(dataset="s", scratch="tiny", warmup=1.5).validate()
+
+
+def test_batch_split_follows_memory_and_keeps_effective_64() -> None:
+    assert pick_batch_split(8.0, None) == (4, 16)  # the seed's 8 GB card
+    assert pick_batch_split(80.0, None) == (64, 1)
+    assert pick_batch_split(24.0, "base") == (32, 2)
+    assert pick_batch_split(None, "tiny") == (16, 4)
+    assert pick_batch_split(80.0, None, world_size=2) == (32, 1)
+    for mem in (6, 8, 12, 16, 24, 40, 80, None):
+        b, a = pick_batch_split(mem, "base")
+        assert b * a == 64
+
+
+# ---------------------------------------------------------------- batching
+def _pairs(src_lens: list[int], tgt_lens: list[int]) -> PairData:
+    def col(lens: list[int], base: int) -> TokenColumn:
+        off = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=off[1:])
+        return TokenColumn(np.arange(off[-1], dtype=np.int64) % 50 + base, off)
+
+    return PairData(col(src_lens, 10), col(tgt_lens, 100))
+
+
+def test_epoch_batches_are_deterministic_bucketed_and_cover_rows() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 500, 1000)
+    a = epoch_batches(lengths, 16, seed=1, epoch=3, chunk_batches=10)
+    b = epoch_batches(lengths, 16, seed=1, epoch=3, chunk_batches=10)
+    c = epoch_batches(lengths, 16, seed=1, epoch=4, chunk_batches=10)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+    assert len(a) == 62 and all(len(x) == 16 for x in a)  # the tail under a batch is dropped
+    rows = np.concatenate(a)
+    assert len(set(rows.tolist())) == len(rows)
+    # Bucketing: padding waste far below a random batching of the same rows.
+    waste = sum(lengths[x].max() - lengths[x].mean() for x in a)
+    rand = np.random.default_rng(1).permutation(1000)[:992].reshape(62, 16)
+    assert waste < 0.3 * sum(lengths[x].max() - lengths[x].mean() for x in rand)
+    halves = split_batches(a, 2)
+    assert len(halves) == 124 and np.array_equal(np.concatenate(halves), rows)
+
+
+def test_collator_pads_to_multiples_masks_labels_and_shifts_once() -> None:
+    data = _pairs([70, 10, 3], [5, 20, 2])
+    coll = Collator(pad_id=0, decoder_start_id=2, max_source_len=128, max_target_len=32,
+                    pad_source=64, pad_target=16)
+    out = coll(data, np.array([0, 1, 2]))
+    assert out["input_ids"].shape == (3, 128) and out["labels"].shape == (3, 32)
+    assert out["attention_mask"].sum(1).tolist() == [70, 10, 3]
+    assert (out["labels"][0, 5:] == -100).all() and (out["labels"][0, :5] != -100).all()
+    # Decoder input = [CLS] + labels[:-1]; labels themselves never start with [CLS].
+    assert (out["decoder_input_ids"][:, 0] == 2).all()
+    assert out["decoder_input_ids"][1, 1:20].tolist() == out["labels"][1, :19].tolist()
+    assert (out["labels"][:, 0] != 2).all()
+    assert out["decoder_input_ids"][0, 6:].tolist() == [0] * 26
+    capped = Collator(0, 2, max_source_len=100, max_target_len=32)(data, np.array([0]))
+    assert capped["input_ids"].shape[1] == 100
+
+
+# ---------------------------------------------------------------- preflight
+def test_preflight_catches_planted_misconfigurations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.data.importer import ImportOptions, import_dataset
+    from core.tokenization import load_tokenizer
+    from tests.core.train_helpers import SAMPLE_JSONL, tokenizer_dir
+
+    paths = make_paths(tmp_path)
+    tok = load_tokenizer(str(tokenizer_dir())).tokenizer
+    assert not [f for f in run_preflight(paths, tiny_config(), tok) if f.level == "error"]
+
+    def errors(cfg: TrainConfig) -> str:
+        return " | ".join(f.message for f in run_preflight(paths, cfg, tok) if f.level == "error")
+
+    assert "not found" in errors(tiny_config(dataset="nope"))
+    assert "max_source_len=1024 exceeds the model's max_position_embeddings=512" in errors(
+        tiny_config(max_source_len=1024))
+    # A tiny dataset (a few pairs) is refused, with the count.
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(SAMPLE_JSONL.read_text(encoding="utf-8").splitlines(True)[:12]), encoding="utf-8")
+    own = type(paths)(tmp_path / "ds", paths.checkpoints_dir, paths.config_dir)
+    import_dataset(small, "small", own, ImportOptions())
+    msg = " | ".join(f.message for f in run_preflight(own, tiny_config(dataset="small"), tok))
+    assert "training pairs (need ≥ 16)" in msg or "no validation split" in msg
+    # Bad ids: a model whose vocabulary is smaller than the tokenizer's.
+    cfg = type("C", (), {"vocab_size": 100, "pad_token_id": 5})()
+    found = check_ids(cfg, tok)
+    assert any(f.level == "error" and "vocab_size=100" in f.message for f in found)
+    assert any(f.level == "warning" and "pad_token_id=5" in f.message for f in found)
+    assert check_lengths(tiny_config(max_target_len=2), SCRATCH_PRESETS["tiny"].max_positions)
+    # Disk: far too little room for one checkpoint.
+    monkeypatch.setenv("NAROU_TUI_FAULT_FREE_BYTES", "1000")
+    assert "one checkpoint needs" in errors(tiny_config())
+
+
+# ---------------------------------------------------------------- writers
+def test_metrics_segments_torn_tail_and_effective_history(tmp_path: Path) -> None:
+    w = MetricsWriter(tmp_path, 0)
+    for s in range(1, 7):
+        w.write({"step": s, "loss": 10 - s})
+    w.close()
+    with open(tmp_path / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 7, "lo')  # killed mid-line
+    assert heal_torn_tail(tmp_path / "metrics.jsonl") is True
+    assert last_segment(tmp_path / "metrics.jsonl") == 0
+    w = MetricsWriter(tmp_path, 1)
+    w.event(4, "resumed", checkpoint="checkpoint-4")
+    for s in range(5, 9):
+        w.write({"step": s, "loss": 1.0})
+    w.close()
+    recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()
+            if x.startswith("{") and x.endswith("}")]
+    hist = effective_history(recs)
+    steps = [(r["step"], r["segment"]) for r in hist if "loss" in r]
+    assert steps == [(1, 0), (2, 0), (3, 0), (4, 0), (5, 1), (6, 1), (7, 1), (8, 1)]
+
+
+def test_gpu_logger_keeps_changes_and_minute_aggregates(tmp_path: Path) -> None:
+    from core.training.rundir import JsonlWriter
+
+    g = GpuLogger(tmp_path)
+    g._writer = JsonlWriter(tmp_path / "gpu.jsonl")
+    t0 = 1000.0
+    g._bucket_start = t0
+    for i in range(90):  # 3 minutes at 2 s, steady except a jump at sample 40
+        t = t0 + 2 * i
+        util = 95.0 if i < 40 else 30.0
+        g.tick([GpuSample(t, 0, "GPU", util, 7000.0, 8192.0, 70.0, 200.0)], t)
+    g._flush_aggregates()
+    g._writer.close()
+    lines = [json.loads(x) for x in (tmp_path / "gpu.jsonl").read_text().splitlines()]
+    raw = [r for r in lines if r["res"] == 2.0]
+    agg = [r for r in lines if r["res"] == 60.0]
+    assert len(raw) < 15  # 90 samples → the first, the jump, and 30-s keepalives
+    assert any(r["util"] == 30.0 for r in raw) and raw[0]["util"] == 95.0
+    assert len(agg) == 3 and all({"util", "util_min", "util_max", "n"} <= set(r) for r in agg)
+    assert sum(r["n"] for r in agg) == 90
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_runs_status_and_errors_without_traceback(tmp_path: Path, capsys, monkeypatch) -> None:
+    from core.training.rundir import StatusWriter
+
+    paths = make_paths(tmp_path)
+    monkeypatch.setenv("NAROU_TUI_CHECKPOINTS_DIR", str(paths.checkpoints_dir))
+    monkeypatch.setenv("NAROU_TUI_DATASETS_DIR", str(paths.datasets_dir))
+    run = paths.checkpoints_dir / "20261127-1200-demo"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    st = RunStatus(state="finished", step=40, total_steps=40, best_eval_loss=2.5, started_at=1.0e9)
+    StatusWriter(run, st, pid=1).write()
+    assert main(["runs", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (row["id"], row["state"], row["step"], row["total_steps"], row["best_eval_loss"]) == (
+        "20261127-1200-demo", "finished", 40, 40, 2.5)
+    assert main(["runs"]) == 0 and "finished" in capsys.readouterr().out
+    assert main(["status", "20261127-1200-demo", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 40
+    assert main(["status", "nope"]) == 2 and "no run 'nope'" in capsys.readouterr().err
+    assert main(["stop", "20261127-1200-demo"]) == 2 and "not running" in capsys.readouterr().err
+    assert main(["train", "--dataset", "nope", "--scratch", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'nope'" in err and "Traceback" not in err
+    assert main(["train", "--dataset", "sample", "--scratch", "tiny", "--warmup", "2"]) == 2
+    assert "warmup" in capsys.readouterr().err
