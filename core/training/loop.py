@@ -410,6 +410,9 @@ class Loop:
                      step=st.step, epoch=self._epoch_float(), batch_size=ctx.batch_size,
                      grad_accum=A, precision=self.precision, compiled=self.compiled)
         self.phase = "train"
+        if ctx.stop_flag["stop"] and ctx.dist.world == 1:
+            # Asked to stop while still setting up: nothing new to save.
+            raise StopTraining("stopped", f"stopped on request ({ctx.stop_flag['signal']}) before training", 0)
         while st.step < self.total_steps:
             if st.steps_in_epoch >= self.steps_per_epoch:
                 st.epoch += 1

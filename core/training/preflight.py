@@ -162,6 +162,13 @@ def run_preflight(paths: Paths, cfg: TrainConfig, tokenizer: Any | None = None,
         n_params = estimate_params(mc.hidden_size, mc.num_hidden_layers, mc.intermediate_size,
                                    mc.vocab_size, mc.max_position_embeddings)
     findings += check_disk(paths.checkpoints_dir, n_params, cfg.save_total_limit)
+    if cfg.gpus > 1 and cfg.device != "cpu":
+        import torch
+
+        have = torch.cuda.device_count()
+        if have < cfg.gpus:
+            findings.append(Finding("error", f"--gpus {cfg.gpus} but {have} CUDA GPU(s) are visible "
+                                             "(use --device cpu for CPU processes)"))
     if cfg.distributed and cfg.auto_oom:
         findings.append(Finding("warning", "--auto-oom is not supported with several processes; "
                                            "an OOM stops the run and `resume --batch-size` continues it"))

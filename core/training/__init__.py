@@ -1,0 +1,1 @@
+"""The training job: config, model loop, checkpoints, run-dir writers, launcher (see launch.py)."""
