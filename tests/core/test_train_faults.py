@@ -130,21 +130,33 @@ def test_sigkill_mid_save_and_mid_step_then_resume_matches_uninterrupted(tpaths,
 
 
 @pytest.mark.slow
-def test_two_process_ddp_on_cpu_writes_one_set_of_files(tpaths) -> None:
-    cfg = tiny_config(gpus=2, device="cpu", max_steps=6, batch_size=4, grad_accum=2,
+def test_two_process_ddp_on_cpu_writes_one_set_of_files(tpaths, monkeypatch) -> None:
+    cfg = tiny_config(gpus=2, device="cpu", max_steps=8, batch_size=4, grad_accum=2,
                       save_steps=3, eval_steps=3, run_name="ddp")
     assert launch_mod.job_command(tpaths.checkpoints_dir, cfg, False)[2] == "torch.distributed.run"
+    monkeypatch.setenv(STEP_SLEEP_ENV, "0.4")
     run_id = launch(tpaths, cfg)
-    st = wait_run(tpaths, run_id, timeout=240)
     run_dir = tpaths.run(run_id)
+    wait_for(lambda: _step(run_dir) >= 4, 180, "both ranks to train")
+    # stop → SIGTERM to torchrun, forwarded to both ranks, which agree on the step to save at.
+    st = stop_run(tpaths, run_id, wait=True, timeout=90)
+    log = (run_dir / "train.log").read_text(errors="replace")
+    assert st.state == "stopped", log[-3000:]
+    stop_step = st.step
+    assert (run_dir / f"checkpoint-{stop_step}" / COMPLETE_MARKER).exists()
+    monkeypatch.delenv(STEP_SLEEP_ENV)
+    resume_run(tpaths, run_id)
+    st = wait_run(tpaths, run_id, timeout=240)
     log = (run_dir / "train.log").read_text(errors="replace")
     assert st.state == "finished", log[-3000:]
-    assert st.step == 6 and st.extra["world_size"] == 2
+    assert st.step == 8 and st.extra["world_size"] == 2
     recs = read_metrics(run_dir)
     started = next(r for r in recs if r.get("event") == "started")
     assert started["world_size"] == 2 and started["batch_size"] == 4
-    # One writer: every step logged exactly once, one status, one set of checkpoints.
-    assert [r["step"] for r in recs if "loss" in r] == list(range(1, 7))
-    assert [p.name for p in complete_checkpoints(run_dir)] == ["checkpoint-3", "checkpoint-6"]
+    assert [r["step"] for r in recs if r.get("event") == "resumed"] == [stop_step]
+    # One writer: every step logged exactly once per segment, one status, one set of checkpoints.
+    assert [r["step"] for r in effective_history(recs) if "loss" in r] == list(range(1, 9))
+    assert len([r for r in recs if "loss" in r]) == 8
+    assert "checkpoint-8" in [p.name for p in complete_checkpoints(run_dir)]
     assert "rank 0/2" in log and "× 2 process(es)" in log
-    assert json.loads((run_dir / "checkpoint-6" / "trainer_state.json").read_text())["world_size"] == 2
+    assert json.loads((run_dir / "checkpoint-8" / "trainer_state.json").read_text())["world_size"] == 2
