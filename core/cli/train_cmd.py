@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ def cmd_train(args: argparse.Namespace, paths: Paths) -> int:
         print(cfg.cli_command())
         return 2 if any(f.level == "error" for f in findings) else 0
     try:
-        run_id = launch(paths, cfg, foreground=args.foreground)
+        run_id = launch(paths, cfg, foreground=args.foreground,
+                        on_warning=lambda f: print(f"narou-tui: {f}", file=sys.stderr))
     except (LaunchError, PathError) as exc:
         raise CliError(str(exc)) from exc
     print(run_id)

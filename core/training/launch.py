@@ -1,6 +1,7 @@
 """Start, stop and resume training jobs: what `narou-tui train/stop/resume` and the Train pane call.
 
-    launch(paths, config, foreground=False) -> run_id
+    launch(paths, config, foreground=False, on_warning=None) -> run_id
+    preflight(paths, config) -> list[Finding]
     resume_run(paths, run_id, foreground=False, batch_size=None, grad_accum=None) -> run_id
     stop_run(paths, run_id, wait=False, timeout=120.0) -> RunStatus | None
 
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +98,14 @@ def frozen_config(paths: Paths, config: TrainConfig, run_id: str) -> dict[str, A
     }
 
 
-def launch(paths: Paths, config: TrainConfig, foreground: bool = False) -> str:
+def launch(paths: Paths, config: TrainConfig, foreground: bool = False,
+           on_warning: Callable[[Finding], None] | None = None) -> str:
     """Check, create checkpoints/<run-id>/, freeze config.json and start the job.
 
     Detached (default): returns the run id at once while the job trains in its own session.
     foreground: trains in this process (or an attached torchrun) and returns when it ends.
+    on_warning: receives each preflight warning (nothing is printed: the TUI owns the screen;
+        warnings also reach metrics.jsonl as `warning` events).
     Raises LaunchError (with every preflight error listed) instead of starting a bad run.
     """
     try:
@@ -109,7 +114,8 @@ def launch(paths: Paths, config: TrainConfig, foreground: bool = False) -> str:
     except Exception as exc:
         raise LaunchError(str(exc)) from exc
     for f in findings:
-        print(f"narou-tui: {f}", file=sys.stderr)
+        if on_warning is not None:
+            on_warning(f)
     run_id = new_run_id(paths, config.run_name)
     run_dir = create_run_dir(paths, run_id)
     write_config(run_dir, frozen_config(paths, config, run_id))
