@@ -29,7 +29,8 @@ class TokenColumn:
         if isinstance(arr, pa.ChunkedArray):  # pyarrow < 15 returns chunked for empty
             arr = pa.concat_arrays(arr.chunks)
         offsets = np.asarray(arr.offsets, dtype=np.int64)
-        values = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype=np.int64)
+        # Native dtype (int32 for token ids): 100k synopses stay ~90 MB, cast per batch.
+        values = np.asarray(arr.values.to_numpy(zero_copy_only=False))
         # A sliced dataset (select/shuffle) keeps an offsets window; indices map through it.
         if ds._indices is not None:
             idx = np.asarray(ds._indices.column(0).to_numpy(), dtype=np.int64)

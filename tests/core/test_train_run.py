@@ -37,6 +37,8 @@ def test_tiny_model_trains_and_run_dir_matches_contract(tpaths) -> None:
     assert frozen["dataset"]["fingerprint"] and frozen["dataset"]["name"] == "sample"
     assert {"python", "torch", "transformers", "fugashi"} <= set(frozen["versions"])
     assert frozen["command"].startswith("narou-tui train --dataset sample --scratch tiny")
+    assert frozen["git_revision"] and len(frozen["git_revision"]) == 40
+    assert frozen["tokenizer"]["scratch_vocab"] is True
 
     n_train = frozen["dataset"]["counts"]["train"]
     total = (n_train // 8) // 2 * 2  # batches of 8, 2 per step, 2 epochs (the sample grows)
