@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from core.cli.main import main as cli_main
 from core.paths import REPO_ROOT
 from core.runs.reader import complete_checkpoints, incomplete_checkpoints, pid_alive, read_status
 from core.runs.schema import COMPLETE_MARKER
@@ -47,10 +51,33 @@ def _exit_code(pid: int) -> int | None:
     return None
 
 
-def test_detached_job_ignores_sighup_holds_lock_and_stops_on_sigterm(tpaths, monkeypatch) -> None:
+class _StatePoller(threading.Thread):
+    """Records every distinct state status.json shows (what a watching UI would see)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(daemon=True)
+        self.run_dir, self.seen, self.done = run_dir, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            st = read_status(self.run_dir)
+            if st and (not self.seen or self.seen[-1] != st.state):
+                self.seen.append(st.state)
+
+
+def test_detached_job_ignores_sighup_holds_lock_and_stops_on_sigterm(tpaths, monkeypatch, capsys) -> None:
     monkeypatch.setenv(STEP_SLEEP_ENV, "0.3")
-    run_id = launch(tpaths, tiny_config(max_steps=200, save_steps=100, eval_steps=100))
+    monkeypatch.setenv("NAROU_TUI_DATASETS_DIR", str(tpaths.datasets_dir))
+    monkeypatch.setenv("NAROU_TUI_CHECKPOINTS_DIR", str(tpaths.checkpoints_dir))
+    # Through the CLI, as a user would: it prints the run id and returns at once.
+    tok = tiny_config().tokenizer
+    assert cli_main(["train", "--dataset", "sample", "--scratch", "tiny", "--tokenizer", tok,
+                     "--max-steps", "200", "--batch-size", "8", "--grad-accum", "2", "--log-steps", "1",
+                     "--max-source-len", "256", "--max-target-len", "32", "--threads", "1"]) == 0
+    run_id = capsys.readouterr().out.strip().splitlines()[-1]
     run_dir = tpaths.run(run_id)
+    poller = _StatePoller(run_dir)
+    poller.start()
     pid = read_status(run_dir).pid
     assert pid and pid != os.getpid() and os.getsid(pid) != os.getsid(0)  # its own session
     wait_for(lambda: _step(run_dir) >= 2, 90, "the job to train")
@@ -70,8 +97,15 @@ def test_detached_job_ignores_sighup_holds_lock_and_stops_on_sigterm(tpaths, mon
     assert second.returncode == 2 and "in use by a live job" in second.stderr
     assert read_status(run_dir).pid == pid
 
-    st = stop_run(tpaths, run_id, wait=True, timeout=60)
+    assert cli_main(["stop", run_id, "--wait"]) == 0
+    assert "stopped at step" in capsys.readouterr().out
+    st = read_status(run_dir)
     assert st.state == "stopped" and "SIGTERM" in st.exit_reason
+    time.sleep(0.2)
+    poller.done.set()
+    poller.join()
+    assert poller.seen[0] == "starting" and poller.seen[-1] == "stopped"
+    assert poller.seen.index("running") < poller.seen.index("stopped")
     assert _exit_code(pid) == 0
     saved = complete_checkpoints(run_dir)
     assert saved and saved[-1].name == f"checkpoint-{st.step}" == st.last_complete_checkpoint
@@ -101,14 +135,16 @@ def test_sigkill_mid_save_and_mid_step_then_resume_matches_uninterrupted(tpaths,
     # 2) Resume from checkpoint-4 (checkpoint-8 skipped and reported), kill again mid-step.
     monkeypatch.setenv(STEP_SLEEP_ENV, "0.5")
     resume_run(tpaths, run_id)
-    wait_for(lambda: _step(run_dir) >= 6, 120, "the resumed job to pass step 6")
+    wait_for(lambda: _step(run_dir) >= 5, 120, "the resumed job to pass step 5")
+    time.sleep(random.uniform(0.0, 1.0))  # a random moment inside steps 5-7
     pid = read_status(run_dir).pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not pid_alive(pid) or None, 10, "the second kill")
     assert read_status(run_dir).state == "died"
+    newest = complete_checkpoints(run_dir)[-1].name  # checkpoint-4, or -8 if the kill came late
     monkeypatch.delenv(STEP_SLEEP_ENV)
 
-    # 3) Resume again (from checkpoint-4: the first resume never reached a save) to the end.
+    # 3) Resume again from the newest complete checkpoint, to the end.
     resume_run(tpaths, run_id)
     st = wait_run(tpaths, run_id, timeout=180)
     assert st.state == "finished" and st.step == 12 and st.total_steps == 12
@@ -116,7 +152,7 @@ def test_sigkill_mid_save_and_mid_step_then_resume_matches_uninterrupted(tpaths,
     recs = read_metrics(run_dir)
     resumed = [r for r in recs if r.get("event") == "resumed"]
     assert [(r["segment"], r["step"], r["checkpoint"]) for r in resumed] == [
-        (1, 4, "checkpoint-4"), (2, 4, "checkpoint-4")]
+        (1, 4, "checkpoint-4"), (2, int(newest.split("-")[1]), newest)]
     assert any(r.get("event") == "skipped_incomplete" and r["checkpoint"] == "checkpoint-8" for r in recs)
     history = effective_history(recs)
     assert [r["step"] for r in history if "loss" in r] == list(range(1, 13))
