@@ -222,3 +222,10 @@ def test_cli_runs_status_and_errors_without_traceback(tmp_path: Path, capsys, mo
     assert "dataset 'nope'" in err and "Traceback" not in err
     assert main(["train", "--dataset", "sample", "--scratch", "tiny", "--warmup", "2"]) == 2
     assert "warmup" in capsys.readouterr().err
+    assert main(["train", "--dataset", "sample", "--scratch", "tiny", "--epochs", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: dataset 'sample' has only" in out
+    assert out.strip().splitlines()[-1] == "narou-tui train --dataset sample --scratch tiny --epochs 2.0"
+    assert main(["train", "--dataset", "sample", "--scratch", "tiny", "--max-source-len", "900",
+                 "--dry-run"]) == 2
+    assert "max_position_embeddings=512" in capsys.readouterr().out
