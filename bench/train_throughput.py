@@ -54,6 +54,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
@@ -290,6 +291,18 @@ def _clock_callback(device: Any, start: int, end: int) -> Any:
     return StepClock()
 
 
+def _sequential_trainer(base: Any) -> Any:
+    import torch
+
+    class SequentialTrainer(base):  # type: ignore[misc, valid-type]
+        """The stock Trainer reading its dataset in order (for versions without 'sequential')."""
+
+        def _get_train_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            return torch.utils.data.SequentialSampler(self.train_dataset)
+
+    return SequentialTrainer
+
+
 def run_hf(name: str, data: Any, tok: Any, plan: Plan) -> dict[str, Any]:
     import torch
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
@@ -305,11 +318,17 @@ def run_hf(name: str, data: Any, tok: Any, plan: Plan) -> dict[str, Any]:
     else:
         micro, accum, fixed, warm, steps, total = plan.micro, plan.accum, None, plan.warmup, plan.steps, plan.total
     order = project_order(data, plan) if name == "stock_order" else np.arange(len(data))
+    # transformers ≥ 5.2x: train_sampling_strategy; older 5.x/4.x: group_by_length and no
+    # sequential option (then the Trainer's sampler is swapped for a SequentialSampler below).
+    has_strategy = "train_sampling_strategy" in inspect.signature(Seq2SeqTrainingArguments.__init__).parameters
     extra: dict[str, Any] = {}
     if name == "grouped":
-        extra["train_sampling_strategy"] = "group_by_length"
-    elif name == "stock_order":
+        extra = {"train_sampling_strategy": "group_by_length"} if has_strategy else {"group_by_length": True}
+    elif name == "stock_order" and has_strategy:
         extra["train_sampling_strategy"] = "sequential"
+    trainer_cls = Seq2SeqTrainer
+    if name == "stock_order" and not has_strategy:
+        trainer_cls = _sequential_trainer(Seq2SeqTrainer)
     bf16 = cuda and name != "seed"
     args = Seq2SeqTrainingArguments(
         output_dir=str(plan.root / f"hf-{name}"), per_device_train_batch_size=micro,
@@ -325,7 +344,7 @@ def run_hf(name: str, data: Any, tok: Any, plan: Plan) -> dict[str, Any]:
     model = new_model(tok, plan)
     params = count_parameters(model)
     clock = _clock_callback(plan.device, warm, warm + steps)
-    trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=_Rows(data, order),
+    trainer = trainer_cls(model=model, args=args, train_dataset=_Rows(data, order),
                              data_collator=_PadCollate(fixed), callbacks=[clock])
     trainer.remove_callback(PrinterCallback)  # disable_tqdm would print every log dict
     # EncoderDecoderModel.forward takes **kwargs, so the Trainer assumes it normalises the loss
