@@ -190,8 +190,12 @@ class _Columnar:
         for k in self.floats:
             cols[k] = table.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
         for k, default in self.ints.items():
-            col = table.column(k).fill_null(default)
-            cols[k] = col.to_numpy(zero_copy_only=False).astype(np.int64)
+            col = table.column(k)
+            if col.null_count == 0:
+                cols[k] = col.to_numpy(zero_copy_only=False).astype(np.int64)
+            else:  # nulls come out as NaN floats (fill_null would import pandas: slow)
+                raw = col.to_numpy(zero_copy_only=False).astype(np.float64)
+                cols[k] = np.where(np.isnan(raw), default, raw).astype(np.int64)
         return cols
 
     def _slow(self, blob: bytes, keep: Any) -> dict[str, np.ndarray]:

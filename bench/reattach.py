@@ -1,0 +1,198 @@
+"""Reattach benchmark: a synthetic 50-hour run (≥ 1M metric lines + 50 h of gpu.jsonl), then
+time-to-history in the real Train pane, per-refresh cost under a 100 lines/s writer, memory,
+and a LlamaBoard-style baseline (re-read and re-plot the whole log every refresh).
+
+    .venv/bin/python bench/reattach.py [--lines 1000000] [--refreshes 10] [--keep DIR]
+Last line of output: one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Run as a script, sys.path[0] is bench/, whose bench/tokenize.py would shadow the stdlib's
+# tokenize for every later import: point it at the repo root before importing anything.
+sys.path[0] = __file__.rsplit("/", 2)[0] or "."
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+from core.paths import Paths  # noqa: E402
+from core.runs.history import RunHistory  # noqa: E402
+from core.runs.parse import MetricsParser  # noqa: E402
+from core.runs.synthetic import FakeRun  # noqa: E402
+from tui.widgets.line_chart import ChartData, ChartSeries, LineChart  # noqa: E402
+
+HOURS = 50.0
+
+
+def write_run(root: Path, lines: int) -> tuple[FakeRun, float]:
+    t0 = time.perf_counter()
+    step_s = HOURS * 3600 / lines
+    fr = FakeRun(root / "checkpoints" / "long-run", total_steps=int(lines * 1.2),
+                 eval_every=2000, save_every=10000, step_s=step_s,
+                 t0=time.time() - HOURS * 3600).create()
+    block = 20_000
+    with open(fr.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        while fr.step < lines:
+            fh.write(fr.lines_for(min(block, lines - fr.step)))
+    with open(fr.run_dir / "gpu.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(fr.gpu_lines(fr.t0, fr.t0 + HOURS * 3600))
+    fr.log("step 1 ...\n" * 50)
+    return fr, time.perf_counter() - t0
+
+
+def baseline_refresh(metrics: Path) -> float:
+    """LlamaBoard-style: read the whole file, json-parse every line, rebuild, re-plot."""
+    t0 = time.perf_counter()
+    steps, losses = [], []
+    with open(metrics, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if "loss" in rec:
+                steps.append(rec["step"])
+                losses.append(rec["loss"])
+    x = np.array(steps, np.float64)
+    y = np.array(losses, np.float64)
+    chart = LineChart("loss")
+    chart.data = ChartData([ChartSeries("loss", x, y)])
+    chart.draw(100, 14)
+    return time.perf_counter() - t0
+
+
+async def measure(root: Path, fr: FakeRun, refreshes: int) -> dict[str, float]:
+    from tui.app import LaunchOptions, NarouApp
+    from tui.screens.train import TrainScreen
+
+    paths = Paths(root / "datasets", root / "checkpoints", root / "config")
+    paths.datasets_dir.mkdir(exist_ok=True)
+    t_start = time.perf_counter()
+    app = NarouApp(paths, LaunchOptions("train", "long-run", readonly=True))
+    NarouApp.RUN_POLL_S = 0.25
+    out: dict[str, float] = {}
+    async with app.run_test(size=(140, 45)) as pilot:
+        while True:
+            screen = app.screen
+            watch = app.run_watch
+            if (isinstance(screen, TrainScreen) and watch is not None and watch.polls
+                    and screen.refresh_count and watch.history.n_train >= fr.step):
+                await pilot.pause()
+                break
+            await asyncio.sleep(0.01)
+        out["reattach_s"] = time.perf_counter() - t_start
+        out["history_points"] = watch.history.n_train
+        # Writer: 100 lines/s appended by a thread (20 lines every 0.2 s).
+        stop = threading.Event()
+
+        def writer() -> None:
+            while not stop.is_set():
+                fr.advance(20)
+                stop.wait(0.2)
+
+        th = threading.Thread(target=writer, daemon=True)
+        th.start()
+        polls, applies, draws, bytes_read, new_lines = [], [], [], [], []
+        seen = watch.polls
+        lines_before = watch.history.lines
+        deadline = time.perf_counter() + 30 + 5 * refreshes
+        while len(polls) < refreshes and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+            if os.environ.get("BENCH_DEBUG"):
+                print(watch.polls, seen, screen.refresh_count, app._exception, flush=True)
+            if watch.polls != seen and screen.refresh_count:
+                seen = watch.polls
+                polls.append(watch.last_poll_ms)
+                applies.append(watch.last_apply_ms)
+                draws.append(screen.last_refresh_ms)
+                bytes_read.append(watch.last_bytes)
+                new_lines.append(watch.history.lines - lines_before)
+                lines_before = watch.history.lines
+        stop.set()
+        th.join()
+        # Chart drawing itself (render of every chart at its real size), forced once more.
+        t0 = time.perf_counter()
+        charts = list(screen.query(LineChart))
+        for c in charts:
+            c.draw(max(c.content_size.width, 40), max(c.content_size.height, 8))
+        out["draw_all_charts_ms"] = (time.perf_counter() - t0) * 1000
+        out["poll_ms"] = float(np.median(polls))
+        out["apply_ms"] = float(np.median(applies))
+        out["pane_update_ms"] = float(np.median(draws))
+        out["refresh_ms"] = out["poll_ms"] + out["apply_ms"] + out["pane_update_ms"]
+        out["bytes_per_refresh"] = float(np.median(bytes_read))
+        out["lines_per_refresh"] = float(np.median(new_lines))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--refreshes", type=int, default=10)
+    ap.add_argument("--baseline-runs", type=int, default=2)
+    ap.add_argument("--keep", type=Path, default=None, help="write the run here and keep it")
+    args = ap.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="narou-reattach-"))
+    try:
+        fr, write_s = write_run(root, args.lines)
+        metrics = fr.run_dir / "metrics.jsonl"
+        size_mb = metrics.stat().st_size / 2**20
+        gpu_lines = (fr.run_dir / "gpu.jsonl").read_bytes().count(b"\n")
+        # Parse-only figure (no TUI) for reference.
+        t0 = time.perf_counter()
+        h = RunHistory()
+        h.apply(MetricsParser().parse(metrics.read_bytes()))
+        parse_only_s = time.perf_counter() - t0
+        del h
+        n_lines = fr.step
+        res = asyncio.run(measure(root, fr, args.refreshes))
+        rss_mb = psutil.Process(os.getpid()).memory_info().rss / 2**20
+        base = [baseline_refresh(metrics) for _ in range(args.baseline_runs)]
+        res["baseline_refresh_ms"] = float(np.median(base)) * 1000
+        res["rss_mb"] = rss_mb
+        res["metric_lines"] = float(n_lines)
+        res["metrics_mb"] = size_mb
+        res["gpu_lines"] = float(gpu_lines)
+        res["parse_only_s"] = parse_only_s
+        res["write_s"] = write_s
+        res["refresh_speedup"] = res["baseline_refresh_ms"] / res["refresh_ms"]
+        rows = [
+            ("metric lines (train steps)", f"{res['metric_lines']:,.0f}"),
+            ("metrics.jsonl", f"{size_mb:,.0f} MiB"),
+            ("gpu.jsonl lines (50 h)", f"{gpu_lines:,}"),
+            ("parse all lines, no UI", f"{parse_only_s:.2f} s"),
+            ("reattach: app start → whole history charted", f"{res['reattach_s']:.2f} s"),
+            ("refresh: poll + apply + pane update", f"{res['refresh_ms']:.1f} ms"),
+            ("  poll (read + parse new bytes)", f"{res['poll_ms']:.2f} ms"),
+            ("  apply (append to history)", f"{res['apply_ms']:.2f} ms"),
+            ("  pane update (charts, progress)", f"{res['pane_update_ms']:.2f} ms"),
+            ("  bytes read per refresh", f"{res['bytes_per_refresh']:,.0f}"),
+            ("  new lines per refresh", f"{res['lines_per_refresh']:,.0f}"),
+            ("draw all 8 charts once", f"{res['draw_all_charts_ms']:.1f} ms"),
+            ("baseline refresh (re-read + re-plot all)", f"{res['baseline_refresh_ms']:.0f} ms"),
+            ("refresh speed-up vs baseline", f"{res['refresh_speedup']:.0f}x"),
+            ("process RSS", f"{rss_mb:.0f} MiB"),
+        ]
+        w = max(len(a) for a, _ in rows)
+        for a, b in rows:
+            print(f"{a.ljust(w)}  {b}")
+        print(json.dumps({k: round(v, 4) for k, v in res.items()}))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

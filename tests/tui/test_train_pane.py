@@ -1,0 +1,280 @@
+"""Train pane: live run dirs appended by a writer thread, died detection, alerts, snapshots,
+keyboard view switching, read-only mode, and a real `tiny` launch from the form (slow)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from core.paths import REPO_ROOT, Paths
+from core.runs.synthetic import FakeRun
+from core.telemetry.nvml import GpuSample
+from tui.app import LaunchOptions, NarouApp
+from tui.screens.train import TrainScreen
+from tui.widgets.line_chart import LineChart
+from tui.widgets.run_list import RunList
+from tui.widgets.run_progress import RunProgress
+
+FIXED_T0 = 1_750_000_000.0
+
+
+class FixedGpu:
+    """Stands in for NVML with one fixed GPU reading (the real sampler needs a driver)."""
+
+    available = True
+    reason = ""
+
+    def sample(self) -> list[GpuSample]:
+        return [GpuSample(FIXED_T0, 0, "NVIDIA H100 80GB HBM3", 87.0, 61000.0, 81559.0,
+                          63.0, 512.0)]
+
+
+class NoGpu:
+    available = False
+    reason = "no NVIDIA GPU telemetry (NVML Shared Library Not Found)"
+
+    def sample(self) -> list[GpuSample]:
+        return []
+
+
+@pytest.fixture(autouse=True)
+def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(NarouApp, "RUN_POLL_S", 0.1)
+    monkeypatch.setattr(NarouApp, "gpu_sampler_factory", NoGpu)
+
+
+async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def _app(paths: Paths, run: str | None = None, readonly: bool = False) -> NarouApp:
+    return NarouApp(paths, LaunchOptions("train", run, readonly))
+
+
+def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -> None:
+    fr = FakeRun(paths.run("live"), total_steps=2000, eval_every=100, save_every=500,
+                 t0=time.time() - 100).create()
+    fr.advance(200)
+    stop = threading.Event()
+
+    def writer() -> None:
+        # 100 lines/s with a torn line left for a moment at every write.
+        while not stop.is_set():
+            text = fr.lines_for(10)
+            cut = len(text) - 15
+            fr.append(text[:cut])
+            stop.wait(0.05)
+            fr.append(text[cut:])
+            fr.write_status("running")
+            stop.wait(0.05)
+
+    async def run() -> None:
+        app = _app(paths)  # no attach: the pane picks the most recent live run itself
+        async with app.run_test(size=(140, 45)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None
+                         and app.run_watch.history.n_train >= 200)
+            screen = app.screen
+            assert isinstance(screen, TrainScreen)
+            loss = screen.query_one("#chart-loss", LineChart)
+            draws = loss.draw_count
+            th = threading.Thread(target=writer, daemon=True)
+            th.start()
+            try:
+                await _until(pilot, lambda: app.run_watch.history.n_train >= 400)
+            finally:
+                stop.set()
+                th.join()
+            h = app.run_watch.history
+            steps = h.train["step"]
+            assert (steps[1:] > steps[:-1]).all()  # torn lines never produced bad rows
+            assert h.bad_lines == 0
+            await pilot.pause(0.3)
+            assert loss.data.series[0].x[-1] >= 400 and loss.draw_count > draws
+            info = screen.query_one(RunProgress).info
+            assert info.state == "running" and info.step >= 400 and info.total_steps == 2000
+            assert info.eta is not None and info.eta.eta_end_s is not None
+            assert info.best_eval is not None
+            await _until(pilot, lambda: "live" in screen.query_one(RunList).describe())
+
+    asyncio.run(run())
+
+
+def test_died_run_detected_and_alerted(paths: Paths) -> None:
+    fr = FakeRun(paths.run("dies"), total_steps=1000, t0=time.time() - 60).create()
+    fr.advance(50)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    fr.write_status("running", pid=proc.pid)
+
+    async def run() -> None:
+        app = _app(paths, "dies")
+        bells: list[int] = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 45)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
+            assert app.run_watch.status.state == "running"
+            proc.kill()  # the job is SIGKILLed: no final status is ever written
+            proc.wait()
+            await _until(pilot, lambda: app.run_watch.status.state == "died")
+            await _until(pilot, lambda: bells)
+            assert any("died" in n.message for n in app._notifications)
+            assert app.screen.query_one(RunProgress).info.state == "died"
+
+    try:
+        asyncio.run(run())
+    finally:
+        proc.kill()
+
+
+def test_alerts_on_nan_and_finish(paths: Paths) -> None:
+    # Line times end "now": an old last line on a running run would (rightly) be a stall.
+    fr = FakeRun(paths.run("nan"), total_steps=300, step_s=0.2, t0=time.time() - 20).create()
+    fr.advance(100)
+
+    async def run() -> None:
+        app = _app(paths, "nan")
+        bells: list[int] = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 45)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
+            assert bells == []  # attaching is silent
+            fr.advance(50, nan_at=120)
+            await _until(pilot, lambda: len(bells) == 1)
+            assert any("NaN" in n.message for n in app._notifications)
+            fr.advance(150)
+            fr.write_status("finished")
+            await _until(pilot, lambda: len(bells) == 2)
+            assert any("finished" in n.message for n in app._notifications)
+
+    asyncio.run(run())
+
+
+def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
+    fr = FakeRun(paths.run("keys"), total_steps=1000, eval_every=100, t0=time.time() - 99
+                 ).create(state="finished")
+    fr.advance(300)
+    fr.log("エポック 1 開始\nstep 100 loss 3.2")
+
+    async def run() -> None:
+        app = _app(paths, "keys", readonly=True)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None
+                         and app.run_watch.history.n_train == 300)
+            screen = app.screen
+            assert isinstance(screen, TrainScreen)
+            await pilot.press("x")
+            assert screen.x_mode == "time"
+            await pilot.press("right_square_bracket")
+            assert app.run_watch.history.smoothing == pytest.approx(0.95)
+            await pilot.press("w")
+            assert screen._window() == 3600.0
+            await pilot.press("l")
+            await _until(pilot, lambda: screen.query_one("#view-log").line_count >= 2)
+            await pilot.press("p")
+            assert "転生" in str(screen.query_one("#train-probes").render()) or \
+                app.run_watch.history.probes
+            await pilot.press("n")  # read-only: no launch form
+            assert screen.view == "probes"
+            assert screen.check_action("stop", ()) is False
+
+    asyncio.run(run())
+
+
+def _snapshot_run(paths: Paths) -> None:
+    fr = FakeRun(paths.run("20250615-1200-demo"), total_steps=3000, eval_every=250,
+                 save_every=1000, step_s=1.0, t0=FIXED_T0, seed=7).create(state="finished")
+    fr.advance(3000)
+    fr.append(fr.gpu_lines(FIXED_T0, FIXED_T0 + 3000), "gpu.jsonl")
+    fr.write_status("finished", updated_at=FIXED_T0 + 3000)
+    fr.log("学習を開始します\nstep 3000 loss 2.03\n学習が終わりました")
+
+
+def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch
+                             ) -> None:  # type: ignore[no-untyped-def]
+    _snapshot_run(paths)
+    monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
+    monkeypatch.setattr(NarouApp, "gpu_sampler_factory", FixedGpu)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    app = _app(paths, "20250615-1200-demo")
+
+    async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _until(pilot, lambda: app.run_watch is not None
+                     and app.run_watch.history.n_train == 3000 and app.gpu_last is not None)
+        await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(140, 45), run_before=ready)
+
+
+@pytest.mark.slow
+def test_snapshot_probes_view(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch
+                              ) -> None:  # type: ignore[no-untyped-def]
+    _snapshot_run(paths)
+    monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    app = _app(paths, "20250615-1200-demo")
+
+    async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _until(pilot, lambda: app.run_watch is not None
+                     and app.run_watch.history.n_train == 3000)
+        await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+        await pilot.press("p")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(140, 45), run_before=ready)
+
+
+@pytest.mark.slow
+def test_launch_tiny_run_from_form_reaches_finished(paths: Paths) -> None:
+    try:
+        from core.training.launch import launch  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"core.training.launch not available yet: {exc}")
+    sample = REPO_ROOT / "datasets" / "sample" / "sample.jsonl"
+    if not sample.exists():
+        pytest.skip(f"bundled sample data missing: {sample}")
+    src = paths.datasets_dir.parent / "sample.jsonl"
+    shutil.copy(sample, src)
+    out = subprocess.run(
+        [sys.executable, "-m", "core.cli.main", "--datasets-dir", str(paths.datasets_dir),
+         "dataset", "import", str(src), "--name", "sample"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+
+    async def run() -> None:
+        app = _app(paths)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await pilot.pause(0.2)
+            screen = app.screen
+            assert isinstance(screen, TrainScreen)
+            await pilot.press("n")
+            form = screen.query_one("#view-launch")
+            form.query_one("#f-max_steps").value = "6"
+            form.query_one("#f-eval_steps").value = "3"
+            form.query_one("#f-save_steps").value = "3"
+            form.query_one("#f-log_steps").value = "1"
+            form.query_one("#f-epochs").value = "1"
+            await pilot.pause(0.2)
+            assert "narou-tui train" in str(form.query_one("#launch-command").render())
+            await pilot.press("ctrl+l")
+            await _until(pilot, lambda: app.run_watch is not None, timeout=120)
+            assert screen.view == "charts"
+            await _until(pilot, lambda: app.run_watch.status is not None
+                         and app.run_watch.status.state in ("finished", "failed", "died"),
+                         timeout=240)
+            watch = app.run_watch
+            assert watch.status.state == "finished", "\n".join(watch.log_tail[-30:])
+            await _until(pilot, lambda: watch.history.n_train >= 1)
+
+    asyncio.run(run())
