@@ -275,6 +275,8 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | None = None) -> 
     model = EncoderDecoderModel.from_pretrained(
         str(folder), use_safetensors=True, trust_remote_code=False, local_files_only=True
     )
+    # Training drops the unused pooler before saving; from_pretrained re-creates a random one.
+    strip_pooler(model)
     tokenizer = load_tokenizer_dir(folder)
     if device is not None:
         model.to(device)

@@ -41,7 +41,8 @@ class TrainConfig:
     probe_size: validation synopses whose generated titles are logged at every eval.
     seed: seeds model init, dropout and the data order.
     precision: auto|bf16|fp16|fp32 (auto: bf16 where supported, else fp16 on CUDA, fp32 on CPU).
-    compile: auto|on|off: torch.compile(dynamic=False) over the padded buckets. auto = off
+    compile: auto|on|off|dynamic: `on` = torch.compile(dynamic=False), one graph per padded
+        bucket; `dynamic` = one graph with symbolic lengths for every bucket. auto = off
         for now (per-bucket compilation of BERT-base costs minutes; eager bf16 is measured fast).
     nan_patience: consecutive optimizer steps with NaN/inf loss before the run stops.
     auto_oom: on CUDA OOM, relaunch from the last checkpoint with half the micro-batch and
@@ -123,8 +124,8 @@ class TrainConfig:
             raise ConfigError(f"lr: must be > 0, got {self.lr}")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ConfigError(f"precision: auto|bf16|fp16|fp32, got {self.precision!r}")
-        if self.compile not in ("auto", "on", "off"):
-            raise ConfigError(f"compile: auto|on|off, got {self.compile!r}")
+        if self.compile not in ("auto", "on", "off", "dynamic"):
+            raise ConfigError(f"compile: auto|on|off|dynamic, got {self.compile!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device: auto|cpu|cuda, got {self.device!r}")
 
