@@ -55,6 +55,9 @@ class NarouApp(App[None]):
         Binding("4", "pane('generate')", "Generate", id="pane.generate",
                 tooltip="Generate titles from checkpoints"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (running jobs keep going)"),
+        # Digits typed in a text field stay there; escape leaves the field so 1-4 switch panes.
+        Binding("escape", "leave_field", show=False, id="app.leave_field",
+                tooltip="Leave the focused field (then 1-4 switch panes)"),
     ]
 
     def __init__(self, paths: Paths | None = None, options: LaunchOptions | None = None) -> None:
@@ -158,6 +161,9 @@ class NarouApp(App[None]):
             listener.post_message(GpuSampled(message.samples, message.available, message.reason))
         if message.available:
             self.set_timer(self.GPU_POLL_S, self._sample_gpu)
+
+    def action_leave_field(self) -> None:
+        self.screen.set_focus(None)
 
     def action_pane(self, name: str) -> None:
         if name != self.current_mode:
