@@ -208,7 +208,7 @@ class Loop:
         self.ddp_model = model
         # "auto" stays eager for now: measured on an H200, compiling BERT2BERT-base for every
         # (source, target) bucket took minutes before the first 150 steps were done, while
-        # eager bf16 ran 619 samples/s at effective batch 64 (bench/train_loop_speed.py).
+        # eager bf16 ran 619 samples/s at effective batch 64 (see issue 8 notes).
         use_compile = cfg.compile in ("on", "dynamic")
         if cfg.compile == "dynamic":
             # One graph with symbolic lengths serves every bucket: one compile instead of one
