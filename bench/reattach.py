@@ -1,6 +1,9 @@
 """Reattach benchmark: a synthetic 50-hour run (≥ 1M metric lines + 50 h of gpu.jsonl), then
-time-to-history in the real Train pane, per-refresh cost under a 100 lines/s writer, memory,
-and a LlamaBoard-style baseline (re-read and re-plot the whole log every refresh).
+time-to-history in the real Train pane, per-refresh cost under a 100 lines/s writer (a
+separate process, as a real job is), memory, and a LlamaBoard-style baseline (re-read and
+re-plot the whole log every refresh). The run is written through the job's MetricsWriter, so
+it has the metrics.bin sidecar a real run has; `reattach_jsonl_only_s` is the same reattach
+with the sidecar moved away (an older run: every line parsed from metrics.jsonl).
 
     .venv/bin/python bench/reattach.py [--lines 1000000] [--refreshes 10] [--keep DIR]
 Last line of output: one JSON object with the figures.
@@ -19,8 +22,8 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -28,6 +31,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from core.paths import Paths  # noqa: E402
+from core.runs import sidecar  # noqa: E402
 from core.runs.history import RunHistory  # noqa: E402
 from core.runs.parse import MetricsParser  # noqa: E402
 from core.runs.synthetic import FakeRun  # noqa: E402
@@ -43,9 +47,9 @@ def write_run(root: Path, lines: int) -> tuple[FakeRun, float]:
                  eval_every=2000, save_every=10000, step_s=step_s,
                  t0=time.time() - HOURS * 3600).create()
     block = 20_000
-    with open(fr.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        while fr.step < lines:
-            fh.write(fr.lines_for(min(block, lines - fr.step)))
+    # Through the job's MetricsWriter (JSONL + metrics.bin sidecar), a block per flush.
+    while fr.step < lines:
+        fr.advance(min(block, lines - fr.step))
     with open(fr.run_dir / "gpu.jsonl", "a", encoding="utf-8") as fh:
         fh.write(fr.gpu_lines(fr.t0, fr.t0 + HOURS * 3600))
     fr.log("step 1 ...\n" * 50)
@@ -73,7 +77,23 @@ def baseline_refresh(metrics: Path) -> float:
     return time.perf_counter() - t0
 
 
-async def measure(root: Path, fr: FakeRun, refreshes: int) -> dict[str, float]:
+def writer_main(run_dir: str, step: int, total: int, step_s: float, t0: float) -> None:
+    """The appending job: 100 lines/s (20 steps every 0.2 s) until terminated."""
+    fr = FakeRun(Path(run_dir), total_steps=total, eval_every=2000, save_every=10000,
+                 step_s=step_s, t0=t0, seed=1)
+    fr.step = step
+    while True:
+        fr.advance(20)
+        time.sleep(0.2)
+
+
+def train_records(run_dir: Path) -> int:
+    got = sidecar.load(run_dir, (run_dir / "metrics.jsonl").stat().st_size)
+    assert got is not None, "the bench run has no usable metrics.bin"
+    return int((got[0]["kind"] == sidecar.TRAIN).sum())
+
+
+async def measure(root: Path, fr: FakeRun, refreshes: int, expect: int) -> dict[str, float]:
     from tui.app import LaunchOptions, NarouApp
     from tui.screens.train import TrainScreen
 
@@ -88,23 +108,20 @@ async def measure(root: Path, fr: FakeRun, refreshes: int) -> dict[str, float]:
             screen = app.screen
             watch = app.run_watch
             if (isinstance(screen, TrainScreen) and watch is not None and watch.polls
-                    and screen.refresh_count and watch.history.n_train >= fr.step):
+                    and screen.refresh_count and watch.history.n_train >= expect):
                 await pilot.pause()
                 break
             await asyncio.sleep(0.01)
         out["reattach_s"] = time.perf_counter() - t_start
         out["history_points"] = watch.history.n_train
-        # Writer: 100 lines/s appended by a thread (20 lines every 0.2 s).
-        stop = threading.Event()
-
-        def writer() -> None:
-            while not stop.is_set():
-                fr.advance(20)
-                stop.wait(0.2)
-
-        th = threading.Thread(target=writer, daemon=True)
-        th.start()
-        polls, applies, draws, bytes_read, new_lines = [], [], [], [], []
+        out["sidecar_bytes"] = float(watch.reader.sidecar_bytes)
+        if not refreshes:
+            return out
+        # Writer: 100 lines/s appended by another process (20 lines every 0.2 s).
+        proc = subprocess.Popen([sys.executable, __file__, "--writer", str(fr.run_dir),
+                                 str(fr.step), str(fr.total_steps), repr(fr.step_s),
+                                 repr(fr.t0)])
+        polls, cpus, applies, draws, bytes_read, new_lines = [], [], [], [], [], []
         seen = watch.polls
         lines_before = watch.history.lines
         deadline = time.perf_counter() + 30 + 5 * refreshes
@@ -115,13 +132,14 @@ async def measure(root: Path, fr: FakeRun, refreshes: int) -> dict[str, float]:
             if watch.polls != seen and screen.refresh_count:
                 seen = watch.polls
                 polls.append(watch.last_poll_ms)
+                cpus.append(watch.last_poll_cpu_ms)
                 applies.append(watch.last_apply_ms)
                 draws.append(screen.last_refresh_ms)
                 bytes_read.append(watch.last_bytes)
                 new_lines.append(watch.history.lines - lines_before)
                 lines_before = watch.history.lines
-        stop.set()
-        th.join()
+        proc.terminate()
+        proc.wait()
         # Chart drawing itself (render of every chart at its real size), forced once more.
         t0 = time.perf_counter()
         charts = list(screen.query(LineChart))
@@ -129,6 +147,7 @@ async def measure(root: Path, fr: FakeRun, refreshes: int) -> dict[str, float]:
             c.draw(max(c.content_size.width, 40), max(c.content_size.height, 8))
         out["draw_all_charts_ms"] = (time.perf_counter() - t0) * 1000
         out["poll_ms"] = float(np.median(polls))
+        out["poll_cpu_ms"] = float(np.median(cpus))
         out["apply_ms"] = float(np.median(applies))
         out["pane_update_ms"] = float(np.median(draws))
         out["refresh_ms"] = out["poll_ms"] + out["apply_ms"] + out["pane_update_ms"]
@@ -143,7 +162,12 @@ def main() -> None:
     ap.add_argument("--refreshes", type=int, default=10)
     ap.add_argument("--baseline-runs", type=int, default=2)
     ap.add_argument("--keep", type=Path, default=None, help="write the run here and keep it")
+    ap.add_argument("--writer", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.writer:
+        d, step, total, step_s, t0 = args.writer
+        writer_main(d, int(step), int(total), float(step_s), float(t0))
+        return
     root = args.keep or Path(tempfile.mkdtemp(prefix="narou-reattach-"))
     try:
         fr, write_s = write_run(root, args.lines)
@@ -157,7 +181,11 @@ def main() -> None:
         parse_only_s = time.perf_counter() - t0
         del h
         n_lines = fr.step
-        res = asyncio.run(measure(root, fr, args.refreshes))
+        res = asyncio.run(measure(root, fr, args.refreshes, fr.step))
+        # The same reattach without the sidecar (an older run): every line parsed as JSON.
+        expect = train_records(fr.run_dir)
+        (fr.run_dir / sidecar.SIDECAR_FILE).rename(fr.run_dir / "metrics.bin.away")
+        res["reattach_jsonl_only_s"] = asyncio.run(measure(root, fr, 0, expect))["reattach_s"]
         rss_mb = psutil.Process(os.getpid()).memory_info().rss / 2**20
         base = [baseline_refresh(metrics) for _ in range(args.baseline_runs)]
         res["baseline_refresh_ms"] = float(np.median(base)) * 1000
@@ -174,8 +202,10 @@ def main() -> None:
             ("gpu.jsonl lines (50 h)", f"{gpu_lines:,}"),
             ("parse all lines, no UI", f"{parse_only_s:.2f} s"),
             ("reattach: app start → whole history charted", f"{res['reattach_s']:.2f} s"),
+            ("  same, without metrics.bin (JSONL only)", f"{res['reattach_jsonl_only_s']:.2f} s"),
             ("refresh: poll + apply + pane update", f"{res['refresh_ms']:.1f} ms"),
-            ("  poll (read + parse new bytes)", f"{res['poll_ms']:.2f} ms"),
+            ("  poll (read + parse new bytes), wall", f"{res['poll_ms']:.2f} ms"),
+            ("  poll, CPU time of its thread", f"{res['poll_cpu_ms']:.2f} ms"),
             ("  apply (append to history)", f"{res['apply_ms']:.2f} ms"),
             ("  pane update (charts, progress)", f"{res['pane_update_ms']:.2f} ms"),
             ("  bytes read per refresh", f"{res['bytes_per_refresh']:,.0f}"),

@@ -36,6 +36,9 @@ class RunWatch:
         self.log_tail: list[str] = []
         self.polls = 0
         self.last_poll_ms = 0.0
+        # CPU time of the last poll on its worker thread: its own work, without the time it
+        # waited for the GIL while the UI thread drew (which last_poll_ms includes).
+        self.last_poll_cpu_ms = 0.0
         self.last_apply_ms = 0.0
         self.last_bytes = 0
         self.gpu_live: deque[Any] = deque(maxlen=600)
@@ -51,6 +54,7 @@ class RunWatch:
 
     def poll(self) -> RunPolled:
         t0 = time.perf_counter()
+        c0 = time.thread_time()
         before = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read
         chunks = []
         while True:
@@ -68,6 +72,7 @@ class RunWatch:
         config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
         log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
         used = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read - before
+        self.last_poll_cpu_ms = (time.thread_time() - c0) * 1000
         self.polls += 1
         return RunPolled(self.generation, self.run_id, chunks, gpu, status, config, log,
                          (time.perf_counter() - t0) * 1000, used, self.polls == 1)

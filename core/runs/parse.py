@@ -226,7 +226,6 @@ class MetricsParser:
     def parse(self, blob: bytes) -> MetricChunk:
         lines = blob.count(b"\n")
         self.lines += lines
-        rare = _rare_lines(blob)
         before = self._cols.bad_lines
         cols = self._cols.parse(blob, keep=_is_train) or empty_train()
         if len(cols["step"]) and self._cols._pa_json is not None:
@@ -236,16 +235,42 @@ class MetricsParser:
             if not mask.all():
                 cols = {k: v[mask] for k, v in cols.items()}
         chunk = MetricChunk(train=cols, lines=lines)
-        for rec in rare:
-            if "probe" in rec:
-                chunk.probes.append(rec)
-            elif "event" in rec:
-                chunk.events.append(rec)
-            elif any(k.startswith("eval_") for k in rec) and not _is_train(rec):
-                chunk.evals.append(rec)
+        self._add_rare(chunk, blob)
         chunk.bad_lines = self._cols.bad_lines - before
-        chunk.non_finite_steps = _non_finite_steps(blob)
         return chunk
+
+    def from_sidecar(self, train: dict[str, np.ndarray], others: list[dict[str, Any]],
+                     lines: int, bad_lines: int, non_finite_steps: list[int]) -> MetricChunk:
+        """The chunk `parse` gives for a stretch of metrics.jsonl that the metrics.bin
+        sidecar describes: train columns and line counts from its records, `others` the
+        full records of its non-train lines (core.runs.sidecar)."""
+        chunk = MetricChunk(train=train, lines=lines, bad_lines=bad_lines,
+                            non_finite_steps=non_finite_steps)
+        _sort_rare(chunk, [r for r in others if _has_rare_marker(r)])
+        self.lines += lines
+        self._cols.bad_lines += bad_lines
+        return chunk
+
+    @staticmethod
+    def _add_rare(chunk: MetricChunk, blob: bytes) -> None:
+        """Sort the rare-kind lines of `blob` into `chunk`, and note its non-finite steps."""
+        _sort_rare(chunk, _rare_lines(blob))
+        chunk.non_finite_steps += _non_finite_steps(blob)
+
+
+def _sort_rare(chunk: MetricChunk, rare: list[dict[str, Any]]) -> None:
+    for rec in rare:
+        if "probe" in rec:
+            chunk.probes.append(rec)
+        elif "event" in rec:
+            chunk.events.append(rec)
+        elif any(k.startswith("eval_") for k in rec) and not _is_train(rec):
+            chunk.evals.append(rec)
+
+
+def _has_rare_marker(rec: dict[str, Any]) -> bool:
+    """Whether the line of `rec` holds one of RARE_MARKERS (what the byte search finds)."""
+    return "event" in rec or "probe" in rec or any(k.startswith("eval_") for k in rec)
 
 
 class GpuParser:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
+from core.runs import sidecar
 from core.runs.parse import GpuChunk, GpuParser, MetricChunk, MetricsParser
 from core.runs.schema import (
     CHECKPOINT_PREFIX,
@@ -135,9 +136,47 @@ class RunReader:
         self.gpu = JsonlTail(self.run_dir / GPU_FILE)
         self._metrics_parser = MetricsParser()
         self._gpu_parser = GpuParser()
+        self.use_sidecar = True
+        # JSONL bytes whose train lines came from metrics.bin (0: none, parsed as JSON).
+        self.sidecar_bytes = 0
 
     def poll_metric_chunk(self, max_bytes: int | None = 32 << 20) -> MetricChunk:
+        if self.use_sidecar and self.metrics.offset == 0 and self.metrics.restarts == 0:
+            self.use_sidecar = False  # only the first read of the file; tails parse JSON
+            chunk = self._sidecar_chunk()
+            if chunk is not None:
+                return chunk
         return self._metrics_parser.parse(self.metrics.poll_bytes(max_bytes))
+
+    def _sidecar_chunk(self) -> MetricChunk | None:
+        """Everything metrics.bin covers as one chunk: numbers from its records, only the
+        non-train lines read from metrics.jsonl; None when there is no usable sidecar."""
+        path = self.metrics.path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        got = sidecar.load(self.run_dir, st.st_size)
+        if got is None:
+            return None
+        arr, end = got
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if os.pread(fd, 1, end - 1) != b"\n":  # not on a line end: don't trust it
+                return None
+            others = sidecar.other_lines(arr, fd)
+        finally:
+            os.close(fd)
+        kind = arr["kind"]
+        train_flags = arr["flags"][kind == sidecar.TRAIN]
+        cols = sidecar.train_columns(arr)
+        nan_steps = cols["step"][(train_flags & sidecar.NON_FINITE) != 0].tolist()
+        chunk = self._metrics_parser.from_sidecar(
+            cols, others, len(arr), int((kind == sidecar.BAD).sum()), nan_steps)
+        self.metrics.offset = end
+        self.metrics._inode = st.st_ino
+        self.sidecar_bytes = end
+        return chunk
 
     def poll_gpu_chunk(self, max_bytes: int | None = 32 << 20) -> GpuChunk:
         return self._gpu_parser.parse(self.gpu.poll_bytes(max_bytes))

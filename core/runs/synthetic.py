@@ -96,33 +96,48 @@ class FakeRun:
                 "tokens_per_s": 42000.0, "mem_alloc": 9.1e9, "mem_reserved": 1.1e10,
                 "segment": self.segment}
 
-    def lines_for(self, steps: int, nan_at: int | None = None) -> str:
-        """The text for the next `steps` steps (train lines plus evals/probes/saves)."""
-        out = []
+    def records_for(self, steps: int, nan_at: int | None = None) -> list[dict[str, Any]]:
+        """The records for the next `steps` steps (train lines plus evals/probes/saves)."""
+        out: list[dict[str, Any]] = []
         for _ in range(steps):
             self.step += 1
             s = self.step
             loss = math.nan if nan_at == s else None
-            out.append(_line(self.train_line(s, loss)))
+            out.append(self.train_line(s, loss))
             t = round(self.t0 + s * self.step_s, 3)
             if s % self.eval_every == 0:
-                out.append(_line({"t": t, "step": s, "eval_loss": 2.0 + 5.0 * math.exp(-5 * s
-                                  / self.total_steps), "segment": self.segment}))
+                out.append({"t": t, "step": s, "eval_loss": 2.0 + 5.0 * math.exp(-5 * s
+                            / self.total_steps), "segment": self.segment})
                 titles = [{"story_id": f"n{i:04d}", "title": PROBE_TITLES[(s // self.eval_every
                                                                            + i) % 4]}
                           for i in range(2)]
-                out.append(_line({"t": t, "step": s, "probe": titles, "segment": self.segment}))
+                out.append({"t": t, "step": s, "probe": titles, "segment": self.segment})
             if s % self.save_every == 0:
-                out.append(_line({"t": t, "step": s, "event": "saved",
-                                  "checkpoint": f"checkpoint-{s}", "segment": self.segment}))
-        return "".join(out)
+                out.append({"t": t, "step": s, "event": "saved",
+                            "checkpoint": f"checkpoint-{s}", "segment": self.segment})
+        return out
+
+    def lines_for(self, steps: int, nan_at: int | None = None) -> str:
+        """The text for the next `steps` steps (as `records_for`), for raw appends."""
+        return "".join(_line(r) for r in self.records_for(steps, nan_at))
+
+    def write_records(self, records: list[dict[str, Any]]) -> None:
+        """Append through the job's own MetricsWriter (so metrics.bin is kept as a job does);
+        a torn last line is left as it is, like the raw appends tests make."""
+        from core.training.rundir import MetricsWriter
+
+        w = MetricsWriter(self.run_dir, self.segment, heal=False)
+        try:
+            w.write_many(records)
+        finally:
+            w.close(sync=False)
 
     def append(self, text: str, name: str = METRICS_FILE) -> None:
         with open(self.run_dir / name, "a", encoding="utf-8") as fh:
             fh.write(text)
 
     def advance(self, steps: int, nan_at: int | None = None) -> None:
-        self.append(self.lines_for(steps, nan_at))
+        self.write_records(self.records_for(steps, nan_at))
 
     def log(self, text: str) -> None:
         self.append(text.rstrip("\n") + "\n", LOG_FILE)
@@ -131,8 +146,8 @@ class FakeRun:
         """A new segment continuing from checkpoint `step` (lines after it get superseded)."""
         self.segment += 1
         self.step = step
-        self.append(_line({"t": round(self.now(), 3), "step": step, "event": "resumed",
-                           "segment": self.segment}))
+        self.write_records([{"t": round(self.now(), 3), "step": step, "event": "resumed",
+                             "segment": self.segment}])
 
     def gpu_lines(self, t_start: float, t_end: float, period: float = 2.0,
                   agg: float = 60.0) -> str:

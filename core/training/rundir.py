@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
+from core.runs.parse import _is_train
 from core.runs.schema import (
     CONFIG_FILE,
     GPU_FILE,
@@ -33,6 +34,7 @@ from core.runs.schema import (
     STATUS_FILE,
     RunStatus,
 )
+from core.runs.sidecar import OTHER, TRAIN, SidecarAppender
 
 
 def new_run_id(paths: Paths, name: str = "", now: float | None = None) -> str:
@@ -172,10 +174,11 @@ class StatusWriter:
 class JsonlWriter:
     """Appends one JSON object per line and flushes each line (a kill loses at most the tail)."""
 
-    def __init__(self, path: Path, fixed: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: Path, fixed: dict[str, Any] | None = None, heal: bool = True) -> None:
         self.path = path
         self.fixed = fixed or {}
-        heal_torn_tail(path)
+        if heal:
+            heal_torn_tail(path)
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 (lives as long as the writer)
         self._lock = threading.Lock()
 
@@ -185,11 +188,12 @@ class JsonlWriter:
             self._fh.write(line + "\n")
             self._fh.flush()
 
-    def close(self) -> None:
+    def close(self, sync: bool = True) -> None:
         with self._lock:
             if not self._fh.closed:
                 self._fh.flush()
-                os.fsync(self._fh.fileno())
+                if sync:
+                    os.fsync(self._fh.fileno())
                 self._fh.close()
 
 
@@ -247,11 +251,51 @@ def effective_history(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 class MetricsWriter(JsonlWriter):
-    """metrics.jsonl for one job segment."""
+    """metrics.jsonl for one job segment, plus its metrics.bin sidecar.
 
-    def __init__(self, run_dir: Path, segment: int) -> None:
-        super().__init__(run_dir / METRICS_FILE, {"segment": segment})
+    Every train line also goes to metrics.bin as a fixed-width record (format and invariant:
+    core.runs.sidecar), so a reader reattaching to a million-line run loads the numbers in
+    milliseconds instead of parsing the JSON. `heal=False` leaves a torn last line as it is
+    (synthetic runs that reproduce a kill mid-line).
+    """
+
+    def __init__(self, run_dir: Path, segment: int, heal: bool = True) -> None:
+        super().__init__(run_dir / METRICS_FILE, {"segment": segment}, heal=heal)
         self.segment = segment
+        self.sidecar = SidecarAppender(self.path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_many([record])
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        """Append several lines with one flush (each one as `write` would)."""
+        lines = [json.dumps({**r, **self.fixed}, ensure_ascii=False, separators=(",", ":")) + "\n"
+                 for r in records]
+        with self._lock:
+            side = self.sidecar
+            if not side.enabled:
+                self._fh.write("".join(lines))
+                self._fh.flush()
+                return
+            start = os.fstat(self._fh.fileno()).st_size
+            side.catch_up(start)
+            self._fh.write("".join(lines))
+            self._fh.flush()
+            rows = []
+            end = start
+            for rec, line in zip(records, lines, strict=True):
+                end += len(line) if line.isascii() else len(line.encode("utf-8"))
+                full = {**rec, **self.fixed}
+                rows.append((full, end, TRAIN if _is_train(rec) else OTHER))
+            size = os.fstat(self._fh.fileno()).st_size
+            if size == end:
+                side.append(rows, size)
+            # else someone appended at the same time: the next write's catch_up re-reads the
+            # gap (these lines included) instead of trusting offsets that may be off.
+
+    def close(self, sync: bool = True) -> None:
+        super().close(sync)
+        self.sidecar.close()
 
     def event(self, step: int, event: str, **fields: Any) -> None:
         self.write({"t": round(time.time(), 3), "step": step, "event": event, **fields})

@@ -178,3 +178,99 @@ def test_died_from_stale_heartbeat_or_dead_pid(tmp_path: Path) -> None:
     proc.wait()
     fr.write_status("running", pid=proc.pid)
     assert read_status(fr.run_dir).state == "died"  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ metrics.bin sidecar
+def _load_all(run_dir: Path, use_sidecar: bool) -> tuple[RunHistory, RunReader]:
+    reader, h = RunReader(run_dir), RunHistory()
+    reader.use_sidecar = use_sidecar
+    while True:
+        chunk = reader.poll_metric_chunk(1 << 16)
+        if chunk.lines == 0:
+            return h, reader
+        h.apply(chunk)
+
+
+def _assert_same(a: RunHistory, b: RunHistory) -> None:
+    assert a.n_train == b.n_train > 0
+    for k in a.train.names():
+        if k == "ema":  # summed in other chunk sizes: equal up to rounding
+            np.testing.assert_allclose(a.train[k], b.train[k], rtol=1e-12)
+        else:
+            np.testing.assert_array_equal(a.train[k], b.train[k], err_msg=k)
+    assert a.evals == b.evals and a.probes == b.probes and a.events == b.events
+    assert (a.lines, a.bad_lines, a.segment_start) == (b.lines, b.bad_lines, b.segment_start)
+
+
+def _resumed_run(tmp_path: Path) -> FakeRun:
+    fr = FakeRun(tmp_path / "r", total_steps=1000, eval_every=100, save_every=200).create()
+    fr.advance(350, nan_at=77)
+    fr.append('{"t":1,"step":351,"lo')  # killed mid-line
+    fr.append("\n")
+    fr.resume_from(200)
+    fr.advance(120)
+    return fr
+
+
+def test_sidecar_gives_what_the_jsonl_parse_gives_resume_included(tmp_path: Path) -> None:
+    from core.runs.sidecar import SIDECAR_FILE
+
+    fr = _resumed_run(tmp_path)
+    assert (fr.run_dir / SIDECAR_FILE).stat().st_size > 0
+    fast, reader = _load_all(fr.run_dir, True)
+    slow, _ = _load_all(fr.run_dir, False)
+    assert reader.sidecar_bytes == (fr.run_dir / "metrics.jsonl").stat().st_size
+    _assert_same(fast, slow)
+    assert fast.train["step"].tolist() == list(range(1, 321))  # superseded 201..350 gone
+    assert [e["step"] for e in fast.evals] == [100, 200, 300]
+    assert fast.bad_lines == 1
+    # The NaN alert still fires from a sidecar load.
+    tail = RunReader(fr.run_dir)
+    assert tail.poll_metric_chunk().non_finite_steps == [77]
+
+
+def test_sidecar_torn_record_ignored_then_cut_by_the_next_writer(tmp_path: Path) -> None:
+    from core.runs.sidecar import RECORD, SIDECAR_FILE
+
+    fr = _resumed_run(tmp_path)
+    side = fr.run_dir / SIDECAR_FILE
+    size = side.stat().st_size
+    with open(side, "ab") as fh:
+        fh.write(b"\x01" * (RECORD.itemsize // 2))  # killed mid-record
+    fast, reader = _load_all(fr.run_dir, True)
+    assert reader.sidecar_bytes > 0
+    _assert_same(fast, _load_all(fr.run_dir, False)[0])
+    fr.advance(10)
+    assert (side.stat().st_size - size) % RECORD.itemsize == 0
+    fast, reader = _load_all(fr.run_dir, True)
+    assert reader.sidecar_bytes == (fr.run_dir / "metrics.jsonl").stat().st_size
+    _assert_same(fast, _load_all(fr.run_dir, False)[0])
+
+
+def test_sidecar_absent_or_behind_falls_back_to_the_jsonl(tmp_path: Path) -> None:
+    from core.runs.sidecar import SIDECAR_FILE
+    from core.training.rundir import MetricsWriter
+
+    fr = _resumed_run(tmp_path)
+    fr.append(fr.lines_for(40))  # appended behind the writer's back: not in the sidecar
+    fast, reader = _load_all(fr.run_dir, True)
+    assert 0 < reader.sidecar_bytes < (fr.run_dir / "metrics.jsonl").stat().st_size
+    _assert_same(fast, _load_all(fr.run_dir, False)[0])
+    fr.advance(5)  # the writer back-fills the gap before its own lines
+    fast, reader = _load_all(fr.run_dir, True)
+    assert reader.sidecar_bytes == (fr.run_dir / "metrics.jsonl").stat().st_size
+    _assert_same(fast, _load_all(fr.run_dir, False)[0])
+    (fr.run_dir / SIDECAR_FILE).unlink()  # an older run
+    fast, reader = _load_all(fr.run_dir, True)
+    assert reader.sidecar_bytes == 0
+    _assert_same(fast, _load_all(fr.run_dir, False)[0])
+    MetricsWriter(fr.run_dir, 2).close()  # a resume of an older run starts no partial sidecar
+    assert not (fr.run_dir / SIDECAR_FILE).exists()
+
+
+def test_sidecar_of_another_file_is_not_trusted(tmp_path: Path) -> None:
+    fr = FakeRun(tmp_path / "r", total_steps=1000).create()
+    fr.advance(100)
+    (fr.run_dir / "metrics.jsonl").write_text(fr.lines_for(10))  # replaced, shorter
+    fast, reader = _load_all(fr.run_dir, True)
+    assert reader.sidecar_bytes == 0 and fast.n_train == 10

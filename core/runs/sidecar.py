@@ -1,0 +1,217 @@
+"""metrics.bin: a fixed-width binary copy of every train line of metrics.jsonl, for fast reattach.
+
+Why: a 50-hour run has over a million train lines (~230 MB of JSON); parsing them takes
+seconds even through arrow, while reading the same numbers as fixed-width records takes
+tens of milliseconds. metrics.jsonl stays the source of truth; the sidecar is only a cache
+that the writer keeps next to it and that readers may ignore.
+
+Format (little-endian, append-only):
+  header, 16 bytes: MAGIC (8 bytes) + record size as int64.
+  records, RECORD.itemsize (96) bytes each, one per train line (a line with any of loss, lr,
+  grad_norm, samples_per_s), in file order: `end` (int64: byte offset in metrics.jsonl just
+  past that line's newline), `step`, `segment` (int64, −1 when absent), then the float64
+  TRAIN_FIELDS (NaN when absent or not a number).
+Invariant kept by the writer: every train line of metrics.jsonl[0 : last record's end] has a
+record, and the records' `end`s strictly increase. The writer checks the JSONL size before
+each write and backfills records for lines someone else appended (parsing only that gap),
+and it never starts a sidecar for a metrics.jsonl that already has lines (an older run).
+Readers use the sidecar for the covered prefix (train columns from the records; evals,
+events and probes by a byte search of that prefix) and parse only the JSONL beyond it. A
+partial trailing record (writer killed mid-record) is ignored by readers and cut off by the
+next writer; a sidecar that breaks the invariant is ignored (full JSONL parse instead).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.runs.parse import TRAIN_FIELDS, _int, _is_train, _num
+from core.runs.tail import parse_line
+
+SIDECAR_FILE = "metrics.bin"
+MAGIC = b"NAROUMB1"
+RECORD = np.dtype(
+    [("end", "<i8"), ("step", "<i8"), ("segment", "<i8"), ("kind", "<i4"), ("flags", "<i4")]
+    + [(k, "<f8") for k in TRAIN_FIELDS]
+)
+# Record kinds: what the line at that place in metrics.jsonl is.
+TRAIN, OTHER, BAD, BLANK = 0, 1, 2, 3
+# flags bit: loss or grad_norm is NaN/±inf (arrow-free readers can't tell NaN from absent).
+NON_FINITE = 1
+HEADER_SIZE = 16
+
+
+def header() -> bytes:
+    return MAGIC + np.int64(RECORD.itemsize).astype("<i8").tobytes()
+
+
+Row = tuple[dict[str, Any] | None, int, int]  # (record, end offset, kind)
+
+
+def kind_of(rec: dict[str, Any] | None, raw: bytes = b"x") -> int:
+    if rec is None:
+        return BLANK if not raw.strip() else BAD
+    return TRAIN if _is_train(rec) else OTHER
+
+
+def _non_finite(rec: dict[str, Any]) -> bool:
+    return any(isinstance(rec.get(k), float) and not math.isfinite(rec[k])
+               for k in ("loss", "grad_norm"))
+
+
+def pack(rows: list[Row]) -> bytes:
+    """Records for (record, end offset, kind) triples; only TRAIN ones carry numbers."""
+    arr = np.zeros(len(rows), RECORD)
+    arr["end"] = [end for _, end, _ in rows]
+    arr["kind"] = [kind for _, _, kind in rows]
+    train = [(i, r) for i, (r, _, kind) in enumerate(rows) if kind == TRAIN and r is not None]
+    arr["step"] = -1
+    arr["segment"] = -1
+    for k in TRAIN_FIELDS:
+        arr[k] = np.nan
+    if train:
+        idx = np.array([i for i, _ in train], np.int64)
+        recs = [r for _, r in train]
+        arr["step"][idx] = [_int(r.get("step"), -1) for r in recs]
+        arr["segment"][idx] = [_int(r.get("segment"), -1) for r in recs]
+        arr["flags"][idx] = [NON_FINITE if _non_finite(r) else 0 for r in recs]
+        for k in TRAIN_FIELDS:
+            arr[k][idx] = [_num(r.get(k)) for r in recs]
+    return arr.tobytes()
+
+
+def line_rows(blob: bytes, base: int) -> tuple[list[Row], int]:
+    """A row for each complete line of `blob` (which starts at offset `base`), and the
+    offset just past the last complete line."""
+    rows: list[Row] = []
+    pos = 0
+    while True:
+        nl = blob.find(b"\n", pos)
+        if nl < 0:
+            break
+        raw = blob[pos:nl]
+        rec = parse_line(raw) if raw.strip() else None
+        rows.append((rec, base + nl + 1, kind_of(rec, raw)))
+        pos = nl + 1
+    return rows, base + pos
+
+
+class SidecarAppender:
+    """Writer side: keeps metrics.bin in step with one metrics.jsonl (single writer)."""
+
+    def __init__(self, jsonl: Path, path: Path | None = None) -> None:
+        self.jsonl = Path(jsonl)
+        self.path = Path(path) if path is not None else self.jsonl.with_name(SIDECAR_FILE)
+        self.enabled = True
+        self.known_end = 0
+        jsize = self.jsonl.stat().st_size if self.jsonl.exists() else 0
+        if not self.path.exists():
+            if jsize > 0:  # an older run without a sidecar: a partial one would mislead
+                self.enabled = False
+                return
+            with open(self.path, "wb") as fh:
+                fh.write(header())
+        with open(self.path, "r+b") as fh:
+            head = fh.read(HEADER_SIZE)
+            if head != header():
+                self.enabled = False
+                return
+            size = os.fstat(fh.fileno()).st_size
+            n = (size - HEADER_SIZE) // RECORD.itemsize
+            whole = HEADER_SIZE + n * RECORD.itemsize
+            if whole != size:  # torn last record from a killed writer
+                fh.truncate(whole)
+            if n:
+                fh.seek(whole - RECORD.itemsize)
+                last = np.frombuffer(fh.read(RECORD.itemsize), RECORD)[0]
+                self.known_end = int(last["end"])
+        if self.known_end > jsize:  # metrics.jsonl was replaced: don't trust the sidecar
+            self.enabled = False
+            self.path.unlink(missing_ok=True)
+            return
+        self._fh = open(self.path, "ab")  # noqa: SIM115 (lives as long as the writer)
+
+    def catch_up(self, jsonl_size: int) -> None:
+        """Backfill records for lines appended to metrics.jsonl by anyone but this writer."""
+        if not self.enabled or jsonl_size == self.known_end:
+            return
+        if jsonl_size < self.known_end:
+            self.disable()
+            return
+        with open(self.jsonl, "rb") as fh:
+            fh.seek(self.known_end)
+            blob = fh.read(jsonl_size - self.known_end)
+        rows, end = line_rows(blob, self.known_end)
+        if rows:
+            self._fh.write(pack(rows))
+            self._fh.flush()
+        self.known_end = end
+
+    def append(self, rows: list[Row], jsonl_size: int) -> None:
+        """Records for lines just written; `jsonl_size` is the JSONL size after writing them."""
+        if not self.enabled:
+            return
+        if rows:
+            self._fh.write(pack(rows))
+            self._fh.flush()
+        self.known_end = jsonl_size
+
+    def disable(self) -> None:
+        """Stop extending the sidecar and remove it, so no reader trusts a stale copy."""
+        self.enabled = False
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        fh = getattr(self, "_fh", None)
+        if fh is not None and not fh.closed:
+            fh.close()
+
+
+def load(run_dir: Path, jsonl_size: int) -> tuple[np.ndarray, int] | None:
+    """The complete records of metrics.bin and the JSONL offset they cover, or None when
+    there is no usable sidecar (absent, foreign, or breaking the invariant). A partial
+    trailing record is ignored."""
+    try:
+        with open(Path(run_dir) / SIDECAR_FILE, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if data[:HEADER_SIZE] != header():
+        return None
+    n = (len(data) - HEADER_SIZE) // RECORD.itemsize
+    if n == 0:
+        return None
+    arr = np.frombuffer(data, RECORD, count=n, offset=HEADER_SIZE)
+    ends = arr["end"]
+    if ends[0] <= 0 or ends[-1] > jsonl_size or (n > 1 and not (np.diff(ends) > 0).all()):
+        return None
+    return arr, int(ends[-1])
+
+
+def train_columns(arr: np.ndarray) -> dict[str, np.ndarray]:
+    """MetricChunk.train columns of the TRAIN records."""
+    tr = arr[arr["kind"] == TRAIN]
+    cols = {k: np.ascontiguousarray(tr[k], np.float64) for k in TRAIN_FIELDS}
+    cols["step"] = np.ascontiguousarray(tr["step"], np.int64)
+    cols["segment"] = np.ascontiguousarray(tr["segment"], np.int64)
+    return cols
+
+
+def other_lines(arr: np.ndarray, fd: int) -> list[dict[str, Any]]:
+    """The OTHER records' lines (evals, events, probes, ...) read from metrics.jsonl by
+    offset, in file order; nothing else of the file is read."""
+    ends = arr["end"]
+    idx = np.flatnonzero(arr["kind"] == OTHER)
+    out = []
+    for i in idx.tolist():
+        start = int(ends[i - 1]) if i else 0
+        rec = parse_line(os.pread(fd, int(ends[i]) - start, start))
+        if rec is not None:
+            out.append(rec)
+    return out
