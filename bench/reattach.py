@@ -88,7 +88,7 @@ def writer_main(run_dir: str, step: int, total: int, step_s: float, t0: float) -
 
 
 def train_records(run_dir: Path) -> int:
-    got = sidecar.load(run_dir, (run_dir / "metrics.jsonl").stat().st_size)
+    got = sidecar.load(run_dir)
     assert got is not None, "the bench run has no usable metrics.bin"
     return int((got[0]["kind"] == sidecar.TRAIN).sum())
 
@@ -162,12 +162,26 @@ def main() -> None:
     ap.add_argument("--refreshes", type=int, default=10)
     ap.add_argument("--baseline-runs", type=int, default=2)
     ap.add_argument("--keep", type=Path, default=None, help="write the run here and keep it")
+    ap.add_argument("--stop-gpu-echo", action="store_true",
+                    help="stop GpuSampled bubbling from the Train screen back to the App (which "
+                         "re-forwards it: an endless loop that keeps the UI thread busy); a "
+                         "stand-in until tui/screens/train.py stops the message itself")
     ap.add_argument("--writer", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.writer:
         d, step, total, step_s, t0 = args.writer
         writer_main(d, int(step), int(total), float(step_s), float(t0))
         return
+    if args.stop_gpu_echo:
+        from tui.screens.train import TrainScreen
+
+        shown = TrainScreen.on_gpu_sampled
+
+        def on_gpu_sampled(self: TrainScreen, message: object) -> None:
+            message.stop()  # type: ignore[attr-defined]
+            shown(self, message)  # type: ignore[arg-type]
+
+        TrainScreen.on_gpu_sampled = on_gpu_sampled  # type: ignore[method-assign]
     root = args.keep or Path(tempfile.mkdtemp(prefix="narou-reattach-"))
     try:
         fr, write_s = write_run(root, args.lines)
@@ -196,6 +210,7 @@ def main() -> None:
         res["parse_only_s"] = parse_only_s
         res["write_s"] = write_s
         res["refresh_speedup"] = res["baseline_refresh_ms"] / res["refresh_ms"]
+        res["stop_gpu_echo"] = float(args.stop_gpu_echo)
         rows = [
             ("metric lines (train steps)", f"{res['metric_lines']:,.0f}"),
             ("metrics.jsonl", f"{size_mb:,.0f} MiB"),

@@ -144,6 +144,27 @@ def _concat(parts: list[dict[str, np.ndarray]], empty: dict[str, np.ndarray]) ->
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def _column(col: Any, dtype: type, fill: float) -> np.ndarray:
+    """A numpy copy of an arrow column of float64/int64 with nulls as `fill`.
+
+    Read from the arrow buffers: ChunkedArray.to_numpy, Array.to_numpy with nulls and
+    fill_null all import pandas, which costs seconds on a cold start.
+    """
+    parts = []
+    for arr in col.chunks:
+        n = len(arr)
+        validity, data = arr.buffers()[:2]
+        vals = np.frombuffer(data, dtype, count=n, offset=arr.offset * 8).copy() \
+            if data is not None else np.full(n, fill, dtype)
+        if arr.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+            vals[bits[arr.offset: arr.offset + n] == 0] = fill
+        parts.append(vals)
+    if not parts:
+        return np.empty(0, dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _split_at_newline(blob: bytes) -> tuple[bytes, bytes]:
     mid = blob.find(b"\n", len(blob) // 2)
     if mid < 0 or mid == len(blob) - 1:
@@ -188,14 +209,9 @@ class _Columnar:
             return _concat([p for p in parts if p], {})
         cols: dict[str, np.ndarray] = {}
         for k in self.floats:
-            cols[k] = table.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
+            cols[k] = _column(table.column(k), np.float64, math.nan)
         for k, default in self.ints.items():
-            col = table.column(k)
-            if col.null_count == 0:
-                cols[k] = col.to_numpy(zero_copy_only=False).astype(np.int64)
-            else:  # nulls come out as NaN floats (fill_null would import pandas: slow)
-                raw = col.to_numpy(zero_copy_only=False).astype(np.float64)
-                cols[k] = np.where(np.isnan(raw), default, raw).astype(np.int64)
+            cols[k] = _column(table.column(k), np.int64, default)
         return cols
 
     def _slow(self, blob: bytes, keep: Any) -> dict[str, np.ndarray]:

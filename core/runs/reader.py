@@ -152,14 +152,10 @@ class RunReader:
         """Everything metrics.bin covers as one chunk: numbers from its records, only the
         non-train lines read from metrics.jsonl; None when there is no usable sidecar."""
         path = self.metrics.path
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return None
-        got = sidecar.load(self.run_dir, st.st_size)
+        got = sidecar.load(self.run_dir)
         if got is None:
             return None
-        arr, end = got
+        arr, end, st = got
         fd = os.open(path, os.O_RDONLY)
         try:
             if os.pread(fd, 1, end - 1) != b"\n":  # not on a line end: don't trust it

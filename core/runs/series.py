@@ -42,7 +42,9 @@ class Columns:
         need = self.n + k
         cap = len(next(iter(self._data.values())))
         if need > cap:
-            new_cap = max(need, cap * 2)
+            # Headroom even when one append brings a whole history (reattach): the next
+            # small append must not copy a million rows again.
+            new_cap = max(need + need // 4, cap * 2)
             for name, arr in self._data.items():
                 grown = np.empty(new_cap, dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]

@@ -1,29 +1,33 @@
-"""metrics.bin: a fixed-width binary copy of every train line of metrics.jsonl, for fast reattach.
+"""metrics.bin: a fixed-width binary index of metrics.jsonl, for a fast reattach.
 
 Why: a 50-hour run has over a million train lines (~230 MB of JSON); parsing them takes
-seconds even through arrow, while reading the same numbers as fixed-width records takes
-tens of milliseconds. metrics.jsonl stays the source of truth; the sidecar is only a cache
-that the writer keeps next to it and that readers may ignore.
+seconds even through arrow, while reading the same numbers as fixed-width records takes a
+fraction of a second. metrics.jsonl stays the source of truth; the sidecar is a derived copy
+that the job's MetricsWriter keeps next to it and that readers may ignore.
 
 Format (little-endian, append-only):
   header, 16 bytes: MAGIC (8 bytes) + record size as int64.
-  records, RECORD.itemsize (96) bytes each, one per train line (a line with any of loss, lr,
-  grad_norm, samples_per_s), in file order: `end` (int64: byte offset in metrics.jsonl just
-  past that line's newline), `step`, `segment` (int64, −1 when absent), then the float64
-  TRAIN_FIELDS (NaN when absent or not a number).
-Invariant kept by the writer: every train line of metrics.jsonl[0 : last record's end] has a
-record, and the records' `end`s strictly increase. The writer checks the JSONL size before
-each write and backfills records for lines someone else appended (parsing only that gap),
-and it never starts a sidecar for a metrics.jsonl that already has lines (an older run).
-Readers use the sidecar for the covered prefix (train columns from the records; evals,
-events and probes by a byte search of that prefix) and parse only the JSONL beyond it. A
-partial trailing record (writer killed mid-record) is ignored by readers and cut off by the
-next writer; a sidecar that breaks the invariant is ignored (full JSONL parse instead).
+  records of RECORD (104 bytes), one per line of metrics.jsonl, in file order: `end` (int64:
+  byte offset just past that line's newline), `step`, `segment` (int64, −1 when absent),
+  `kind` (int32: TRAIN, OTHER object, BAD unparseable, BLANK), `flags` (int32: NON_FINITE),
+  then the float64 TRAIN_FIELDS (NaN when absent, not a number, or not a TRAIN line).
+Invariant kept by the writer: every line of metrics.jsonl[0 : last record's end] has exactly
+one record, and the `end`s strictly increase. Before each write the writer compares the
+JSONL size with the end it knows and backfills records for lines someone else appended
+(parsing only that gap); it never starts a sidecar for a metrics.jsonl that already has
+lines (a run begun before the sidecar existed).
+Readers take the covered prefix from the sidecar (train columns and line counts from the
+records; OTHER lines, i.e. evals, events and probes, read by offset and parsed) and parse
+only the JSONL beyond it. A partial trailing record (writer killed mid-record) is ignored by
+readers and cut off by the next writer; a sidecar that breaks the invariant (foreign header,
+ends not increasing, ends past the JSONL's size, not ending on a newline) is ignored and the
+whole JSONL is parsed instead.
 """
 
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from core.runs.parse import TRAIN_FIELDS, _int, _is_train, _num
+from core.runs.schema import METRICS_FILE
 from core.runs.tail import parse_line
 
 SIDECAR_FILE = "metrics.bin"
@@ -173,15 +178,18 @@ class SidecarAppender:
             fh.close()
 
 
-def load(run_dir: Path, jsonl_size: int) -> tuple[np.ndarray, int] | None:
-    """The complete records of metrics.bin and the JSONL offset they cover, or None when
-    there is no usable sidecar (absent, foreign, or breaking the invariant). A partial
-    trailing record is ignored."""
+def load(run_dir: Path) -> tuple[np.ndarray, int, os.stat_result] | None:
+    """The complete records of metrics.bin, the JSONL offset they cover and the JSONL's
+    stat, or None when there is no usable sidecar (absent, foreign, or breaking the
+    invariant). A partial trailing record is ignored."""
     try:
         with open(Path(run_dir) / SIDECAR_FILE, "rb") as fh:
             data = fh.read()
+        # After the sidecar: a line written meanwhile is in the JSONL before its record.
+        st = os.stat(Path(run_dir) / METRICS_FILE)
     except OSError:
         return None
+    jsonl_size = st.st_size
     if data[:HEADER_SIZE] != header():
         return None
     n = (len(data) - HEADER_SIZE) // RECORD.itemsize
@@ -191,27 +199,39 @@ def load(run_dir: Path, jsonl_size: int) -> tuple[np.ndarray, int] | None:
     ends = arr["end"]
     if ends[0] <= 0 or ends[-1] > jsonl_size or (n > 1 and not (np.diff(ends) > 0).all()):
         return None
-    return arr, int(ends[-1])
+    return arr, int(ends[-1]), st
 
 
 def train_columns(arr: np.ndarray) -> dict[str, np.ndarray]:
-    """MetricChunk.train columns of the TRAIN records."""
-    tr = arr[arr["kind"] == TRAIN]
-    cols = {k: np.ascontiguousarray(tr[k], np.float64) for k in TRAIN_FIELDS}
-    cols["step"] = np.ascontiguousarray(tr["step"], np.int64)
-    cols["segment"] = np.ascontiguousarray(tr["segment"], np.int64)
-    return cols
+    """MetricChunk.train columns of the TRAIN records (one pass over the records per
+    column, straight into a contiguous array: no intermediate copy of the records)."""
+    mask = arr["kind"] == TRAIN
+    names = (*TRAIN_FIELDS, "step", "segment")
+    if mask.all():
+        return {k: np.ascontiguousarray(arr[k]) for k in names}
+    return {k: np.compress(mask, arr[k]) for k in names}
 
 
 def other_lines(arr: np.ndarray, fd: int) -> list[dict[str, Any]]:
     """The OTHER records' lines (evals, events, probes, ...) read from metrics.jsonl by
-    offset, in file order; nothing else of the file is read."""
+    offset, in file order; nothing else of the file is read.
+
+    Through an mmap, not a pread per line: a syscall gives up the GIL, and on a worker thread
+    of a busy UI each one waits up to the switch interval (5 ms) to get it back.
+    """
     ends = arr["end"]
     idx = np.flatnonzero(arr["kind"] == OTHER)
-    out = []
-    for i in idx.tolist():
-        start = int(ends[i - 1]) if i else 0
-        rec = parse_line(os.pread(fd, int(ends[i]) - start, start))
-        if rec is not None:
-            out.append(rec)
+    out: list[dict[str, Any]] = []
+    if not len(idx):
+        return out
+    mm = mmap.mmap(fd, int(ends[-1]), access=mmap.ACCESS_READ)
+    try:
+        for i in idx.tolist():
+            start = int(ends[i - 1]) if i else 0
+            rec = parse_line(mm[start:int(ends[i])])
+            if rec is not None:
+                out.append(rec)
+    finally:
+        mm.close()
     return out
+
