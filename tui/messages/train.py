@@ -49,6 +49,9 @@ class RunUpdated(Message):
 class GpuSampled(Message):
     """One round of the App's own NVML sampler; `reason` set when there is no telemetry."""
 
+    # The App forwards each sample to the panes; bubbling back up would re-forward it forever.
+    bubble = False
+
     samples: list[Any] = field(default_factory=list)
     available: bool = True
     reason: str = ""
