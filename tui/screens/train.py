@@ -221,6 +221,7 @@ class TrainScreen(Screen[None]):
         self.last_refresh_ms = (time.perf_counter() - t0) * 1000
 
     def on_gpu_sampled(self, message: GpuSampled) -> None:
+        message.stop()  # handled here; never back to the App, which forwards samples to panes
         self._show_gpu(message)
 
     def _show_gpu(self, message: GpuSampled) -> None:
