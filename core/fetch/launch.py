@@ -9,11 +9,11 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from core.fetch.store import FetchLayout, atomic_write_json, read_json
 from core.paths import REPO_ROOT, Paths
+from core.runs.reader import pid_alive
 
 
 def lock_held(layout: FetchLayout) -> bool:
@@ -29,23 +29,6 @@ def lock_held(layout: FetchLayout) -> bool:
     finally:
         fh.close()  # closing drops a lock we may have taken
     return False
-
-
-def pid_alive(pid: int) -> bool:
-    """A live process (zombies, which hold no resources and will never run, count as gone)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @dataclass

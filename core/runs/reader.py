@@ -29,6 +29,8 @@ from core.runs.tail import JsonlTail
 
 def pid_alive(pid: int) -> bool:
     """True if a process with this pid exists here (zombies count as gone)."""
+    if pid <= 0:  # kill(0, 0) would signal our own process group and say "alive"
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,8 +39,9 @@ def pid_alive(pid: int) -> bool:
         return True
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
+            # The command name may hold ") ", so the state follows the last ")".
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
         return True
 
 

@@ -10,9 +10,10 @@ import time
 import pytest
 from textual.widgets import Input
 
-from core.fetch.launch import pid_alive, snapshot
+from core.fetch.launch import snapshot
 from core.fetch.store import FetchLayout, read_json
 from core.paths import Paths
+from core.runs.reader import pid_alive
 from tests.core.narou_api_double import running_double
 from tui.app import NarouApp
 from tui.screens.fetch import FetchScreen
