@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup run test test-fast lint format bench bench-gpu clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,11 +24,15 @@ format: setup
 	$(VENV)/bin/ruff format core tui tests bench
 
 bench: setup
-	$(PY) bench/tokenize.py
+	$(PY) bench/tokenize_speed.py
 	$(PY) bench/dataset_pane.py
 	$(PY) bench/reattach.py
 	$(PY) bench/generate.py
 	$(PY) bench/train_throughput.py --tiny
+
+# On a CUDA machine: the issue-8 GPU check in one go (see the script's header).
+bench-gpu: setup
+	PYTHON=$(PY) bash bench/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

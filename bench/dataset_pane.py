@@ -29,7 +29,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/ holds a tokenize.py that would shadow the stdlib module: keep bench/ off the path.
+# Run as a script: import `core` from this checkout (the repository root), not an install.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 REPO = _HERE.parent

@@ -20,8 +20,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/ holds tokenize.py, which would shadow the standard library's `tokenize` for every
-# later import; run with the repository root on the path instead of this folder.
+# Run as a script: import `core` from this checkout (the repository root), not an install.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))

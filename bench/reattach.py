@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import sys
 
-# Run as a script, sys.path[0] is bench/, whose bench/tokenize.py would shadow the stdlib's
-# tokenize for every later import: point it at the repo root before importing anything.
+# Run as a script: import `core` from this checkout (the repository root), not an install.
 sys.path[0] = __file__.rsplit("/", 2)[0] or "."
 
 import argparse  # noqa: E402

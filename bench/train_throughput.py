@@ -10,11 +10,12 @@ same initial weights) on the same synthetic Narou-length pairs, on the same devi
   grouped      stock + train_sampling_strategy="group_by_length"          (--grouped)
   stock_order  stock, but sequential over the project's own batch order and logging every
                step: the loss reference for the project path
-  project      core.training.loop.Loop built as core/training/job.py builds it (default config)
-  project_eager / project_compile   the same with TrainConfig.compile = off / on
-               (on = torch.compile(dynamic=False) over the padded buckets, one graph per shape)
-  project_dynamic   TrainConfig.compile = dynamic: torch.compile(dynamic=True), one graph
-               with symbolic lengths for every bucket
+  project      core.training.loop.Loop built as core/training/job.py builds it, default config;
+               compile=auto resolved as for the seed's full run (13 epochs of 100k pairs), so
+               on CUDA it is `on`: symbolic lengths, one graph for every bucket
+  project_eager   the same with TrainConfig.compile = off
+  project_static  compile = static: one graph per padded (source, target) shape
+  project_dynamic compile = dynamic: torch.compile(dynamic=True), every dimension symbolic
 
 Timing excludes warm-up: Trainer runs are timed by a callback that synchronises the GPU at the
 end of optimizer step `warmup` and of step `warmup + steps`; the project's rates come from the
@@ -36,8 +37,8 @@ Data: synopsis lengths ~N(220, 90) clipped to [24, 512], titles ~N(28, 10) clipp
 (tokens incl. [CLS]/[SEP]); synopsis ids Zipf-distributed, each title is every other synopsis
 token in order, so a model can learn it and the loss falls.
 
-Run on a GPU: `python bench/train_throughput.py` (≈ 3–4 min on an H100 incl. model builds and the
-dynamic compile). `--tiny`: tiny preset on the CPU in well under a minute, a smoke run with no
+Run on a GPU: `python bench/train_throughput.py` (≈ 3–5 min on an H100 incl. model builds and the
+project variant's one compile). `--tiny`: tiny preset on the CPU in well under a minute, a smoke run with no
 speed claims. Last line: one JSON object.
 """
 
@@ -46,8 +47,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/ holds tokenize.py, which would shadow the standard library's `tokenize` for every
-# later import: run with the repository root on the path instead of this folder.
+# Run as a script: import `core` from this checkout (the repository root), not an install.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
@@ -74,8 +74,12 @@ SRC_MEAN, SRC_STD, SRC_MIN, SRC_MAX = 220, 90, 24, 512
 TGT_MEAN, TGT_STD, TGT_MIN, TGT_MAX = 28, 10, 6, 64
 EFFECTIVE = 64
 ALL_VARIANTS = ("seed", "stock", "grouped", "stock_order", "project", "project_eager",
-                "project_compile", "project_dynamic")
-GPU_DEFAULT = ("seed", "stock", "stock_order", "project", "project_dynamic")
+                "project_static", "project_dynamic")
+# Most wanted first: if a GPU lease runs out mid-run, the printed "done" lines hold them.
+GPU_DEFAULT = ("stock", "project", "project_eager", "stock_order", "seed")
+# Optimizer steps of the seed's whole run (13 epochs × 100k pairs at batch 64): the length
+# `compile=auto` is resolved for in the `project` variant.
+FULL_RUN_STEPS = math.ceil(13 * 100_000 / EFFECTIVE)
 TINY_DEFAULT = ("seed", "stock", "stock_order", "project")
 HF_VARIANTS = ("seed", "stock", "grouped", "stock_order")
 # Dense bf16 peak, FLOP/s, by a substring of the CUDA device name (first match wins).
@@ -109,6 +113,7 @@ class Plan:
     seed_steps: int
     workers: int
     peak_flops: float | None
+    compile: str | None = None  # the `project` variant's compile mode; None = what auto picks
     seed: int = 42
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="train-throughput-")))
 
@@ -167,7 +172,11 @@ def project_order(data: Any, plan: Plan) -> np.ndarray:
     from core.training.batching import epoch_batches
     from core.training.config import TrainConfig
 
-    batches = epoch_batches(data.source.lengths(), plan.micro, plan.seed, 0, TrainConfig().bucket_chunk)
+    cfg = TrainConfig()
+    by_target = cfg.bucket_by == "source_target"
+    batches = epoch_batches(data.source.lengths(), plan.micro, plan.seed, 0, cfg.bucket_chunk,
+                            target_lengths=data.target.lengths() if by_target else None,
+                            bucket_width=cfg.pad_multiple_source)
     return np.concatenate(batches[: plan.total * plan.accum])
 
 
@@ -384,12 +393,12 @@ def run_project(name: str, data: Any, val: Any, tok: Any, plan: Plan) -> dict[st
     import torch
 
     from core.model import count_parameters
-    from core.training.config import TrainConfig
+    from core.training.config import TrainConfig, resolve_compile
     from core.training.loop import Dist, Loop, LoopContext
     from core.training.rundir import MetricsWriter
 
-    compile_ = {"project": TrainConfig().compile, "project_eager": "off",
-                "project_compile": "on", "project_dynamic": "dynamic"}[name]
+    compile_ = {"project": plan.compile or resolve_compile(TrainConfig().compile, plan.device.type, FULL_RUN_STEPS),
+                "project_eager": "off", "project_static": "static", "project_dynamic": "dynamic"}[name]
     run_dir = plan.root / name
     run_dir.mkdir()
     # Evaluation and saving only at the last step (the loop always does both there), probes off.
@@ -427,10 +436,13 @@ def run_project(name: str, data: Any, val: Any, tok: Any, plan: Plan) -> dict[st
     tokens = sum(logs[s]["tokens_per_s"] / logs[s]["samples_per_s"] * win_samples
                  for s in range(start + plan.log_steps, end + 1, plan.log_steps))
     saved = [r for r in recs if r.get("event") == "saved"]
+    compiled = [r for r in recs if r.get("event") == "compiled"]
+    failed = [r for r in recs if r.get("event") == "compile_failed"]
     res = {
         "variant": name, "params": params, "micro_batch": plan.micro, "grad_accum": plan.accum,
-        "precision": loop.precision, "compiled": loop.compiled,
-        "compile": "dynamic=True (bench re-wrap)" if name == "project_dynamic" else compile_,
+        "precision": loop.precision, "compiled": loop.compiled, "compile": loop.compile_mode,
+        "compile_s": compiled[0]["seconds"] if compiled else None,
+        "compile_failed": failed[0]["reason"] if failed else None,
         "warmup_steps": start, "steps_measured": plan.steps, "total_steps": plan.total,
         "seconds": round(dt, 3), "samples_per_s": round(samples / dt, 2),
         "tokens_per_s": round(tokens / dt, 1), "peak_mem_gib": peak_gib(plan.device),
@@ -438,7 +450,7 @@ def run_project(name: str, data: Any, val: Any, tok: Any, plan: Plan) -> dict[st
         "window_losses": {s: r["loss"] for s, r in sorted(logs.items())},
     }
     del loop, ctx, model
-    if name in ("project_compile", "project_dynamic"):
+    if compile_ != "off":
         torch._dynamo.reset()
     shutil.rmtree(run_dir, ignore_errors=True)
     return res
@@ -496,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--micro", type=int, help="micro-batch (default: what the job picks for the device)")
     parser.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak for MFU")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--compile", choices=("on", "off", "static", "dynamic"),
+                        help="compile mode of the `project` variant (default: what compile=auto "
+                             "picks on this device for the seed's full run)")
     parser.add_argument("--out", type=Path, help="also write the final JSON object here")
     args = parser.parse_args(argv)
 
@@ -534,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         n_pairs=0, micro=micro, accum=accum, warmup=warmup, steps=steps, log_steps=log_steps,
         seed_warmup=args.seed_warmup if args.seed_warmup is not None else (1 if args.tiny else 2),
         seed_steps=args.seed_steps if args.seed_steps is not None else (1 if args.tiny else 6),
-        workers=2 if cuda else 0, peak_flops=peak,
+        workers=2 if cuda else 0, peak_flops=peak, compile=args.compile,
     )
     # Two epochs' worth of bucketing chunks at least, and enough for every run's steps.
     plan.n_pairs = max(plan.total * EFFECTIVE, 50 * plan.micro) * 2
@@ -585,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     sps = main_r["samples_per_s"] if main_r else None
     seed_sps = ok("seed")["samples_per_s"] if ok("seed") else None
     stock_sps = ok("stock")["samples_per_s"] if ok("stock") else None
+    eager_sps = ok("project_eager")["samples_per_s"] if ok("project_eager") else None
     loss = compare_losses(ok("stock_order"), main_r, plan)
     per_variant: dict[str, Any] = {}
     for r in results:
@@ -600,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
         for s, (a, b) in loss["loss_at_steps"].items():
             print(f"  step {s:>4}: stock {a:.4f}   project {b:.4f}")
     print(f"\nproject {sps} samples/s: {ratio(sps, stock_sps)}× stock, {ratio(sps, seed_sps)}× seed recipe; "
-          f"loss_delta {loss['loss_delta']} (noise ≈ {loss['loss_noise']})"
+          f"loss_delta {loss['loss_delta']} (noise ≈ {loss['loss_noise']}); "
+          f"compile={main_r['compile'] if main_r else None} ({main_r['compile_s'] if main_r else None} s)"
           + ("  [tiny CPU smoke run: no speed claims]" if not cuda else ""))
     summary = {
         "device": name, "tiny": args.tiny, "speed_claims": cuda and not args.tiny,
@@ -612,6 +629,12 @@ def main(argv: list[str] | None = None) -> int:
         "seed_samples_per_s": seed_sps, "stock_samples_per_s": stock_sps,
         "grouped_samples_per_s": ok("grouped")["samples_per_s"] if ok("grouped") else None,
         "ratio_vs_stock": ratio(sps, stock_sps), "ratio_vs_seed": ratio(sps, seed_sps),
+        "compile": main_r["compile"] if main_r else None,
+        "compile_s": main_r["compile_s"] if main_r else None,
+        "eager_samples_per_s": eager_sps, "ratio_vs_eager": ratio(sps, eager_sps),
+        # The seed's whole run (13 epochs × 100k pairs) at this rate, compile included.
+        "seed_run_minutes": round((FULL_RUN_STEPS * EFFECTIVE / sps + (main_r["compile_s"] or 0)) / 60, 1)
+        if sps else None,
         "best_project_variant": best["variant"] if best else None,
         "best_samples_per_s": best["samples_per_s"] if best else None,
         "best_ratio_vs_stock": ratio(best["samples_per_s"], stock_sps) if best else None,

@@ -86,7 +86,14 @@ def _save(tables: dict[str, Any], folder: Path, meta: dict[str, Any]) -> None:
     tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     dd = datasets.DatasetDict({split: datasets.Dataset(table) for split, table in tables.items()})
-    dd.save_to_disk(str(tmp))
+    # The caller reports this stage itself; datasets' own bars would land in train.log as noise.
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        dd.save_to_disk(str(tmp))
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
     (tmp / "tokenization.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (tmp / COMPLETE_MARKER).write_text("ok\n", encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)

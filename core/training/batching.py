@@ -68,23 +68,40 @@ class PairData:
 
 
 def epoch_batches(
-    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, chunk_batches: int
+    lengths: np.ndarray,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    chunk_batches: int,
+    target_lengths: np.ndarray | None = None,
+    bucket_width: int = 1,
 ) -> list[np.ndarray]:
-    """The epoch's batches of row indices: same seed+epoch → same batches, always.
+    """The epoch's batches of row indices: same arguments → same batches, always.
 
     Rows are shuffled, cut into chunks of `chunk_batches` batches, sorted by length inside
     each chunk (so a batch holds similar lengths and pads little), cut into batches, and the
     batch order is shuffled again. A tail smaller than a batch is dropped so every batch has
     the same size (repeating shapes).
+
+    With `target_lengths`, rows are sorted by source bucket (length rounded up to
+    `bucket_width`, the collator's padding multiple) and then by target length: rows of one
+    bucket cost the same source compute, so ordering them by title length lets each batch pad
+    its titles to their own maximum instead of to the longest title of the chunk.
     """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
     usable = (len(order) // batch_size) * batch_size
     chunk = batch_size * max(1, chunk_batches)
     batches: list[np.ndarray] = []
+    width = max(1, bucket_width)
     for start in range(0, usable, chunk):
         part = order[start:min(start + chunk, usable)]
-        part = part[np.argsort(-lengths[part], kind="stable")]
+        if target_lengths is None:
+            part = part[np.argsort(-lengths[part], kind="stable")]
+        else:
+            bucket = -(-lengths[part] // width)
+            # lexsort: the last key is the primary one; both descending, ties stay in shuffle order.
+            part = part[np.lexsort((-target_lengths[part], -bucket))]
         batches.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
     shuffle = rng.permutation(len(batches))
     return [batches[i] for i in shuffle]

@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import Any
 
 EFFECTIVE_BATCH = 64  # the seed talk's effective batch (4 × 16 on an 8 GB card)
+COMPILE_MODES = ("auto", "on", "off", "static", "dynamic")
+BUCKET_BY = ("source_target", "source")
+# Values a run's frozen config.json means when it lacks a field (it predates the field):
+# the job resumes with what that run really used, not with today's default.
+FROZEN_LEGACY = {"bucket_by": "source", "pad_multiple_source": 64, "pad_multiple_target": 16,
+                 "bucket_chunk": 50}
+# Below this many optimizer steps `compile=auto` stays eager: compiling BERT2BERT-base once
+# takes about one to two minutes, which a 10–30 % faster step only repays over thousands of steps.
+COMPILE_MIN_STEPS = 2000
 
 
 class ConfigError(ValueError):
@@ -32,18 +41,26 @@ class TrainConfig:
     lr / warmup / weight_decay / max_grad_norm: AdamW with linear warmup (`warmup` is a
         fraction of the total steps) then linear decay to 0.
     max_source_len / max_target_len: truncation of synopsis and title in tokens (incl. specials).
-    pad_multiple_source / pad_multiple_target: batches are padded to these multiples so a few
-        shapes repeat (fast kernels, few torch.compile graphs).
-    bucket_chunk: batches per sorting chunk of the length-bucketed sampler.
+    pad_multiple_source / pad_multiple_target: batches are padded to these multiples (tensor-core
+        friendly widths; with compile=static each padded shape is one graph, so use 64/16 there).
+    bucket_chunk: batches per sorting chunk of the length-bucketed sampler (bigger chunks pad
+        less, smaller ones mix more).
+    bucket_by: source_target = sort each chunk by padded source bucket, then title length
+        (each batch pads its titles to their own maximum); source = by source length only
+        (what runs made before this field existed use on resume).
     log_steps / eval_steps / save_steps: intervals in optimizer steps.
     eval_samples: validation rows used for eval loss (the first N; 0 = all).
     save_total_limit: keep this many newest checkpoints (the best is always kept too).
     probe_size: validation synopses whose generated titles are logged at every eval.
     seed: seeds model init, dropout and the data order.
     precision: auto|bf16|fp16|fp32 (auto: bf16 where supported, else fp16 on CUDA, fp32 on CPU).
-    compile: auto|on|off|dynamic: `on` = torch.compile(dynamic=False), one graph per padded
-        bucket; `dynamic` = one graph with symbolic lengths for every bucket. auto = off
-        for now (per-bucket compilation of BERT-base costs minutes; eager bf16 is measured fast).
+    compile: auto|on|off|static|dynamic (torch.compile of the model's forward and backward):
+        on = sequence lengths symbolic, batch fixed: one graph serves every padded bucket;
+        static = one graph per padded (source, target) shape (minutes per shape on BERT-base);
+        dynamic = every dimension symbolic; off = eager.
+        auto = `on` for CUDA runs of at least COMPILE_MIN_STEPS optimizer steps, else off (on
+        the CPU, or in a short run, the one-time compile costs more than it saves).
+        A compile error falls back to eager with a `compile_failed` event; the run goes on.
     nan_patience: consecutive optimizer steps with NaN/inf loss before the run stops.
     auto_oom: on CUDA OOM, relaunch from the last checkpoint with half the micro-batch and
         double the accumulation.
@@ -70,9 +87,10 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_source_len: int = 512
     max_target_len: int = 64
-    pad_multiple_source: int = 64
-    pad_multiple_target: int = 16
-    bucket_chunk: int = 50
+    pad_multiple_source: int = 32
+    pad_multiple_target: int = 8
+    bucket_chunk: int = 100
+    bucket_by: str = "source_target"
     log_steps: int = 10
     eval_steps: int = 500
     save_steps: int = 500
@@ -124,8 +142,10 @@ class TrainConfig:
             raise ConfigError(f"lr: must be > 0, got {self.lr}")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ConfigError(f"precision: auto|bf16|fp16|fp32, got {self.precision!r}")
-        if self.compile not in ("auto", "on", "off", "dynamic"):
-            raise ConfigError(f"compile: auto|on|off|dynamic, got {self.compile!r}")
+        if self.bucket_by not in BUCKET_BY:
+            raise ConfigError(f"bucket_by: {'|'.join(BUCKET_BY)}, got {self.bucket_by!r}")
+        if self.compile not in COMPILE_MODES:
+            raise ConfigError(f"compile: {'|'.join(COMPILE_MODES)}, got {self.compile!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device: auto|cpu|cuda, got {self.device!r}")
 
@@ -149,6 +169,15 @@ class TrainConfig:
         for name, value in data.items():
             _check_type(known[name], value, source)
         return cls(**data)
+
+    @classmethod
+    def from_frozen(cls, data: dict[str, Any], source: str = "config.json") -> TrainConfig:
+        """The config a run was launched with, read back from its config.json `train` table."""
+        data = dict(data)
+        if "bucket_by" not in data:
+            for name, value in FROZEN_LEGACY.items():
+                data.setdefault(name, value)
+        return cls.from_json(data, source=source)
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
@@ -236,3 +265,10 @@ def pick_batch_split(
         micro = 4
     micro = min(micro, per_rank)
     return micro, max(1, per_rank // micro)
+
+
+def resolve_compile(mode: str, device_type: str, total_steps: int) -> str:
+    """The compile mode a run really uses: `auto` becomes `on` or `off` (see TrainConfig)."""
+    if mode != "auto":
+        return mode
+    return "on" if device_type == "cuda" and total_steps >= COMPILE_MIN_STEPS else "off"

@@ -122,7 +122,7 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
     code = 1
     try:
         frozen = read_json(run_dir / "config.json")
-        cfg = TrainConfig.from_json(frozen["train"], source=str(run_dir / "config.json"))
+        cfg = TrainConfig.from_frozen(frozen["train"], source=str(run_dir / "config.json"))
         paths = Paths(Path(frozen["paths"]["datasets_dir"]), Path(frozen["paths"]["checkpoints_dir"]),
                       Path(frozen["paths"].get("config_dir", run_dir)))
         segment = last_segment(run_dir / METRICS_FILE) + 1 if resume else 0
@@ -297,10 +297,11 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
                           batch_size=bs, grad_accum=ga, world_size=dist.world)
         else:
             metrics.event(0, "started", batch_size=bs, grad_accum=ga, world_size=dist.world,
-                          precision=loop.precision, compiled=loop.compiled, total_steps=loop.total_steps,
+                          precision=loop.precision, compiled=loop.compiled, compile=loop.compile_mode,
+                          total_steps=loop.total_steps,
                           steps_per_epoch=loop.steps_per_epoch, device=str(device))
     log(f"{loop.total_steps} steps ({loop.steps_per_epoch}/epoch), micro-batch {bs} × accumulation {ga}"
-        f" × {dist.world} process(es), {loop.precision}, compile={'on' if loop.compiled else 'off'}")
+        f" × {dist.world} process(es), {loop.precision}, compile={loop.compile_mode}")
     try:
         loop.run()
     except torch.cuda.OutOfMemoryError as exc:

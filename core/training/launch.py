@@ -144,7 +144,7 @@ def resume_run(paths: Paths, run_id: str, foreground: bool = False,
     if status is not None and status.state == RunState.FINISHED.value:
         raise LaunchError(f"run {run_id} has finished; start a new run to train further")
     frozen = read_json(run_dir / CONFIG_FILE)
-    config = TrainConfig.from_json(frozen["train"])
+    config = TrainConfig.from_frozen(frozen["train"])
     if not paths.dataset(config.dataset).exists():
         raise LaunchError(f"dataset {config.dataset!r} of run {run_id} is missing from {paths.datasets_dir}")
     extra = []

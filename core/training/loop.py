@@ -1,7 +1,8 @@
 """The training loop: bucketed batches, AMP, accumulation, eval + probes, saves, faults.
 
 Written for throughput on a GPU: pre-tokenized columns gathered by offset, shapes padded to a
-few repeating buckets, fused AdamW, bf16 autocast, TF32, optional torch.compile, SDPA, and no
+few repeating buckets, fused AdamW, bf16 autocast, TF32, torch.compile with symbolic lengths
+(one graph for every bucket, eager fallback), SDPA, and no
 host synchronisation inside a step (losses stay on the device and are read once per
 `log_steps`). Only rank 0 writes files.
 """
@@ -26,14 +27,18 @@ from core.training.checkpoint import (
     free_bytes,
     save_checkpoint,
 )
-from core.training.config import TrainConfig
+from core.training.config import TrainConfig, resolve_compile
 
 # Fault-injection hooks for tests (never set in normal use):
 #   NAROU_TUI_FAULT_OOM="STEP:MAXBATCH" raises a CUDA OOM at optimizer step ≥ STEP while the
 #       micro-batch is larger than MAXBATCH (so the auto-OOM relaunch with half gets through).
 #   NAROU_TUI_FAULT_NAN_AT_STEP=N makes every loss from optimizer step N on NaN.
 #   NAROU_TUI_FAULT_STEP_SLEEP=S sleeps S seconds after each optimizer step (slow runs to kill).
+#   NAROU_TUI_COMPILE_BACKEND=NAME gives torch.compile another backend: `aot_eager` traces and
+#       differentiates without generating kernels (fast CPU tests), `fail` is a backend that
+#       raises (the compile_failed fallback).
 OOM_ENV = "NAROU_TUI_FAULT_OOM"
+COMPILE_BACKEND_ENV = "NAROU_TUI_COMPILE_BACKEND"
 NAN_ENV = "NAROU_TUI_FAULT_NAN_AT_STEP"
 STEP_SLEEP_ENV = "NAROU_TUI_FAULT_STEP_SLEEP"
 
@@ -132,6 +137,59 @@ def make_optimizer(model: Any, cfg: TrainConfig, device: Any) -> Any:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=fused)
 
 
+def compile_model(model: Any, mode: str, cfg: TrainConfig) -> Any:
+    """`model` wrapped by torch.compile for `mode` (on|static|dynamic); `off` returns it as is."""
+    if mode == "off":
+        return model
+    import torch
+
+    backend: Any = os.environ.get(COMPILE_BACKEND_ENV) or "inductor"
+    if backend == "fail":
+        backend = _failing_backend
+    if mode == "dynamic":
+        return torch.compile(model, dynamic=True, backend=backend)
+    if mode == "static":
+        import torch._dynamo
+
+        # One graph per (source bucket, target bucket); make room for all of them.
+        buckets = (cfg.max_source_len // cfg.pad_multiple_source + 1) * (
+            cfg.max_target_len // cfg.pad_multiple_target + 1)
+        torch._dynamo.config.cache_size_limit = max(64, buckets + 8)
+        if hasattr(torch._dynamo.config, "accumulated_cache_size_limit"):
+            torch._dynamo.config.accumulated_cache_size_limit = max(256, buckets * 4)
+        return torch.compile(model, dynamic=False, backend=backend)
+    # "on": the training step marks the length dimension of each batch dynamic
+    # (mark_lengths_dynamic), so the first trace already has symbolic lengths and every bucket
+    # reuses it; the batch stays a constant, which keeps the kernels' batch-size guards simple.
+    return torch.compile(model, backend=backend)
+
+
+def _failing_backend(gm: Any, example_inputs: Any) -> Any:
+    raise RuntimeError(f"compile failure injected by {COMPILE_BACKEND_ENV}=fail")
+
+
+def mark_lengths_dynamic(batch: dict[str, Any]) -> None:
+    """Tell dynamo that dimension 1 (sequence length) of the model inputs varies."""
+    import torch._dynamo
+
+    for key in ("input_ids", "attention_mask", "decoder_input_ids"):
+        torch._dynamo.maybe_mark_dynamic(batch[key], 1)
+
+
+def compile_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean torch.compile could not build or run a graph (not a model bug)."""
+    import torch._dynamo.exc
+
+    types: list[type[BaseException]] = [torch._dynamo.exc.TorchDynamoException]
+    try:
+        from torch._inductor.exc import CppCompileError
+
+        types.append(CppCompileError)
+    except ImportError:  # older torch: the dynamo base class covers what it raises
+        pass
+    return tuple(types)
+
+
 class Loop:
     """One job segment of training (fresh start or resume)."""
 
@@ -155,7 +213,9 @@ class Loop:
             pad_source=self.cfg.pad_multiple_source,
             pad_target=self.cfg.pad_multiple_target,
         )
-        self.src_lengths = ctx.train.source.lengths()
+        # Truncated lengths: what the collator will pad, so buckets match the padded shapes.
+        self.src_lengths = np.minimum(ctx.train.source.lengths(), self.cfg.max_source_len)
+        self.tgt_lengths = np.minimum(ctx.train.target.lengths(), self.cfg.max_target_len)
         n_plan = len(ctx.train) // ctx.plan_batch
         self.steps_per_epoch = (n_plan * self.split) // (ctx.grad_accum * ctx.dist.world)
         if self.steps_per_epoch < 1:
@@ -181,6 +241,12 @@ class Loop:
         self._fault_oom = _parse_oom(os.environ.get(OOM_ENV))
         self._fault_nan = int(os.environ.get(NAN_ENV, "0") or 0)
         self._step_sleep = float(os.environ.get(STEP_SLEEP_ENV, "0") or 0)
+        self.compile_mode = "off"  # set by setup()
+        self._compile_t0: float | None = None
+
+    @property
+    def compiled(self) -> bool:
+        return self.compile_mode != "off"
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -206,26 +272,8 @@ class Loop:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = DDP(model, device_ids=ids)
         self.ddp_model = model
-        # "auto" stays eager for now: measured on an H200, compiling BERT2BERT-base for every
-        # (source, target) bucket took minutes before the first 150 steps were done, while
-        # eager bf16 ran 619 samples/s at effective batch 64 (see issue 8 notes).
-        use_compile = cfg.compile in ("on", "dynamic")
-        if cfg.compile == "dynamic":
-            # One graph with symbolic lengths serves every bucket: one compile instead of one
-            # per (source, target) shape.
-            model = torch.compile(model, dynamic=True)
-        elif use_compile:
-            import torch._dynamo
-
-            # Bucketed shapes: (source buckets) × (target buckets) graphs, all reused.
-            buckets = (cfg.max_source_len // cfg.pad_multiple_source + 1) * (
-                cfg.max_target_len // cfg.pad_multiple_target + 1)
-            torch._dynamo.config.cache_size_limit = max(64, buckets + 8)
-            if hasattr(torch._dynamo.config, "accumulated_cache_size_limit"):
-                torch._dynamo.config.accumulated_cache_size_limit = max(256, buckets * 4)
-            model = torch.compile(model, dynamic=False)
-        self.model = model
-        self.compiled = use_compile
+        self.compile_mode = resolve_compile(cfg.compile, self.device.type, self.total_steps)
+        self.model = compile_model(model, self.compile_mode, cfg)
 
     # ------------------------------------------------------------------ helpers
     def _autocast(self) -> Any:
@@ -262,7 +310,10 @@ class Loop:
         return {k: v.to(self.device, non_blocking=nb) if v.dim() > 0 else v for k, v in batch.items()}
 
     def _rank_batches(self, epoch: int, first_step: int) -> list[np.ndarray]:
-        plan = epoch_batches(self.src_lengths, self.ctx.plan_batch, self.cfg.seed, epoch, self.cfg.bucket_chunk)
+        by_target = self.cfg.bucket_by == "source_target"
+        plan = epoch_batches(self.src_lengths, self.ctx.plan_batch, self.cfg.seed, epoch, self.cfg.bucket_chunk,
+                             target_lengths=self.tgt_lengths if by_target else None,
+                             bucket_width=self.cfg.pad_multiple_source)
         micro = split_batches(plan, self.split)
         per_step = self.ctx.grad_accum * self.ctx.dist.world
         usable = self.steps_per_epoch * per_step
@@ -408,12 +459,15 @@ class Loop:
         window_t = time.time()
         rate_t0: float | None = None
         rate_step0 = st.step
+        # torch.compile builds its graph inside the first step; _compile_done reports the cost.
+        self._compile_t0 = time.time() if self.compiled else None
         if ctx.resume_state is not None and st.steps_in_epoch:
             self._event("skipped", batches=st.steps_in_epoch * A * ctx.dist.world, epoch=st.epoch,
                         steps=st.steps_in_epoch)
         self._status(write=True, state="running", phase="train", total_steps=self.total_steps,
                      step=st.step, epoch=self._epoch_float(), batch_size=ctx.batch_size,
-                     grad_accum=A, precision=self.precision, compiled=self.compiled)
+                     grad_accum=A, precision=self.precision, compiled=self.compiled,
+                     compile=self.compile_mode)
         self.phase = "train"
         if ctx.stop_flag["stop"] and ctx.dist.world == 1:
             # Asked to stop while still setting up: nothing new to save.
@@ -427,27 +481,18 @@ class Loop:
             it = iter(pre)
             try:
                 while st.steps_in_epoch < self.steps_per_epoch and st.step < self.total_steps:
-                    step_loss = zero.clone()
-                    samples = tokens = 0
-                    for k in range(A):
-                        batch = self._to_device(next(it))
-                        samples += int(batch["input_ids"].shape[0])
-                        tokens += int(batch.pop("n_src_tokens")) + int(batch.pop("n_tgt_tokens"))
-                        self._maybe_fault_oom(batch)
-                        sync_ctx = self._no_sync(k < A - 1)
-                        with sync_ctx:
-                            self.phase = "forward"
-                            with self._autocast():
-                                loss = self._loss(self.model, batch)
-                            if self._fault_nan and st.step + 1 >= self._fault_nan:
-                                loss = loss * float("nan")
-                            self.phase = "backward"
-                            scaled = loss / A
-                            if self.scaler is not None:
-                                self.scaler.scale(scaled).backward()
-                            else:
-                                scaled.backward()
-                        step_loss += loss.detach().float() / A
+                    # The step's micro-batches go to the device together: a compile failure
+                    # can then replay the whole step eagerly.
+                    micro = [self._to_device(next(it)) for _ in range(A)]
+                    samples = sum(int(b["input_ids"].shape[0]) for b in micro)
+                    tokens = sum(int(b.pop("n_src_tokens")) + int(b.pop("n_tgt_tokens")) for b in micro)
+                    try:
+                        step_loss = self._accumulate(micro)
+                    except compile_errors() as exc:
+                        if not self.compiled:
+                            raise
+                        self._compile_failed(exc)
+                        step_loss = self._accumulate(micro)
                     self.phase = "optimizer"
                     if self.scaler is not None:
                         self.scaler.unscale_(self.optimizer)
@@ -470,6 +515,8 @@ class Loop:
                     window_tokens += tokens * ctx.dist.world
                     if rate_t0 is None:
                         # The first step pays compilation and warm-up: measure the rate after it.
+                        if self._compile_t0 is not None:
+                            self._compile_done()
                         rate_t0, rate_step0 = time.time(), st.step
                     if self._step_sleep:
                         time.sleep(self._step_sleep)
@@ -516,6 +563,53 @@ class Loop:
             finally:
                 pre.close()
         self._status(write=True, step=st.step, epoch=self._epoch_float(), eta_s=0.0)
+
+    def _accumulate(self, micro: list[dict[str, Any]]) -> Any:
+        """Forward and backward over one optimizer step's micro-batches; the mean loss (on device)."""
+        A = len(micro)
+        step_loss = self.torch.zeros((), device=self.device)
+        for k, batch in enumerate(micro):
+            self._maybe_fault_oom(batch)
+            if self.compile_mode == "on":
+                mark_lengths_dynamic(batch)
+            with self._no_sync(k < A - 1):
+                self.phase = "forward"
+                with self._autocast():
+                    loss = self._loss(self.model, batch)
+                if self._fault_nan and self.state.step + 1 >= self._fault_nan:
+                    loss = loss * float("nan")
+                self.phase = "backward"
+                scaled = loss / A
+                if self.scaler is not None:
+                    self.scaler.scale(scaled).backward()
+                else:
+                    scaled.backward()
+            step_loss += loss.detach().float() / A
+        return step_loss
+
+    def _compile_failed(self, exc: BaseException) -> None:
+        """Drop the compiled model for the eager one; the step is then replayed from scratch."""
+        # BackendCompilerFailed's own text is a header; the cause is the wrapped exception.
+        cause = getattr(exc, "inner_exception", None) or exc
+        lines = [ln for ln in str(cause).strip().splitlines() if ln.strip()]
+        reason = (f"torch.compile ({self.compile_mode}) failed, training goes on eagerly: "
+                  f"{type(cause).__name__}: {lines[0] if lines else ''}")[:500]
+        print(f"warning: {reason}", flush=True)
+        self._event("compile_failed", reason=reason, mode=self.compile_mode)
+        self.model = self.ddp_model
+        self.compile_mode = "off"
+        self._compile_t0 = None
+        # Half-accumulated gradients of the failed attempt must not count twice.
+        self.optimizer.zero_grad(set_to_none=True)
+        self._status(write=True, compiled=False, compile="off")
+
+    def _compile_done(self) -> None:
+        """Record what the first (compiling) step cost, once the GPU has really finished it."""
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize(self.device)
+        seconds = time.time() - (self._compile_t0 or time.time())
+        self._compile_t0 = None
+        self._event("compiled", mode=self.compile_mode, seconds=round(seconds, 1))
 
     def _do_eval(self) -> None:
         if self.ctx.dist.main:

@@ -151,3 +151,34 @@ def test_generation_service_runs_on_cuda(cuda_run: tuple[Paths, str]) -> None:
             assert len(a.candidates) == opts.num_return_sequences
             assert a.candidates[0].text.strip()
             assert [c.text for c in a.candidates] == [c.text for c in b.candidates]
+
+
+def test_compiled_cuda_run_builds_one_graph_for_every_bucket(tmp_path: Path) -> None:
+    # The default of long CUDA runs (compile=on) with the real inductor/Triton backend.
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from core.training.launch import launch
+
+    torch._dynamo.reset()
+    counters.clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TOKENIZERS_PARALLELISM", "false")
+            paths = make_paths(tmp_path)
+            cfg = tiny_config(device="cuda", precision="bf16", compile="on", max_steps=30, batch_size=8,
+                              grad_accum=1, lr=3e-3, log_steps=1, eval_steps=30, save_steps=30,
+                              probe_size=0, run_name="compiled")
+            run_dir = paths.run(launch(paths, cfg, foreground=True))
+        graphs = counters["stats"]["unique_graphs"]
+    finally:
+        torch._dynamo.reset()
+    recs = read_metrics(run_dir)
+    events = {r["event"]: r for r in recs if "event" in r}
+    assert "compile_failed" not in events, events.get("compile_failed")
+    assert events["compiled"]["mode"] == "on" and events["finished"]
+    # Several padded shapes in 30 batches of the sample, one graph: no recompiles.
+    assert graphs == 1
+    losses = [r["loss"] for r in recs if "loss" in r]
+    assert len(losses) == 30 and all(math.isfinite(x) for x in losses)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5

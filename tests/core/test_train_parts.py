@@ -101,6 +101,46 @@ def test_epoch_batches_are_deterministic_bucketed_and_cover_rows() -> None:
     assert len(halves) == 124 and np.array_equal(np.concatenate(halves), rows)
 
 
+def _padded_tokens(batches: list[np.ndarray], src: np.ndarray, tgt: np.ndarray, ms: int, mt: int) -> int:
+    return int(sum((-(-src[b].max() // ms) * ms + -(-tgt[b].max() // mt) * mt) * len(b) for b in batches))
+
+
+def test_source_target_bucketing_pads_titles_less_with_the_same_source_padding() -> None:
+    # Narou-like lengths: synopses ~N(220, 90), titles ~N(28, 10), uncorrelated.
+    rng = np.random.default_rng(0)
+    src = np.clip(rng.normal(220, 90, 20_000), 24, 512).astype(np.int64)
+    tgt = np.clip(rng.normal(28, 10, 20_000), 6, 64).astype(np.int64)
+    by_src = epoch_batches(src, 64, seed=1, epoch=0, chunk_batches=100)
+    both = epoch_batches(src, 64, seed=1, epoch=0, chunk_batches=100, target_lengths=tgt, bucket_width=32)
+    again = epoch_batches(src, 64, seed=1, epoch=0, chunk_batches=100, target_lengths=tgt, bucket_width=32)
+    assert all(np.array_equal(x, y) for x, y in zip(both, again, strict=True))
+    assert len(both) == len(by_src) == 312 and sorted(np.concatenate(both).tolist()) == sorted(
+        np.concatenate(by_src).tolist())
+    # Titles: padded positions fall by a quarter or more; sources stay as tightly bucketed.
+    t_src = sum(-(-tgt[b].max() // 8) * 8 * 64 for b in by_src)
+    t_both = sum(-(-tgt[b].max() // 8) * 8 * 64 for b in both)
+    assert t_both < 0.75 * t_src, (t_both, t_src)
+    s_src = sum(-(-src[b].max() // 32) * 32 * 64 for b in by_src)
+    s_both = sum(-(-src[b].max() // 32) * 32 * 64 for b in both)
+    assert s_both < 1.03 * s_src, (s_both, s_src)
+    real = int(src[np.concatenate(both)].sum() + tgt[np.concatenate(both)].sum())
+    assert real / _padded_tokens(both, src, tgt, 32, 8) > real / _padded_tokens(by_src, src, tgt, 64, 16) + 0.1
+
+
+def test_frozen_configs_without_bucket_by_resume_with_what_they_used() -> None:
+    from core.training.config import TrainConfig
+
+    old = TrainConfig(dataset="d", scratch="tiny").to_json()
+    for name in ("bucket_by", "pad_multiple_source", "pad_multiple_target", "bucket_chunk"):
+        del old[name]
+    cfg = TrainConfig.from_frozen(old)
+    assert (cfg.bucket_by, cfg.pad_multiple_source, cfg.pad_multiple_target, cfg.bucket_chunk) == (
+        "source", 64, 16, 50)
+    new = TrainConfig.from_frozen(TrainConfig(dataset="d", scratch="tiny").to_json())
+    assert (new.bucket_by, new.pad_multiple_source, new.pad_multiple_target, new.bucket_chunk) == (
+        "source_target", 32, 8, 100)
+
+
 def test_collator_pads_to_multiples_masks_labels_and_shifts_once() -> None:
     data = _pairs([70, 10, 3], [5, 20, 2])
     coll = Collator(pad_id=0, decoder_start_id=2, max_source_len=128, max_target_len=32,

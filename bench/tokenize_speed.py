@@ -9,7 +9,7 @@ reused from the temp folder on later runs. The reference rate comes from a subse
 5,000) in this process; the fast path runs over all N with one worker per CPU, pool start-up
 included. Ids are compared on the reference subset. Last line: one JSON object.
 
-    .venv/bin/python bench/tokenize.py [--n 100000] [--reference-n 5000] [--vocab-size 32768]
+    .venv/bin/python bench/tokenize_speed.py [--n 100000] [--reference-n 5000] [--vocab-size 32768]
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is named like the stdlib `tokenize` module: keep its folder off the import path
-# (before anything imports `tokenize`) and put the repository there instead.
+# Run as a script: import `core` from this checkout (the repository root), not an install.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 REPO = _HERE.parent
