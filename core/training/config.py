@@ -58,8 +58,9 @@ class TrainConfig:
         on = sequence lengths symbolic, batch fixed: one graph serves every padded bucket;
         static = one graph per padded (source, target) shape (minutes per shape on BERT-base);
         dynamic = every dimension symbolic; off = eager.
-        auto = `on` for CUDA runs of at least COMPILE_MIN_STEPS optimizer steps, else off (on
-        the CPU, or in a short run, the one-time compile costs more than it saves).
+        auto = `on` for CUDA runs of at least COMPILE_MIN_STEPS optimizer steps on cards of
+        compute capability 7.0 or newer, else off (on the CPU, or in a short run, the one-time
+        compile costs more than it saves; older cards have no Triton).
         A compile error falls back to eager with a `compile_failed` event; the run goes on.
     nan_patience: consecutive optimizer steps with NaN/inf loss before the run stops.
     auto_oom: on CUDA OOM, relaunch from the last checkpoint with half the micro-batch and
@@ -267,8 +268,14 @@ def pick_batch_split(
     return micro, max(1, per_rank // micro)
 
 
-def resolve_compile(mode: str, device_type: str, total_steps: int) -> str:
-    """The compile mode a run really uses: `auto` becomes `on` or `off` (see TrainConfig)."""
+def resolve_compile(mode: str, device_type: str, total_steps: int,
+                    capability: tuple[int, int] | None = None) -> str:
+    """The compile mode a run really uses: `auto` becomes `on` or `off` (see TrainConfig).
+
+    capability: the CUDA compute capability; Triton, which inductor emits, needs 7.0 or newer.
+    """
     if mode != "auto":
         return mode
-    return "on" if device_type == "cuda" and total_steps >= COMPILE_MIN_STEPS else "off"
+    if device_type != "cuda" or total_steps < COMPILE_MIN_STEPS:
+        return "off"
+    return "off" if capability is not None and capability < (7, 0) else "on"

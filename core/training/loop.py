@@ -272,7 +272,8 @@ class Loop:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = DDP(model, device_ids=ids)
         self.ddp_model = model
-        self.compile_mode = resolve_compile(cfg.compile, self.device.type, self.total_steps)
+        cap = torch.cuda.get_device_capability(self.device) if self.device.type == "cuda" else None
+        self.compile_mode = resolve_compile(cfg.compile, self.device.type, self.total_steps, cap)
         self.model = compile_model(model, self.compile_mode, cfg)
 
     # ------------------------------------------------------------------ helpers

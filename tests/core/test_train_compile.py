@@ -35,6 +35,8 @@ def test_auto_compiles_long_cuda_runs_only() -> None:
     assert resolve_compile("auto", "cuda", 20_313) == "on"  # the seed recipe: 13 epochs of 100k
     assert resolve_compile("auto", "cuda", COMPILE_MIN_STEPS - 1) == "off"
     assert resolve_compile("auto", "cpu", 10**6) == "off"
+    assert resolve_compile("auto", "cuda", 10**6, capability=(8, 6)) == "on"  # an RTX 3070
+    assert resolve_compile("auto", "cuda", 10**6, capability=(6, 0)) == "off"  # P100: no Triton
     for mode in ("on", "off", "static", "dynamic"):
         assert resolve_compile(mode, "cpu", 1) == mode
     with pytest.raises(ConfigError, match="compile: auto|on|off|static|dynamic, got 'fast'"):
