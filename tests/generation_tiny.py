@@ -96,12 +96,17 @@ def build_collapsed_run(
     loss = 0.0
     for _ in range(steps):
         idx = torch.randperm(len(pairs), generator=g)[:8]
+        # Shifted right behind [CLS] here, as the training loop does (passing labels= to the
+        # model works too, but transformers then warns about pre-4.12 checkpoints each step).
+        dec_in = torch.cat([torch.full((len(idx), 1), tok.cls_token_id), labels[idx][:, :-1]], dim=1)
         out = model(input_ids=src["input_ids"][idx], attention_mask=src["attention_mask"][idx],
-                    labels=labels[idx])
-        out.loss.backward()
+                    decoder_input_ids=dec_in)
+        step_loss = torch.nn.functional.cross_entropy(out.logits.reshape(-1, out.logits.size(-1)),
+                                                      labels[idx].reshape(-1))
+        step_loss.backward()
         opt.step()
         opt.zero_grad()
-        loss = float(out.loss.detach())
+        loss = float(step_loss.detach())
     model.eval()
     run_dir = root / run_id
     ck = run_dir / f"checkpoint-{steps}"

@@ -138,39 +138,25 @@ def run_generate(args: argparse.Namespace, paths: Paths) -> int:
 
 def read_batch_input(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Good records (with their line number) and 'FILE:LINE: why' for every bad line."""
+    from core.jsonl import JsonlError, read_objects
+
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from exc
+        lines = read_objects(path)
+    except JsonlError as exc:
+        raise CliError(str(exc)) from exc
     good: list[dict[str, Any]] = []
-    bad: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            bad.append(f"{path}:{number}: not JSON ({exc.msg})")
-            continue
-        if not isinstance(rec, dict):
-            bad.append(f"{path}:{number}: not a JSON object")
-            continue
+    bad = list(lines.problems)
+    for number, rec in lines.objects:
         story = rec.get("story")
         if not isinstance(story, str) or not story.strip():
-            bad.append(f"{path}:{number}: field 'story' missing or empty")
+            bad.append((number, "field 'story' missing or empty"))
             continue
-        for opt in ("title", "ncode"):
-            if opt in rec and rec[opt] is not None and not isinstance(rec[opt], str):
-                bad.append(f"{path}:{number}: field '{opt}' must be a string")
-                break
-        else:
-            good.append({"line": number, "story": story, "title": rec.get("title"),
-                         "ncode": rec.get("ncode")})
-    return good, bad
+        wrong = [k for k in ("title", "ncode") if rec.get(k) is not None and not isinstance(rec[k], str)]
+        if wrong:
+            bad.append((number, f"field '{wrong[0]}' must be a string"))
+            continue
+        good.append({"line": number, "story": story, "title": rec.get("title"), "ncode": rec.get("ncode")})
+    return good, [f"{path}:{number}: {why}" for number, why in sorted(bad)]
 
 
 def _generate_batch(args: argparse.Namespace, paths: Paths, options: Any) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,33 +65,22 @@ class References:
 
 def load_references(path: Path, pred_field: str = "pred_title_t5") -> References:
     """Read a JSONL of {story, title, pred_field}; bad lines are reported, good ones kept."""
-    path = Path(path)
+    from core.jsonl import JsonlError, read_objects
+
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise EvalDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise EvalDataError(f"{path}: not UTF-8 (byte {exc.start})") from exc
-    refs = References(path)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            refs.problems.append(f"line {number}: not JSON ({exc.msg})")
-            continue
-        if not isinstance(rec, dict):
-            refs.problems.append(f"line {number}: not a JSON object")
-            continue
+        lines = read_objects(path)
+    except JsonlError as exc:
+        raise EvalDataError(str(exc)) from exc
+    refs = References(lines.path)
+    problems = [(number, why) for number, why in lines.problems]
+    for number, rec in lines.objects:
         bad = [k for k in ("story", "title", pred_field)
                if not isinstance(rec.get(k), str) or not rec[k].strip()]
         if bad:
-            refs.problems.append(f"line {number}: missing or empty {', '.join(bad)}")
+            problems.append((number, f"missing or empty {', '.join(bad)}"))
             continue
         refs.rows.append({"story": rec["story"], "title": rec["title"], "pred": rec[pred_field]})
+    refs.problems.extend(f"line {number}: {why}" for number, why in sorted(problems))
     if not refs.rows:
         raise EvalDataError(f"{path}: no usable lines ({'; '.join(refs.problems[:3]) or 'empty'})")
     return refs
