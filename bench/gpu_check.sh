@@ -9,6 +9,13 @@
 # benchmark's JSON line), gpu_tests.txt, and the short run's metrics.jsonl / gpu.jsonl /
 # status.json. Where this project's dependencies are missing, wheels in .whl/ (textual,
 # datasets, dill, multiprocess, fugashi, unidic-lite, ...) are installed to /tmp/site first.
+#
+# Making those wheels (here, for the GPU box's Python 3.12; .whl/ is git-ignored):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#       textual==8.2.8 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 fugashi==1.5.2 \
+#       mdit-py-plugins==0.7.0 platformdirs==4.14.8
+#   pip wheel --no-deps -w .whl unidic-lite==1.0.8     # sdist only: built here, ~48 MB
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-${OUT:-gpu-check}}"
