@@ -461,7 +461,10 @@ class Loop:
         rate_t0: float | None = None
         rate_step0 = st.step
         # torch.compile builds its graph inside the first step; _compile_done reports the cost.
+        # The event first, so a watcher of a quiet first minute or two sees why.
         self._compile_t0 = time.time() if self.compiled else None
+        if self.compiled:
+            self._event("compiling", mode=self.compile_mode)
         if ctx.resume_state is not None and st.steps_in_epoch:
             self._event("skipped", batches=st.steps_in_epoch * A * ctx.dist.world, epoch=st.epoch,
                         steps=st.steps_in_epoch)

@@ -82,6 +82,8 @@ def test_compiled_run_traces_once_for_every_bucket(tpaths, monkeypatch, fresh_dy
     assert started["compile"] == "on" and started["compiled"] is True
     compiled = [r for r in recs if r.get("event") == "compiled"]
     assert len(compiled) == 1 and compiled[0]["mode"] == "on" and compiled[0]["seconds"] >= 0
+    names = [r["event"] for r in recs if "event" in r]
+    assert names.index("started") < names.index("compiling") < names.index("compiled")
     losses = _train_losses(run_dir)
     assert len(losses) == 12 and losses[-1] < losses[0]
 

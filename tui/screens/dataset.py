@@ -29,6 +29,7 @@ from tui.messages.dataset import (
     StatsFailed,
     StatsReady,
 )
+from tui.search_marks import search_marks
 from tui.widgets.dataset_stats import DatasetStatsView
 from tui.widgets.record_detail import RecordDetail
 from tui.widgets.record_table import ColumnSpec, RecordTable
@@ -361,7 +362,7 @@ class DatasetScreen(Screen[None]):
             self.query_one("#ds-search", Input).remove_class("-invalid")
             self._show_message("")
             table = self.query_one(RecordTable)
-            table.set_highlight("" if message.query.regex else message.query.text)
+            table.set_highlight(search_marks(message.query.text, message.query.regex))
             table.set_order(message.order, keep_index=False)
             self._update_status()
         self._search_done()
@@ -422,7 +423,7 @@ class DatasetScreen(Screen[None]):
         if self.records is None:
             return
         detail = await self._view("ds-detail", RecordDetail)
-        detail.show(self.records.record(index), self.query_one(RecordTable).highlight)
+        detail.show(self.records.record(index), self.query_one(RecordTable).marks)
         self.query_one("#ds-views", ContentSwitcher).current = "ds-detail"
         detail.focus()
         self.refresh_bindings()

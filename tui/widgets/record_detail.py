@@ -13,14 +13,18 @@ from textual.widgets import Static
 
 from core.data.genres import BIGGENRE_NAMES
 from tui.dataset_query import Record, genre_name
+from tui.search_marks import SearchMarks
 
 
 class RecordDetail(VerticalScroll, can_focus=True):
     """Shows one `Record`; up/down scroll long synopses."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"record-detail--match"}
+
     DEFAULT_CSS = """
     RecordDetail {
         padding: 0 1;
+        & > .record-detail--match { color: $text-warning; text-style: bold underline; }
         & > #detail-title { text-style: bold; color: $text-accent; margin-bottom: 1; }
         & > #detail-fields { margin-bottom: 1; }
         & > .detail-heading { color: $text-muted; text-style: bold; }
@@ -47,10 +51,11 @@ class RecordDetail(VerticalScroll, can_focus=True):
         yield Static("キーワード (keywords)", classes="detail-heading")
         yield Static("", id="detail-keywords")
 
-    def show(self, record: Record, highlight: str = "") -> None:
-        """Replace the shown record and scroll back to its top; mark `highlight` if given."""
+    def show(self, record: Record, marks: SearchMarks | None = None) -> None:
+        """Replace the shown record and scroll back to its top; highlight `marks`' matches."""
         self.record = record
-        self.query_one("#detail-title", Static).update(Text(record.title or "(no title)"))
+        self.query_one("#detail-title", Static).update(
+            self._marked(record.title, marks) if record.title else Text("(no title)"))
         fields = Table.grid(padding=(0, 2))
         fields.add_column(style="dim")
         fields.add_column()
@@ -65,11 +70,17 @@ class RecordDetail(VerticalScroll, can_focus=True):
         fields.add_row("lengths", f"synopsis {record.story_chars:,} chars · title {record.title_chars:,} chars")
         fields.add_row("row", f"{record.index:,}")
         self.query_one("#detail-fields", Static).update(fields)
-        story = Text(record.story or "(empty synopsis)")
-        if highlight:
-            story.highlight_words([highlight], "bold underline", case_sensitive=False)
-        self.query_one("#detail-story", Static).update(story)
+        self.query_one("#detail-story", Static).update(
+            self._marked(record.story, marks) if record.story else Text("(empty synopsis)"))
         keywords = record.keyword.split()
         self.query_one("#detail-keywords", Static).update(
             Text("  ".join(keywords)) if keywords else Text("(none)", style="dim"))
         self.scroll_home(animate=False)
+
+    def _marked(self, text: str, marks: SearchMarks | None) -> Text:
+        out = Text(text)
+        if marks is not None:
+            style = self.get_component_rich_style("record-detail--match", partial=True)
+            for start, end in marks.spans(text):
+                out.stylize(style, start, end)
+        return out

@@ -18,10 +18,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.search_marks import SearchMarks, Span
+
 if TYPE_CHECKING:  # numpy is imported on first data, not at TUI start-up
     import numpy as np
 
 CellFn = Callable[[int], Sequence[str]]
+# One drawn row: each cell's fitted text and the spans of search matches inside it.
+Row = tuple[tuple[str, ...], tuple[tuple[Span, ...], ...]]
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class ColumnSpec:
     flex: share of the remaining width for flexible columns.
     align: "left" or "right" (numbers).
     min_width: a flexible column never gets narrower than this.
-    searchable: occurrences of the table's `highlight` text are marked in this column.
+    searchable: matches of the table's search `marks` are highlighted in this column.
     """
 
     label: str
@@ -49,8 +53,14 @@ def fit_cells(text: str, width: int, align: str = "left") -> str:
 
     A cut ends with "…"; a wide character never straddles the edge (a space pads instead).
     """
+    return fit_cells_kept(text, width, align)[0]
+
+
+def fit_cells_kept(text: str, width: int, align: str = "left") -> tuple[str, int, int]:
+    """`fit_cells` plus where `text` sits in the result: (fitted, offset, kept), so fitted
+    holds text[:kept] starting at char `offset` (the padding of a right-aligned cell)."""
     if width <= 0:
-        return ""
+        return "", 0, 0
     used = 0
     for i, char in enumerate(text):
         cells = get_character_cell_size(char)
@@ -59,10 +69,12 @@ def fit_cells(text: str, width: int, align: str = "left") -> str:
             while used > width - 1:
                 i -= 1
                 used -= get_character_cell_size(text[i])
-            return text[:i] + "…" + " " * (width - 1 - used)
+            return text[:i] + "…" + " " * (width - 1 - used), 0, i
         used += cells
     pad = " " * (width - used)
-    return pad + text if align == "right" else text + pad
+    if align == "right":
+        return pad + text, len(pad), len(text)
+    return text + pad, 0, len(text)
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -144,11 +156,11 @@ class RecordTable(ScrollView, can_focus=True):
         self._order: np.ndarray | None = None
         self._cells: CellFn = lambda _i: ()
         self._widths: tuple[int, ...] = ()
-        self._cache: OrderedDict[int, tuple[str, ...]] = OrderedDict()
+        self._cache: OrderedDict[int, Row] = OrderedDict()
         self._cache_size = 2048
         self._styles: dict[str, Style] = {}
         self.placeholder = ""
-        self.highlight = ""
+        self.marks: SearchMarks | None = None
 
     # ------------------------------------------------------------------ data
 
@@ -189,10 +201,11 @@ class RecordTable(ScrollView, can_focus=True):
         self.cursor_row = row
         self.refresh()
 
-    def set_highlight(self, text: str) -> None:
-        """Mark case-insensitive occurrences of `text` in searchable columns ("" = none)."""
-        if text != self.highlight:
-            self.highlight = text
+    def set_highlight(self, marks: SearchMarks | None) -> None:
+        """Highlight the matches of `marks` in searchable columns (None: no highlight)."""
+        if marks is not self.marks:
+            self.marks = marks
+            self._cache.clear()  # cached rows carry the previous search's spans
             self.refresh()
 
     @property
@@ -291,18 +304,23 @@ class RecordTable(ScrollView, can_focus=True):
             widths[first] += free - given
         return tuple(widths)
 
-    def _row_texts(self, index: int) -> tuple[str, ...]:
+    def _row(self, index: int) -> Row:
         cached = self._cache.get(index)
         if cached is not None:
             self._cache.move_to_end(index)
             return cached
-        cells = self._cells(index)
-        texts = tuple(fit_cells(text, width, col.align)
-                      for text, width, col in zip(cells, self._widths, self.columns, strict=False))
-        self._cache[index] = texts
+        marks = self.marks
+        texts: list[str] = []
+        spans: list[tuple[Span, ...]] = []
+        for text, width, col in zip(self._cells(index), self._widths, self.columns, strict=False):
+            fitted, offset, kept = fit_cells_kept(text, width, col.align)
+            texts.append(fitted)
+            spans.append(marks.cut_spans(text, kept, offset) if marks and col.searchable else ())
+        row = (tuple(texts), tuple(spans))
+        self._cache[index] = row
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return texts
+        return row
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -312,48 +330,54 @@ class RecordTable(ScrollView, can_focus=True):
             self._cache.clear()
         if y == 0:
             texts = [fit_cells(c.label, w, c.align) for c, w in zip(self.columns, widths, strict=True)]
-            return self._strip(texts, self._style("record-table--header"), None, width)
+            return self._strip(texts, (), self._style("record-table--header"), None, width)
         row = round(self.scroll_offset.y) + y - 1
         if row >= self.row_count or self._order is None:
             if row == 0 and self.placeholder:
                 muted = self._style("record-table--number")
                 return Strip([Segment(fit_cells(self.placeholder, width), muted)], width)
             return Strip.blank(width, self._style())
-        texts = list(self._row_texts(int(self._order[row])))
+        texts, spans = self._row(int(self._order[row]))
         if row == self.cursor_row:
-            return self._strip(texts, self._style("record-table--cursor"), None, width)
+            return self._strip(texts, spans, self._style("record-table--cursor"), None, width)
         if row % 2:
-            return self._strip(texts, self._style("record-table--even-row"),
+            return self._strip(texts, spans, self._style("record-table--even-row"),
                                self._style("record-table--even-row", "record-table--number"),
                                width)
-        return self._strip(texts, self._style(), self._style("record-table--number"), width)
+        return self._strip(texts, spans, self._style(), self._style("record-table--number"),
+                           width)
 
-    def _strip(self, texts: Sequence[str], style: Style, number_style: Style | None,
-               width: int) -> Strip:
+    def _strip(self, texts: Sequence[str], spans: Sequence[Sequence[Span]], style: Style,
+               number_style: Style | None, width: int) -> Strip:
         segments: list[Segment] = []
-        needle = self.highlight.lower()
         for i, (text, col) in enumerate(zip(texts, self.columns, strict=False)):
             if i:
                 segments.append(Segment(" ", style))
             cell_style = number_style if number_style is not None and col.align == "right" else style
-            if needle and col.searchable:
-                segments.extend(self._marked(text, needle, cell_style))
+            if i < len(spans) and spans[i]:
+                segments.extend(self._marked(text, spans[i], cell_style))
             else:
                 segments.append(Segment(text, cell_style))
         return Strip(segments).adjust_cell_length(width, style)
 
-    def _marked(self, text: str, needle: str, style: Style) -> list[Segment]:
-        folded = text.lower()
-        if len(folded) != len(text):  # lower() changed lengths: offsets would not line up
-            return [Segment(text, style)]
-        match_style = style + self.get_component_rich_style("record-table--match", partial=True)
+    def _marked(self, text: str, spans: Sequence[Span], style: Style) -> list[Segment]:
+        # Partial: the match style only adds its colour and emphasis, so the row's own
+        # background (cursor, zebra stripe) still shows through.
+        match_style = style + self._match_style()
         out: list[Segment] = []
         start = 0
-        while (hit := folded.find(needle, start)) >= 0:
+        for hit, end in spans:
             if hit > start:
                 out.append(Segment(text[start:hit], style))
-            out.append(Segment(text[hit:hit + len(needle)], match_style))
-            start = hit + len(needle)
+            out.append(Segment(text[hit:end], match_style))
+            start = end
         if start < len(text):
             out.append(Segment(text[start:], style))
         return out
+
+    def _match_style(self) -> Style:
+        style = self._styles.get("match-partial")
+        if style is None:
+            style = self.get_component_rich_style("record-table--match", partial=True)
+            self._styles["match-partial"] = style
+        return style
