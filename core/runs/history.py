@@ -203,6 +203,23 @@ class RunHistory:
         return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
+def compile_activity(events: list[dict[str, Any]], now: float) -> str | None:
+    """'compiling the model …' while the job's first compiled step is still running, else None.
+
+    The job writes `compiling` before that step and `compiled` or `compile_failed` after it;
+    a quiet minute or two at step 0 is then explained instead of looking stuck.
+    """
+    for e in reversed(events):
+        name = e.get("event")
+        if name in ("compiled", "compile_failed", "resumed", "started"):
+            return None
+        if name == "compiling":
+            t = e.get("t")
+            since = f" for {int(now - t) // 60}m{int(now - t) % 60:02d}s" if isinstance(t, int | float) else ""
+            return f"compiling the model (torch.compile {e.get('mode', 'on')}, first step){since}…"
+    return None
+
+
 def loss_ema_at(h: RunHistory, n: int) -> float:
     """EMA value just before row n (the value an append continues from)."""
     return float(h.train["ema"][n - 1]) if n > 0 else math.nan

@@ -274,3 +274,20 @@ def test_sidecar_of_another_file_is_not_trusted(tmp_path: Path) -> None:
     (fr.run_dir / "metrics.jsonl").write_text(fr.lines_for(10))  # replaced, shorter
     fast, reader = _load_all(fr.run_dir, True)
     assert reader.sidecar_bytes == 0 and fast.n_train == 10
+
+
+def test_compile_activity_explains_a_quiet_first_step_only_while_it_lasts() -> None:
+    from core.runs.history import compile_activity
+
+    started = {"t": 100.0, "step": 0, "event": "started"}
+    compiling = {"t": 100.5, "step": 0, "event": "compiling", "mode": "on"}
+    assert compile_activity([started], 200.0) is None
+    assert compile_activity([started, compiling], 190.5) == (
+        "compiling the model (torch.compile on, first step) for 1m30s…")
+    # Another event meanwhile (a disk warning) does not hide it; the outcome ends it.
+    warn = {"t": 150.0, "step": 0, "event": "disk_low"}
+    assert compile_activity([started, compiling, warn], 160.5).endswith("for 1m00s…")
+    for done in ("compiled", "compile_failed"):
+        assert compile_activity([started, compiling, {"t": 200.0, "event": done}], 300.0) is None
+    # A resumed segment that has not begun compiling yet shows nothing from the old segment.
+    assert compile_activity([started, compiling, {"t": 300.0, "event": "resumed"}], 400.0) is None

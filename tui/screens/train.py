@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Log, Static
 
 from core.runs.eta import SAVE_KEYS, TOTAL_KEYS, config_int, estimate
+from core.runs.history import compile_activity
 from core.runs.reader import complete_checkpoints, list_runs
 from core.runs.schema import RunState
 from tui.messages.train import (
@@ -361,6 +362,7 @@ class TrainScreen(Screen[None]):
             eta=eta, last_loss=loss if loss is not None and math.isfinite(loss) else None,
             best_eval=h.best_eval(), exit_reason=st.exit_reason if st else None,
             lines=h.lines, bad_lines=h.bad_lines, segment=int(segs[-1]) if len(segs) else 0,
+            activity=compile_activity(h.events, now) if live else None,
         )
 
     def _update_progress(self, watch: RunWatch) -> None:

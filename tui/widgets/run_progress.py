@@ -28,6 +28,7 @@ class ProgressInfo:
     lines: int = 0
     bad_lines: int = 0
     segment: int = 0
+    activity: str | None = None  # what a live job is busy with when steps do not move
 
 
 class RunProgress(Static):
@@ -71,6 +72,8 @@ class RunProgress(Static):
         loss = f"{info.last_loss:.4f}" if info.last_loss is not None else "—"
         best = (f"{info.best_eval[0]:.4f} @{info.best_eval[1]:,}" if info.best_eval else "—")
         t.append(f"loss {loss}  best eval {best}")
+        if info.activity:
+            t.append(f"\n{info.activity}", style="yellow")
         if info.exit_reason:
             t.append(f"\n{info.exit_reason}", style="red")
         if info.bad_lines:
