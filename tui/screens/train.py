@@ -348,7 +348,10 @@ class TrainScreen(Screen[None]):
         step = max(int(last.get("step", 0)) if last else 0, st.step if st else 0)
         eta = estimate(h.train["t"], h.train["step"], h.segment_start, total,
                        config_int(cfg, SAVE_KEYS), st.step if st else None)
-        start = float(h.train["t"][0]) if h.n_train else (st.started_at if st else None)
+        # The earliest record: a compiled run's `started` event comes minutes before step 1.
+        firsts = [float(h.train["t"][0])] if h.n_train else []
+        firsts += [float(e["t"]) for e in h.events[:1] if isinstance(e.get("t"), int | float)]
+        start = min(firsts) if firsts else (st.started_at if st else None)
         live = bool(st and RunState(st.state).live)
         end = now if live else (st.updated_at if st and st.updated_at else
                                 (float(h.train["t"][-1]) if h.n_train else None))

@@ -68,7 +68,8 @@ class RunProgress(Static):
             t.append(f"next ckpt @{eta.next_checkpoint_step:,} in "
                      f"{format_duration(eta.eta_checkpoint_s)}\n")
         if eta.steps_per_s:
-            t.append(f"{eta.steps_per_s:.2f} steps/s since resume\n", style="dim")
+            since = "resume" if info.segment else "start"
+            t.append(f"{eta.steps_per_s:.2f} steps/s since {since}\n", style="dim")
         loss = f"{info.last_loss:.4f}" if info.last_loss is not None else "—"
         best = (f"{info.best_eval[0]:.4f} @{info.best_eval[1]:,}" if info.best_eval else "—")
         t.append(f"loss {loss}  best eval {best}")
