@@ -1,8 +1,10 @@
-"""Tokenizer pane: Pilot tests (load, tokenize, truncation, rows, corpus, scratch fallback) and a snapshot."""
+"""Tokenizer pane: Pilot tests (load, tokenize, truncation, rows, corpus, run and scratch
+fallbacks, run suggestions) and a snapshot."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -56,6 +58,20 @@ async def _until(pilot, condition, seconds: float = 30.0) -> None:  # type: igno
             return
         await pilot.pause(0.1)
     raise AssertionError("condition not reached in time")
+
+
+def _run(paths: Paths, run_id: str, started: float, vocab_dir: Path, folder: str = "tokenizer",
+         complete: bool = True) -> Path:
+    """A finished run directory whose `folder` (tokenizer/ or checkpoint-N/) holds a real vocab."""
+    run = paths.run(run_id)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
+    (run / "status.json").write_text(json.dumps(
+        {"state": "finished", "started_at": started, "updated_at": started}), encoding="utf-8")
+    shutil.copytree(vocab_dir, run / folder)
+    if folder.startswith("checkpoint-") and complete:
+        (run / folder / "COMPLETE").write_text("", encoding="utf-8")
+    return run / folder
 
 
 def _app(paths: Paths, monkeypatch: pytest.MonkeyPatch, spec: str) -> NarouApp:
@@ -145,6 +161,70 @@ async def test_no_tokenizer_offers_scratch_training(
         assert (out / "vocab.txt").is_file()
         assert json.loads((out / "tokenizer_config.json").read_text())["mecab_kwargs"]["mecab_dic"] == "unidic_lite"
         assert "scratch vocabulary trained" in str(header.render())
+
+
+@pytest.mark.anyio
+async def test_offline_hub_id_falls_back_to_the_newest_runs_tokenizer(
+    tiny: Paths, vocab_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.run_tokenizers import run_tokenizers
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _run(tiny, "old-run", 1000.0, vocab_dir)  # a scratch run: tokenizer/ in the run dir
+    # A pretrained run: the tokenizer only in its checkpoints; the newer one is half-written.
+    ckpt = _run(tiny, "new-run", 2000.0, vocab_dir, "checkpoint-5")
+    _run(tiny, "new-run", 2000.0, vocab_dir, "checkpoint-10", complete=False)
+    # The newest run of all has a vocabulary that does not load: it is skipped.
+    broken = _run(tiny, "broken-run", 3000.0, vocab_dir)
+    (broken / "tokenizer_config.json").write_text("{not json", encoding="utf-8")
+    # A scratch vocabulary the pane trained earlier comes only after the runs.
+    _vocab(tiny.config_dir / "tokenizers" / "scratch-tiny-8000")
+    assert [(r.run_id, r.where) for r in run_tokenizers(tiny)] == [
+        ("broken-run", "tokenizer"), ("new-run", "checkpoint-5"), ("old-run", "tokenizer")]
+
+    app = _app(tiny, monkeypatch, "tohoku-nlp/bert-base-japanese-v3")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await _until(pilot, lambda: screen.loaded is not None)
+        assert screen.loaded.info.path == ckpt.resolve()
+        header = str(screen.query_one("#tok-header").render())
+        assert header.startswith("run new-run (checkpoint-5)")
+        assert "tohoku-nlp/bert-base-japanese-v3" in header
+        assert "using the tokenizer of run new-run (the newest run whose tokenizer loads)" in header
+        assert screen.query_one("#tok-spec").value == "new-run"
+        source = screen.query_one("#tok-source")
+        await _until(pilot, lambda: source.breakdown is not None)
+
+
+@pytest.mark.anyio
+async def test_run_tokenizers_are_suggested_by_run_id_and_load(
+    tiny: Paths, vocab_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Input
+
+    old = _run(tiny, "old-run", 1000.0, vocab_dir)
+    _run(tiny, "new-run", 2000.0, vocab_dir, "checkpoint-5")
+    _run(tiny, "no-tokenizer", 3000.0, vocab_dir, "checkpoint-9", complete=False)
+    app = _app(tiny, monkeypatch, str(vocab_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await _until(pilot, lambda: screen.loaded is not None)
+        field = screen.query_one("#tok-spec", Input)
+        field.focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"ne")  # ctrl+a: start of line, ctrl+k: delete to end
+        await _until(pilot, lambda: field._suggestion == "new-run")
+        await pilot.press("ctrl+a", "ctrl+k", *"no")  # a run without a complete tokenizer: none
+        await pilot.pause(0.3)
+        assert field._suggestion == ""
+        await pilot.press("ctrl+a", "ctrl+k", *"tohoku-nlp/bert-base-japanese-c")  # presets still
+        await _until(pilot, lambda: field._suggestion == "tohoku-nlp/bert-base-japanese-char-v2")
+        await pilot.press("ctrl+a", "ctrl+k", *"old")
+        await _until(pilot, lambda: field._suggestion == "old-run")
+        await pilot.press("right", "enter")  # accept the suggestion, load it
+        await _until(pilot, lambda: screen.loaded is not None and screen.loaded.info.name == "old-run")
+        assert screen.loaded.info.path == old.resolve()
+        header = str(screen.query_one("#tok-header").render())
+        assert header.startswith("run old-run (tokenizer)") and "using" not in header
 
 
 @pytest.mark.anyio

@@ -8,12 +8,24 @@ from textual.message import Message
 
 
 class TokenizerLoaded(Message):
-    """A tokenizer is ready: `loaded` is a core LoadedTokenizer, `spec` its fast-path EncoderSpec."""
+    """A tokenizer is ready: `loaded` is a core LoadedTokenizer, `spec` its fast-path EncoderSpec.
 
-    def __init__(self, loaded: Any, spec: Any, note: str = "") -> None:
+    `run` is the RunTokenizer it came from when it is a training run's tokenizer.
+    """
+
+    def __init__(self, loaded: Any, spec: Any, note: str = "", run: Any = None) -> None:
         self.loaded = loaded
         self.spec = spec
         self.note = note
+        self.run = run
+        super().__init__()
+
+
+class RunTokenizersFound(Message):
+    """Ids of the runs that have a tokenizer folder, newest first (for the field's suggestions)."""
+
+    def __init__(self, run_ids: list[str]) -> None:
+        self.run_ids = run_ids
         super().__init__()
 
 

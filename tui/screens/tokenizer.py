@@ -35,6 +35,7 @@ from tui.messages.tokenizer import (
     DatasetsFound,
     PaneError,
     RowPicked,
+    RunTokenizersFound,
     ScratchTrained,
     TextTokenized,
     TokenizerFailed,
@@ -63,6 +64,18 @@ def short_path(path: object, parts: int = 3) -> str:
 def scratch_root(config_dir: Path) -> Path:
     """Where the pane keeps scratch vocabularies it trains."""
     return config_dir / "tokenizers"
+
+
+def _load(spec: str | Path, run_id: str | None = None) -> tuple[Any, Any]:
+    """(LoadedTokenizer, fast-path EncoderSpec) for `spec`; a run's folder is named by its id."""
+    from core.tokenization.loader import load_tokenizer, load_tokenizer_dir, resolve_encoder
+
+    if run_id is not None:
+        loaded = load_tokenizer_dir(Path(spec).resolve(), run_id)
+    else:
+        loaded = load_tokenizer(spec)
+    encoder, *_ = resolve_encoder(loaded.info.path)
+    return loaded, encoder
 
 
 def _dataset_texts(paths: Any, name: str) -> tuple[list[str], list[str]]:
@@ -133,7 +146,8 @@ class TokenizerScreen(Screen[None]):
         with Horizontal(id="tok-controls"):
             yield Label("tokenizer")
             yield Input(self.initial_spec, id="tok-spec", suggester=SuggestFromList(PRESET_IDS),
-                        tooltip="preset, hub id or folder; ctrl+l loads it (presets complete as you type)")
+                        tooltip="preset, hub id, run id or folder; ctrl+l loads it "
+                                "(presets and runs with a tokenizer complete as you type)")
             yield Label("max src")
             yield Input("512", id="tok-max-src", type="integer", tooltip="encoder max_length")
             yield Label("max tgt")
@@ -163,6 +177,10 @@ class TokenizerScreen(Screen[None]):
         self.query_one("#corpus-progress", ProgressBar).display = False
         self.load_tokenizer(self.initial_spec)
         self.find_datasets()
+
+    def on_screen_resume(self) -> None:
+        # Runs may have started (and trained a vocabulary) while another pane was showing.
+        self.find_run_tokenizers()
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -243,30 +261,59 @@ class TokenizerScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="tok-load")
     def load_tokenizer(self, spec: str, note: str = "") -> None:
+        """Load `spec` (a run id means that run's tokenizer); when it cannot load, fall back to
+        the newest run's tokenizer, then to a scratch vocabulary this pane trained, then a hint."""
         from core.tokenization.errors import TokenizerLoadError
-        from core.tokenization.loader import load_tokenizer, resolve_encoder
 
+        runs = self._run_tokenizers()
+        run = next((r for r in runs if r.run_id == spec), None)
         try:
-            loaded = load_tokenizer(spec)
-            encoder, *_ = resolve_encoder(loaded.info.path)
+            loaded, encoder = _load(run.path if run else spec, run.run_id if run else None)
         except TokenizerLoadError as exc:
-            fallback = self._existing_scratch()
-            if fallback is not None and spec != str(fallback):
-                try:
-                    loaded = load_tokenizer(fallback)
-                    encoder, *_ = resolve_encoder(fallback)
-                except TokenizerLoadError:
-                    pass
-                else:
-                    why = str(exc).split(". ")[0]
-                    self.post_message(TokenizerLoaded(loaded, encoder, f"{why}; using scratch vocabulary"))
-                    return
+            why = str(exc).split(". ")[0]
+            if self._load_fallback(spec, why, [r for r in runs if r is not run]):
+                return
             self.post_message(TokenizerFailed(spec, str(exc), scratch_hint=True))
             return
         except Exception as exc:  # noqa: BLE001 - shown in the pane, never a crash
             self.post_message(TokenizerFailed(spec, f"{type(exc).__name__}: {exc}", scratch_hint=True))
             return
-        self.post_message(TokenizerLoaded(loaded, encoder, note))
+        self.post_message(TokenizerLoaded(loaded, encoder, note, run=run))
+
+    def _load_fallback(self, spec: str, why: str, runs: list[Any]) -> bool:
+        """Post the first fallback that loads (runs newest first, then scratch); False if none."""
+        for run in runs:
+            if str(run.path) == spec:
+                continue
+            try:
+                loaded, encoder = _load(run.path, run.run_id)
+            except Exception:  # noqa: BLE001 - a broken run must not hide an older one that works
+                continue
+            newest = "the newest run" if run is runs[0] else "the newest run whose tokenizer loads"
+            self.post_message(TokenizerLoaded(
+                loaded, encoder, f"{why}; using the tokenizer of run {run.run_id} ({newest})", run=run))
+            return True
+        scratch = self._existing_scratch()
+        if scratch is not None and spec != str(scratch):
+            try:
+                loaded, encoder = _load(scratch)
+            except Exception:  # noqa: BLE001 - then the hint, as with no scratch vocabulary
+                return False
+            self.post_message(TokenizerLoaded(loaded, encoder, f"{why}; using scratch vocabulary"))
+            return True
+        return False
+
+    def _run_tokenizers(self) -> list[Any]:
+        from tui.run_tokenizers import run_tokenizers
+
+        try:
+            return run_tokenizers(self.app.paths)  # type: ignore[attr-defined]
+        except OSError:  # an unreadable checkpoints folder only costs the fallback
+            return []
+
+    @work(thread=True, exclusive=True, group="tok-runs")
+    def find_run_tokenizers(self) -> None:
+        self.post_message(RunTokenizersFound([r.run_id for r in self._run_tokenizers()]))
 
     def _existing_scratch(self) -> Path | None:
         root = scratch_root(self.app.paths.config_dir)  # type: ignore[attr-defined]
@@ -363,8 +410,12 @@ class TokenizerScreen(Screen[None]):
         info = message.loaded.info
         self.query_one("#tok-spec", Input).value = info.name
         header = Text()
-        header.append(short_path(info.name, 2) if "/" in info.name and Path(info.name).is_absolute()
-                      else info.name, style="bold")
+        if message.run is not None:
+            header.append(f"run {message.run.run_id}", style="bold")
+            header.append(f" ({message.run.where})")
+        else:
+            header.append(short_path(info.name, 2) if "/" in info.name and Path(info.name).is_absolute()
+                          else info.name, style="bold")
         header.append(f"  {info.word_tokenizer}+{info.subword} {info.vocab_size} pieces  ")
         header.append(f"dictionary {info.dictionary} {info.dictionary_version}", style="bold")
         header.append(f" ({short_path(info.dictionary_path)})" if info.dictionary_path else "")
@@ -397,6 +448,10 @@ class TokenizerScreen(Screen[None]):
         else:
             target.show(message.target, unk)
         self.query_one("#tok-compare", SegmentationCompare).show(message.segmentations)
+
+    def on_run_tokenizers_found(self, message: RunTokenizersFound) -> None:
+        # Runs first, newest first: the first suggestion that completes the typed text wins.
+        self.query_one("#tok-spec", Input).suggester = SuggestFromList(message.run_ids + PRESET_IDS)
 
     def on_datasets_found(self, message: DatasetsFound) -> None:
         self.dataset_names = message.names
