@@ -150,17 +150,30 @@ class FakeRun:
                              "segment": self.segment}])
 
     def gpu_lines(self, t_start: float, t_end: float, period: float = 2.0,
-                  agg: float = 60.0) -> str:
-        """gpu.jsonl text in the job's format: raw samples when values move, minute aggregates."""
+                  agg: float = 60.0, gpus: int = 1) -> str:
+        """gpu.jsonl text in the job's format: raw samples when values move, minute aggregates.
+
+        With `gpus` > 1 every card gets its own lines; card k uses 6 GiB less memory than
+        card k - 1, so a chart of one card is told apart from another's.
+        """
+        out = []
+        for index in range(gpus):
+            out.extend(self._gpu_card_lines(index, t_start, t_end, period, agg))
+        out.sort(key=lambda line: json.loads(line)["t"])
+        return "".join(out)
+
+    def _gpu_card_lines(self, index: int, t_start: float, t_end: float, period: float,
+                        agg: float) -> list[str]:
         out = []
         t = t_start
         next_agg = t_start + agg
         last_raw: dict[str, float] | None = None
         bucket: list[dict[str, float]] = []
+        base_mem = 61000.0 - 6144.0 * index
         while t < t_end:
             util = min(100.0, max(0.0, 92 + self.rng.gauss(0, 4)))
-            rec = {"t": round(t, 2), "index": 0, "name": "NVIDIA H100", "util": round(util),
-                   "mem_used_mib": 61000.0 + self.rng.choice((0.0, 0.0, 512.0)),
+            rec = {"t": round(t, 2), "index": index, "name": "NVIDIA H100", "util": round(util),
+                   "mem_used_mib": base_mem + self.rng.choice((0.0, 0.0, 512.0)),
                    "mem_total_mib": 81559.0, "temp_c": float(60 + self.rng.randint(0, 3)),
                    "power_w": round(520 + self.rng.gauss(0, 20), 1), "processes": []}
             bucket.append(rec)
@@ -169,7 +182,7 @@ class FakeRun:
                 out.append(_line({**rec, "res": period}))
                 last_raw = rec
             if t >= next_agg:
-                agg_rec: dict[str, Any] = {"t": rec["t"], "index": 0, "name": rec["name"],
+                agg_rec: dict[str, Any] = {"t": rec["t"], "index": index, "name": rec["name"],
                                            "res": agg, "n": len(bucket),
                                            "mem_total_mib": 81559.0}
                 for k in ("util", "mem_used_mib", "temp_c", "power_w"):
@@ -181,4 +194,4 @@ class FakeRun:
                 bucket = []
                 next_agg += agg
             t += period
-        return "".join(out)
+        return out

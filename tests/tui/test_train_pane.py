@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from core.paths import REPO_ROOT, Paths
@@ -184,6 +185,40 @@ def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
             await pilot.press("n")  # read-only: no launch form
             assert screen.view == "probes"
             assert screen.check_action("stop", ()) is False
+            assert screen.check_action("next_gpu", ()) is False  # no multi-GPU run here
+
+    asyncio.run(run())
+
+
+def test_multi_gpu_run_charts_one_card_at_a_time(paths: Paths) -> None:
+    fr = FakeRun(paths.run("ddp"), total_steps=600, eval_every=100, t0=FIXED_T0,
+                 step_s=1.0).create(state="finished")
+    fr.advance(600)
+    fr.append(fr.gpu_lines(FIXED_T0, FIXED_T0 + 600, gpus=3), "gpu.jsonl")
+
+    def used_gib(screen: TrainScreen) -> float:
+        series = screen.query_one("#chart-gpu-mem", LineChart).data.series
+        return float(np.nanmedian(series[0].y))
+
+    async def run() -> None:
+        app = _app(paths, "ddp", readonly=True)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None
+                         and app.run_watch.history.n_train == 600
+                         and len(app.run_watch.history.gpu_indices) == 3)
+            screen = app.screen
+            assert isinstance(screen, TrainScreen)
+            await _until(pilot, lambda: screen.query_one("#chart-gpu-mem", LineChart).data.series)
+            assert screen.check_action("next_gpu", ()) is True
+            shown = []
+            for _ in range(4):
+                await _until(pilot, lambda: str(screen.query_one("#chart-status").render()).startswith(
+                    f"GPU charts: card {screen.shown_gpu()} of 3 (d: next)"))
+                shown.append((screen.shown_gpu(), round(used_gib(screen))))
+                await pilot.press("d")
+            # Cards 0, 1, 2 and back to 0; each chart is that card's memory (6 GiB apart).
+            assert [c for c, _ in shown] == [0, 1, 2, 0]
+            assert [g for _, g in shown] == [60, 54, 48, 60]
 
     asyncio.run(run())
 

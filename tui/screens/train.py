@@ -69,6 +69,8 @@ class TrainScreen(Screen[None]):
                 tooltip="Open the run's best/newest checkpoint in the Generate pane"),
         Binding("x", "toggle_x", "X: step/time", id="train.x_axis",
                 tooltip="Plot against optimizer step or wall time"),
+        Binding("d", "next_gpu", "Next GPU", id="train.next_gpu",
+                tooltip="GPU charts: show the next card of a multi-GPU run"),
         Binding("w", "window", "Window", id="train.window",
                 tooltip="Whole run, or only the last N steps / hours"),
         Binding("left_square_bracket", "smoothing(-0.05)", "Smooth-", id="train.smooth_less",
@@ -86,6 +88,8 @@ class TrainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.x_mode = "step"
+        self.gpu_pick = 0  # which card the GPU charts show in a multi-GPU run (d cycles)
+        self._gpu_key_shown = False  # `d` is listed in the footer once a run has several cards
         self.window_index = 0
         self.view = "charts"
         self._charts_dirty = True
@@ -166,6 +170,8 @@ class TrainScreen(Screen[None]):
             return self.view == "launch"
         if action in ("stop", "resume", "generate"):
             return self.watch is not None
+        if action == "next_gpu":
+            return self.watch is not None and len(self.watch.history.gpu_indices) > 1
         return True
 
     # ------------------------------------------------------------------ run list
@@ -280,11 +286,22 @@ class TrainScreen(Screen[None]):
             data([ChartSeries("samples/s", x, tr["samples_per_s"], "green",
                               pyramid=py["samples_per_s"])]))
         self._update_gpu_charts(h, by_step, data, x0, x_end)
-        status = f"x: {'step' if by_step else 'wall time'}  window: "
+        cards = sorted(h.gpu_indices)
+        # First in the line, so a narrow terminal does not crop it; d cycles the cards.
+        status = f"GPU charts: card {self.shown_gpu()} of {len(cards)} (d: next)  " if len(cards) > 1 else ""
+        if len(cards) > 1 and not self._gpu_key_shown:
+            self._gpu_key_shown = True
+            self.refresh_bindings()
+        status += f"x: {'step' if by_step else 'wall time'}  window: "
         status += "whole run" if win is None else (
             f"last {win:,.0f} steps" if by_step else f"last {win / 3600:.0f} h")
         status += f"  smoothing {alpha:.2f}  ({h.n_train:,} points, {h.lines:,} lines)"
         self.query_one("#chart-status", Static).update(status)
+
+    def shown_gpu(self) -> int | None:
+        """The card index the GPU charts show (None before any GPU sample)."""
+        cards = sorted(self.watch.history.gpu_indices) if self.watch is not None else []
+        return cards[self.gpu_pick % len(cards)] if cards else None
 
     def _update_gpu_charts(self, h: Any, by_step: bool, data: Any, x0: float | None,
                            x_end: float | None) -> None:
@@ -297,8 +314,9 @@ class TrainScreen(Screen[None]):
             return
         gp = h.gpu_pyramids
         sel: Any = slice(None)
-        if len(h.gpu_indices) > 1:
-            sel = g["index"] == min(h.gpu_indices)  # GPU 0 of a multi-GPU run
+        cards = sorted(h.gpu_indices)
+        if len(cards) > 1:
+            sel = g["index"] == cards[self.gpu_pick % len(cards)]
         gt = g["t"][sel]
         if by_step:
             tr = h.train
@@ -443,6 +461,10 @@ class TrainScreen(Screen[None]):
 
     def action_toggle_x(self) -> None:
         self.x_mode = "time" if self.x_mode == "step" else "step"
+        self.update_charts()
+
+    def action_next_gpu(self) -> None:
+        self.gpu_pick += 1
         self.update_charts()
 
     def action_window(self) -> None:
