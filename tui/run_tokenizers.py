@@ -7,10 +7,8 @@ from pathlib import Path
 
 from core.paths import Paths
 from core.runs.reader import complete_checkpoints, list_runs
+from core.runs.schema import TOKENIZER_DIR
 
-# Where a scratch run keeps the vocabulary it trained (core.training.job.TOKENIZER_SUBDIR;
-# not imported from there because that module pulls in the training loop).
-RUN_TOKENIZER_SUBDIR = "tokenizer"
 VOCAB_FILE = "vocab.txt"
 
 
@@ -33,7 +31,7 @@ class RunTokenizer:
 
 def run_tokenizer_dir(run_dir: Path) -> Path | None:
     """A run's tokenizer/ when it has a vocabulary, else its newest complete checkpoint's."""
-    folder = run_dir / RUN_TOKENIZER_SUBDIR
+    folder = run_dir / TOKENIZER_DIR
     if (folder / VOCAB_FILE).is_file():
         return folder
     # Only complete checkpoints: a half-written one may lack or truncate the tokenizer files.
