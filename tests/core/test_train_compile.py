@@ -86,6 +86,17 @@ def test_compiled_run_traces_once_for_every_bucket(tpaths, monkeypatch, fresh_dy
     assert names.index("started") < names.index("compiling") < names.index("compiled")
     losses = _train_losses(run_dir)
     assert len(losses) == 12 and losses[-1] < losses[0]
+    # The checkpoint is a plain HF one: no torch.compile wrapper prefixes in its weights.
+    from safetensors import safe_open
+
+    from core.model import check_ids, load_checkpoint
+
+    ck = run_dir / "checkpoint-12"
+    with safe_open(str(ck / "model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert keys and not any("_orig_mod" in k for k in keys)
+    model, tok = load_checkpoint(ck)
+    assert check_ids(model, tok) == []
 
 
 def test_compile_failure_falls_back_to_eager_with_the_same_losses(tpaths, monkeypatch, fresh_dynamo) -> None:
