@@ -130,6 +130,18 @@ class RecordSet:
                 if c >= 0]
         return sorted(rows, key=lambda r: -r[2])
 
+    def subset_tables(self, indices: np.ndarray) -> dict[str, pa.Table]:
+        """The split tables cut down to the given source indices (for statistics of a view)."""
+        out: dict[str, pa.Table] = {}
+        rows = np.sort(np.asarray(indices, dtype=np.int64))
+        start = 0
+        for split, table in self.tables.items():
+            end = start + table.num_rows
+            lo, hi = np.searchsorted(rows, [start, end])
+            out[split] = table.take(pa.array(rows[lo:hi] - start))
+            start = end
+        return out
+
     # -- rows
 
     def cells(self, i: int) -> tuple[str, str, str, str, str, str]:

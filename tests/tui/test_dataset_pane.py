@@ -405,13 +405,28 @@ async def test_detail_and_stats(data_paths: Paths) -> None:
         await pilot.press("s")
         for _ in range(100):
             await pilot.pause(0.02)
-            if screen._stats_for == "novels":
+            if screen._stats_for == ("novels", None):
                 break
         assert screen.query_one("#ds-views").current == "ds-stats"
         summary = _text(screen.query_one("#stats-summary"))
         assert "7 records" in summary
         hist = screen.query_one("#stats-story-hist")
         assert sum(hist.counts) == len(RECORDS)
+
+        # With a search, the statistics cover the rows the table lists, and say so.
+        await pilot.press("s", "slash", *"魔王")
+        await _settle(pilot, screen)
+        shown = screen.query_one(RecordTable).row_count
+        assert 0 < shown < len(RECORDS)
+        await pilot.press("escape", "s")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen._stats_for and screen._stats_for[1] is not None:
+                break
+        summary = _text(screen.query_one("#stats-summary"))
+        assert f"{shown} of 7 records matching '魔王'" in summary
+        assert sum(screen.query_one("#stats-story-hist").counts) == shown
+        assert sum(screen.query_one("#stats-title-hist").counts) == shown
 
         # Fetch: either the fetch screen opens or a notification says it is unavailable.
         await pilot.press("escape", "f")

@@ -67,11 +67,13 @@ class SearchFailed(Message):
 
 
 class StatsReady(Message):
-    """Statistics for dataset `name`."""
+    """Statistics for dataset `name`, over the rows described by `scope` (key: what was asked)."""
 
-    def __init__(self, name: str, stats: DatasetStats) -> None:
+    def __init__(self, name: str, stats: DatasetStats, scope: str = "", key: object = None) -> None:
         self.name = name
         self.stats = stats
+        self.scope = scope
+        self.key = key
         super().__init__()
 
 

@@ -19,7 +19,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, 
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from tui.dataset_query import DatasetLoadError, SearchError, SearchQuery, SortKey
+from tui.dataset_query import DatasetLoadError, SearchError, SearchQuery, SortKey, genre_name
 from tui.messages.dataset import (
     DatasetLoaded,
     DatasetLoadFailed,
@@ -155,7 +155,7 @@ class DatasetScreen(Screen[None]):
         self._search_seq = 0
         self._search_running = False
         self._search_pending = False
-        self._stats_for: str | None = None
+        self._stats_for: object = None  # (dataset, query or None) the stats view shows
 
     # ------------------------------------------------------------------ layout
 
@@ -451,27 +451,40 @@ class DatasetScreen(Screen[None]):
         stats_view = await self._view("ds-stats", DatasetStatsView)
         switcher.current = "ds-stats"
         stats_view.focus()
-        if self._stats_for != self.records.name:
+        # Statistics follow what the table lists: a search or genre filter narrows them.
+        query = self._current_query()
+        shown = self.shown_order
+        filtered = shown is not None and len(shown) < self.records.n
+        key = (self.records.name, query if filtered else None)
+        if self._stats_for != key:
             stats_view.loading = True
-            self._stats_worker(self.records)
+            scope = ""
+            if filtered:
+                what = [f"matching {query.text!r}" if query.text else "",
+                        f"in {genre_name(self.genre)}" if self.genre is not None else ""]
+                scope = (f"{len(shown):,} of {self.records.n:,} records "
+                         + " ".join(w for w in what if w)).strip()
+            self._stats_worker(self.records, shown.copy() if filtered else None, scope, key)
 
     @work(thread=True, exclusive=True, group="dataset-stats", exit_on_error=False)
-    def _stats_worker(self, records: RecordSet) -> None:
+    def _stats_worker(self, records: RecordSet, rows: np.ndarray | None, scope: str,
+                      key: object) -> None:
         try:
             from core.data.stats import compute_stats
 
-            stats = compute_stats(records.tables)
+            tables = records.tables if rows is None else records.subset_tables(rows)
+            stats = compute_stats(tables)
         except Exception as exc:  # statistics are optional: report and carry on
             self.post_message(StatsFailed(records.name, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(StatsReady(records.name, stats))
+        self.post_message(StatsReady(records.name, stats, scope, key))
 
     def on_stats_ready(self, message: StatsReady) -> None:
         view = self.query_one(DatasetStatsView)
         view.loading = False
         if self.records is not None and message.name == self.records.name:
-            self._stats_for = message.name
-            view.show(message.name, message.stats)
+            self._stats_for = message.key
+            view.show(message.name, message.stats, message.scope)
 
     def on_stats_failed(self, message: StatsFailed) -> None:
         view = self.query_one(DatasetStatsView)

@@ -62,14 +62,14 @@ class DatasetStatsView(VerticalScroll, can_focus=True):
             yield Static(id="stats-genres")
             yield Static(id="stats-keywords")
 
-    def show(self, name: str, stats: DatasetStats) -> None:
-        """Replace the shown statistics with those of dataset `name`."""
+    def show(self, name: str, stats: DatasetStats, scope: str = "") -> None:
+        """Replace the shown statistics with those of dataset `name` (`scope`: which rows)."""
         self.stats = stats
         summary = Table.grid(padding=(0, 3))
         summary.add_column(style="bold")
         summary.add_column()
         split_text = "  ".join(f"{k} {v:,}" for k, v in stats.counts.items())
-        summary.add_row("dataset", f"{name}  ·  {stats.total:,} records")
+        summary.add_row("dataset", f"{name}  ·  {scope or f'{stats.total:,} records'}")
         summary.add_row("splits", split_text)
         for label, s in (("synopsis chars", stats.story_length),
                          ("title chars", stats.title_length)):
