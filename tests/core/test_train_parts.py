@@ -44,6 +44,29 @@ def test_toml_then_cli_overrides_and_equivalent_command(tmp_path: Path) -> None:
     assert (cfg2.model, cfg2.scratch) == ("m", None)
 
 
+def test_every_field_round_trips_through_the_equivalent_command() -> None:
+    from dataclasses import fields
+
+    from core.cli.train_cmd import config_from_args
+    from core.training.config import TrainConfig
+
+    changed = dict(
+        dataset="d", scratch="base", tokenizer="tok", vocab_size=9000, epochs=2.5, max_steps=77,
+        batch_size=8, grad_accum=8, lr=1e-4, warmup=0.1, weight_decay=0.02, max_grad_norm=0.5,
+        max_source_len=384, max_target_len=48, pad_multiple_source=64, pad_multiple_target=16,
+        bucket_chunk=50, bucket_by="source", log_steps=5, eval_steps=100, save_steps=200,
+        eval_samples=500, save_total_limit=5, probe_size=4, seed=7, precision="bf16",
+        compile="static", nan_patience=5, auto_oom=True, run_name="r", gpus=2, nnodes=2,
+        node_rank=1, master_addr="10.0.0.2", master_port=29600, device="cuda", threads=4,
+        workers=3,
+    )
+    cfg = TrainConfig(**changed)
+    left = {f.name for f in fields(TrainConfig)} - set(changed) - {"model", "extra", "tie_encoder_decoder"}
+    assert not left, f"add these fields to the test (and the CLI): {sorted(left)}"
+    again = config_from_args(build_parser().parse_args(shlex.split(cfg.cli_command())[1:]))
+    assert again == cfg
+
+
 def test_config_errors_name_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('dataset = "s"\nscratch = "tiny"\nlearning_rate = 1\n', encoding="utf-8")
