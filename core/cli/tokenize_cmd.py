@@ -11,7 +11,8 @@ from typing import Any
 from core.cli.errors import CliError
 from core.paths import Paths
 
-TOKENIZER_HELP = "preset/hub id or local folder (default tohoku-nlp/bert-base-japanese-v3)"
+TOKENIZER_HELP = ("preset/hub id, local folder, or a run id (the tokenizer that run trained with; "
+                  "default tohoku-nlp/bert-base-japanese-v3)")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -49,6 +50,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     inf.set_defaults(func=run_info)
 
 
+def _spec(spec: str | None, paths: Paths) -> str | None:
+    """A run id names the tokenizer that run trained with (its folder under checkpoints/)."""
+    from core.runs.tokenizers import resolve_run_tokenizer
+
+    return resolve_run_tokenizer(spec, paths)
+
+
 def _load(spec: str | None) -> Any:
     from core.tokenization.errors import TokenizerLoadError
     from core.tokenization.loader import load_tokenizer
@@ -78,12 +86,12 @@ def run_tokenize(args: argparse.Namespace, paths: Paths) -> int:
     if args.input is not None:
         if args.text is not None:
             raise CliError("give either TEXT or --input FILE, not both")
-        return _tokenize_file(args)
+        return _tokenize_file(args, paths)
     if args.text is None:
         raise CliError("nothing to tokenize: give TEXT or --input FILE")
     from core.tokenization.analysis import breakdown
 
-    loaded = _load(args.tokenizer)
+    loaded = _load(_spec(args.tokenizer, paths))
     _warn(loaded.info.warnings)
     bd = breakdown(loaded.tokenizer, args.text, args.max_length)
     if args.json:
@@ -120,14 +128,14 @@ def _read_lines(path: Path) -> list[str]:
     return out
 
 
-def _tokenize_file(args: argparse.Namespace) -> int:
+def _tokenize_file(args: argparse.Namespace, paths: Paths) -> int:
     from core.tokenization.errors import TokenizerLoadError
     from core.tokenization.fast import encode_many, split_flat
     from core.tokenization.loader import resolve_encoder
 
     texts = _read_lines(args.input)
     try:
-        spec, _, _, warnings = resolve_encoder(args.tokenizer)
+        spec, _, _, warnings = resolve_encoder(_spec(args.tokenizer, paths))
     except TokenizerLoadError as exc:
         raise CliError(str(exc)) from None
     _warn(warnings)
@@ -188,7 +196,7 @@ def run_presets(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def run_info(args: argparse.Namespace, paths: Paths) -> int:
-    loaded = _load(args.tokenizer)
+    loaded = _load(_spec(args.tokenizer, paths))
     if args.json:
         print(json.dumps(loaded.info.to_dict(), ensure_ascii=False))
         return 0

@@ -61,7 +61,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--model", help="pretrained BERT: hub id or local directory")
     src.add_argument("--scratch", choices=("tiny", "small", "base"), help="random init of this size")
-    p.add_argument("--tokenizer", help="tokenizer preset, hub id or directory")
+    p.add_argument("--tokenizer", help="tokenizer preset, hub id, directory, or a run id (reuse "
+                   "the vocabulary that run trained)")
     p.add_argument("--config", type=Path, help="run.toml with TrainConfig fields; flags override it")
     for flag, typ, help_ in _OVERRIDES:
         p.add_argument(f"--{flag}", type=typ, default=None, help=help_)
@@ -119,9 +120,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace, paths: Paths) -> int:
+    from core.runs.tokenizers import resolve_run_tokenizer
     from core.training.launch import LaunchError, launch, preflight
 
     cfg = config_from_args(args)
+    # Frozen into config.json as the folder, so the run does not depend on a name lookup later.
+    cfg.tokenizer = resolve_run_tokenizer(cfg.tokenizer, paths)
     if args.dry_run:
         findings = preflight(paths, cfg)
         for f in findings:

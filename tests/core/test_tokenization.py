@@ -229,3 +229,38 @@ def test_morphemes_layer_has_pos_lemma_reading() -> None:
     ip = morphemes("猫が走った", "ipadic")
     assert ip[2].lemma == "走る" and ip[0].reading == "ネコ"
     assert morphemes("ｶﾀｶﾅ")[0].surface == "カタカナ"  # NFKC first, as BertJapaneseTokenizer does
+
+
+def test_a_run_id_names_the_tokenizer_that_run_trained(vocab_dir: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli.main import main
+    from core.paths import Paths
+    from core.runs.tokenizers import resolve_run_tokenizer
+
+    ck = tmp_path / "checkpoints"
+    run_tok = ck / "20261101-0900-demo" / "tokenizer"
+    shutil.copytree(vocab_dir, run_tok)
+    paths = Paths(tmp_path / "datasets", ck, tmp_path / "config")
+    assert resolve_run_tokenizer("20261101-0900-demo", paths) == str(run_tok)
+    # Anything that is not a run is left for the loader: presets, hub ids, missing names.
+    for spec in ("v3", "tohoku-nlp/bert-base-japanese-v3", "20990101-0000-none", None):
+        assert resolve_run_tokenizer(spec, paths) == spec
+    # An existing folder wins over a run of the same name.
+    (tmp_path / "20261101-0900-demo").mkdir()
+    os.chdir(tmp_path)
+    try:
+        assert resolve_run_tokenizer("20261101-0900-demo", paths) == "20261101-0900-demo"
+    finally:
+        os.chdir(REPO_ROOT)
+
+    code = main(["tokenize", "異世界で無双する", "--json", "--checkpoints-dir", str(ck),
+                 "--tokenizer", "20261101-0900-demo"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert Path(out["tokenizer"]["path"]) == run_tok and out["pieces"]
+
+    # `train --tokenizer RUN_ID` freezes the folder, not the name, into the run's command.
+    code = main(["train", "--dataset", "sample", "--scratch", "tiny", "--tokenizer", "20261101-0900-demo",
+                 "--dry-run", "--checkpoints-dir", str(ck), "--datasets-dir", str(tmp_path / "datasets")])
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert printed.startswith("narou-tui train") and f"--tokenizer {run_tok}" in printed, (code, printed)

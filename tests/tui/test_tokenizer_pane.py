@@ -167,7 +167,7 @@ async def test_no_tokenizer_offers_scratch_training(
 async def test_offline_hub_id_falls_back_to_the_newest_runs_tokenizer(
     tiny: Paths, vocab_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui.run_tokenizers import run_tokenizers
+    from core.runs.tokenizers import run_tokenizers
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _run(tiny, "old-run", 1000.0, vocab_dir)  # a scratch run: tokenizer/ in the run dir

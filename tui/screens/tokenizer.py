@@ -304,7 +304,7 @@ class TokenizerScreen(Screen[None]):
         return False
 
     def _run_tokenizers(self) -> list[Any]:
-        from tui.run_tokenizers import run_tokenizers
+        from core.runs.tokenizers import run_tokenizers
 
         try:
             return run_tokenizers(self.app.paths)  # type: ignore[attr-defined]

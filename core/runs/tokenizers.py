@@ -1,4 +1,4 @@
-"""Tokenizer folders of training runs, newest run first, for the Tokenizer pane (no textual)."""
+"""Tokenizer folders of training runs (newest run first), so a run id can name a tokenizer."""
 
 from __future__ import annotations
 
@@ -49,3 +49,17 @@ def run_tokenizers(paths: Paths) -> list[RunTokenizer]:
         if folder is not None:
             found.append(RunTokenizer(run.run_id, folder))
     return found
+
+
+def resolve_run_tokenizer(spec: str | None, paths: Paths) -> str | None:
+    """`spec` with a run id replaced by that run's tokenizer folder; anything else unchanged.
+
+    A path that exists wins over a run of the same name, so a folder is never shadowed.
+    """
+    if not spec or Path(spec).expanduser().exists() or "/" in spec:
+        return spec
+    run_dir = paths.checkpoints_dir / spec
+    if not run_dir.is_dir():
+        return spec
+    folder = run_tokenizer_dir(run_dir)
+    return str(folder) if folder is not None else spec
