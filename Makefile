@@ -29,6 +29,7 @@ bench: setup
 	$(PY) bench/reattach.py
 	$(PY) bench/generate.py
 	$(PY) bench/train_throughput.py --tiny
+	$(PY) bench/padding.py
 
 # On a CUDA machine: the issue-8 GPU check in one go (see the script's header).
 bench-gpu: setup
