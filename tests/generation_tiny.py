@@ -33,6 +33,34 @@ def sample_pairs(limit: int = FIXTURE_ROWS) -> list[dict[str, str]]:
     return rows[:limit]
 
 
+def fixed_vocab(texts: list[str], size: int, out: Path) -> Path:
+    """A WordPiece folder built deterministically: the most frequent MeCab words (ties by
+    text), then every character alone and as a ##continuation.
+
+    The tokenizers library's WordPiece trainer breaks count ties by hash-map order, so its
+    vocabulary changes from run to run (huggingface/tokenizers#1794); a fixture model trained
+    on it then behaves differently each session. This one is the same every time.
+    """
+    import unicodedata
+    from collections import Counter
+
+    from core.tokenization.dictionary import open_tagger
+    from core.tokenization.scratch import SPECIAL_TOKENS, tokenizer_config
+
+    tagger = open_tagger("unidic_lite", wakati=True)
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(tagger.parse(unicodedata.normalize("NFKC", text)).split())
+    chars = sorted({ch for w in words for ch in w})
+    pieces = list(SPECIAL_TOKENS) + chars + [f"##{ch}" for ch in chars]
+    room = max(0, size - len(pieces))
+    pieces += [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:room]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "vocab.txt").write_text("".join(p + "\n" for p in pieces), encoding="utf-8")
+    (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config()), encoding="utf-8")
+    return out
+
+
 def build_tiny_run(root: Path, run_id: str = "tiny-run", steps: int = 150) -> Path:
     """Train through the real job; the run is copied to root/run_id. Returns its checkpoint.
 
@@ -52,9 +80,11 @@ def build_tiny_run(root: Path, run_id: str = "tiny-run", steps: int = 150) -> Pa
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sample_pairs()),
                    encoding="utf-8")
     import_dataset(src, DATASET, paths)
+    vocab = fixed_vocab([t for r in sample_pairs() for t in (r["story"], r["title"])], 1200,
+                        work / "vocab")
     config = TrainConfig(
-        dataset=DATASET, scratch="tiny", vocab_size=1200, max_steps=steps, batch_size=8,
-        grad_accum=1, lr=3e-3, warmup=0.0, eval_steps=steps, save_steps=steps, device="cpu",
+        dataset=DATASET, scratch="tiny", tokenizer=str(vocab), max_steps=steps, batch_size=8,
+        grad_accum=1, lr=5e-3, warmup=0.0, eval_steps=steps, save_steps=steps, device="cpu",
         compile="off", run_name="tiny",
     )
     made = launch(paths, config, foreground=True)

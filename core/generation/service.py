@@ -158,6 +158,9 @@ def generate_batch(
     order = sorted(range(len(synopses)), key=lambda i: len(synopses[i]))
     out: list[list[TitleCandidate]] = [[] for _ in synopses]
     kwargs = options.generate_kwargs()
+    # A title made of [UNK], [PAD], [CLS] or [MASK] reads as nothing: never emit them, so with
+    # min_new_tokens ≥ 1 every candidate has at least one visible piece.
+    kwargs["suppress_tokens"] = title_suppressed_ids(tok)
     with loaded.lock, torch.inference_mode():
         if options.seed is not None:
             torch.manual_seed(options.seed)
@@ -182,6 +185,12 @@ def generate_batch(
             for i in idx:
                 out[i].sort(key=lambda c: c.score, reverse=True)
     return out
+
+
+def title_suppressed_ids(tok: Any) -> list[int]:
+    """Special ids a title never contains ([SEP] stays: it ends the title)."""
+    ids = {tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.mask_token_id}
+    return sorted(i for i in ids if i is not None and i != tok.sep_token_id)
 
 
 def _strip(ids: list[int], tok: Any) -> list[int]:

@@ -136,3 +136,21 @@ def test_options_validation_names_the_field() -> None:
         DecodingOptions(do_sample=True, top_p=0).validate()
     kw = BUILTIN_PRESETS["greedy"].generate_kwargs()
     assert kw["num_beams"] == 1 and "temperature" not in kw
+
+
+def test_no_title_is_empty_or_made_of_special_pieces(run_paths: Paths) -> None:
+    from core.generation.service import title_suppressed_ids
+
+    service = GenerationService(run_paths, prefer_device="cpu")
+    loaded = service.load("tiny-run")
+    tok = loaded.tokenizer
+    banned = title_suppressed_ids(tok)
+    assert banned == sorted({tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.mask_token_id})
+    assert tok.sep_token_id not in banned  # [SEP] still ends a title
+    # A tiny model sometimes ranks [UNK] first; every candidate must still show a title.
+    stories = [p["story"] for p in sample_pairs()]
+    for preset in ("greedy", "beam"):
+        for result in service.generate(loaded, stories, BUILTIN_PRESETS[preset]):
+            for c in result.candidates:
+                assert c.n_tokens >= 1 and c.text.strip(), (preset, c)
+                assert "[UNK]" not in c.text and "[PAD]" not in c.text
