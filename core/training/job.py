@@ -58,16 +58,13 @@ def _tokenizer(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, log: A
     if spec is None:
         folder = run_dir / TOKENIZER_SUBDIR
         if dist.main and not (folder / "vocab.txt").exists():
-            from core.data.store import load_dataset_dict
-            from core.tokenization.scratch import train_wordpiece
+            from core.tokenization.vocab_cache import copy_vocab, scratch_vocab
 
             vocab = cfg.vocab_size or SCRATCH_PRESETS[cfg.scratch or "tiny"].vocab_size
-            log(f"training a WordPiece vocabulary of ≤ {vocab} pieces on the train split")
-            train = load_dataset_dict(paths, cfg.dataset)["train"]
-            texts = (t for row in train.select_columns(["story", "title"]) for t in (row["story"], row["title"]))
-            tmp = run_dir / f".{TOKENIZER_SUBDIR}.tmp"
-            train_wordpiece(texts, vocab, tmp, total=2 * len(train))
-            os.replace(tmp, folder)
+            log(f"WordPiece vocabulary of ≤ {vocab} pieces from the train split of {cfg.dataset!r}")
+            cached, reused = scratch_vocab(paths, cfg.dataset, vocab)
+            log(f"{'reusing' if reused else 'trained'} {cached}")
+            copy_vocab(cached, folder)
         _barrier(dist)
         spec = str(folder)
     loaded = load_tokenizer(spec)

@@ -160,3 +160,25 @@ def test_disk_forecast_refuses_saves_that_would_not_fit(tpaths, monkeypatch: pyt
     assert not list(run_dir.glob("checkpoint-*")) and not list(run_dir.glob(".tmp-*"))
     st = read_status(run_dir)
     assert st.state == "finished" and "not enough disk" in st.extra["disk_warning"]
+
+
+def test_scratch_vocabulary_is_trained_once_per_dataset_and_size(tpaths, capsys) -> None:
+    import filecmp
+
+    from core.tokenization.vocab_cache import copy_vocab, scratch_vocab
+
+    first, reused = scratch_vocab(tpaths, "sample", 1700)
+    again, reused_again = scratch_vocab(tpaths, "sample", 1700)
+    assert (reused, reused_again) == (False, True) and again == first
+    other, _ = scratch_vocab(tpaths, "sample", 1800)
+    assert other != first  # another size is another vocabulary
+    # A run gets its own copy (no cache marker), byte for byte the cached vocabulary.
+    dest = copy_vocab(first, tpaths.checkpoints_dir / "run" / "tokenizer")
+    assert filecmp.cmp(first / "vocab.txt", dest / "vocab.txt", shallow=False)
+    assert not (dest / "COMPLETE").exists() and (dest / "tokenizer_config.json").exists()
+    # Two scratch runs on the same data and size train with the same vocabulary.
+    cfg = dict(tokenizer=None, vocab_size=1700, max_steps=2, eval_steps=2, save_steps=2, probe_size=0)
+    runs = [launch(tpaths, tiny_config(run_name=f"v{i}", **cfg), foreground=True) for i in (1, 2)]
+    vocabs = [(tpaths.run(r) / "tokenizer" / "vocab.txt").read_bytes() for r in runs]
+    assert vocabs[0] == vocabs[1] == (first / "vocab.txt").read_bytes()
+    assert capsys.readouterr().out.count("reusing") == 2  # the job's log says where it came from
