@@ -91,8 +91,8 @@ def real_lengths() -> tuple[np.ndarray, np.ndarray] | None:
     from core.tokenization.loader import load_tokenizer
 
     sample = _HERE.parent / "datasets" / "sample" / "sample.jsonl"
-    texts = [t for line in sample.read_text(encoding="utf-8").splitlines() if line.strip()
-             for t in (json.loads(line)["story"], json.loads(line)["title"])]
+    records = [json.loads(line) for line in sample.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [t for r in records for t in (r["story"], r["title"])]
     with tempfile.TemporaryDirectory() as tmp:
         tok = load_tokenizer(str(train_wordpiece(texts, 8000, Path(tmp) / "vocab"))).tokenizer
         rows = json.loads(REAL.read_text(encoding="utf-8"))

@@ -72,7 +72,7 @@ def load_references(path: Path, pred_field: str = "pred_title_t5") -> References
     except JsonlError as exc:
         raise EvalDataError(str(exc)) from exc
     refs = References(lines.path)
-    problems = [(number, why) for number, why in lines.problems]
+    problems = list(lines.problems)
     for number, rec in lines.objects:
         bad = [k for k in ("story", "title", pred_field)
                if not isinstance(rec.get(k), str) or not rec[k].strip()]

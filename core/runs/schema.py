@@ -12,7 +12,7 @@ METRICS_FILE = "metrics.jsonl"
 GPU_FILE = "gpu.jsonl"
 LOG_FILE = "train.log"
 LOCK_FILE = ".lock"
-TOKENIZER_DIR = "tokenizer"  # the vocabulary a scratch run trained for itself
+TOKENIZER_DIR = "tokenizer"  # a scratch run's own copy of the vocabulary it trains with
 CHECKPOINT_PREFIX = "checkpoint-"
 # Written last inside checkpoint-<step>/; a checkpoint without it is incomplete and ignored.
 COMPLETE_MARKER = "COMPLETE"

@@ -27,6 +27,13 @@ def cache_key(fingerprint: str, spec: EncoderSpec, max_source_len: int, max_targ
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
+def dataset_fingerprint(paths: Paths, name: str) -> str:
+    """What identifies a dataset's content: meta.json's fingerprint, else a hash of the rows."""
+    from core.data.store import load_tables, read_meta
+
+    return read_meta(paths, name).get("fingerprint") or content_hash(load_tables(paths, name))
+
+
 def content_hash(tables: dict[str, Any]) -> str:
     # For a dataset without meta.json: hash what we read, so edits still invalidate the cache.
     h = hashlib.sha256()
@@ -117,13 +124,13 @@ def tokenize_dataset(
     result is cached under datasets/<name>/.cache/tok-<key>/ and reloaded memory-mapped.
     """
     import datasets
-    from core.data.store import load_tables, read_meta
+    from core.data.store import load_tables
     from core.tokenization.loader import resolve_encoder
 
     if max_source_len < 2 or max_target_len < 1:
         raise ValueError("max_source_len must be ≥ 2 ([CLS]+[SEP]) and max_target_len ≥ 1 ([SEP])")
     spec, tok_name, tok_path, warnings = resolve_encoder(tokenizer_dir)
-    fingerprint = read_meta(paths, name).get("fingerprint") or content_hash(load_tables(paths, name))
+    fingerprint = dataset_fingerprint(paths, name)
     key = cache_key(fingerprint, spec, max_source_len, max_target_len)
     folder = paths.dataset(name) / CACHE_DIRNAME / f"tok-{key}"
     if use_cache and (folder / COMPLETE_MARKER).is_file():

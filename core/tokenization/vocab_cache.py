@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from core.paths import Paths
-from core.tokenization.dataset_cache import CACHE_DIRNAME, COMPLETE_MARKER, content_hash
+from core.tokenization.dataset_cache import CACHE_DIRNAME, COMPLETE_MARKER, dataset_fingerprint
 from core.tokenization.scratch import ProgressFn
 
 # Part of the cache key: bump it when train_wordpiece's recipe changes.
@@ -35,11 +35,11 @@ def scratch_vocab(
     (dataset content, size, dictionary) makes runs on the same data share one vocabulary,
     and a new run skips the MeCab pass over the whole train split.
     """
-    from core.data.store import load_dataset_dict, load_tables, read_meta
+    from core.data.store import load_dataset_dict
     from core.tokenization.scratch import train_wordpiece
 
-    fingerprint = read_meta(paths, name).get("fingerprint") or content_hash(load_tables(paths, name))
-    folder = paths.dataset(name) / CACHE_DIRNAME / f"vocab-{vocab_key(fingerprint, vocab_size, dictionary)}"
+    key = vocab_key(dataset_fingerprint(paths, name), vocab_size, dictionary)
+    folder = paths.dataset(name) / CACHE_DIRNAME / f"vocab-{key}"
     if (folder / COMPLETE_MARKER).is_file():
         return folder, True
     shutil.rmtree(folder, ignore_errors=True)  # never complete: only a rename publishes one

@@ -19,8 +19,6 @@ from core.training.locks import LockBusy, RunLock
 from core.training.loop import Dist, LoopContext, OomRelaunch, StopTraining
 from core.training.rundir import GpuLogger, MetricsWriter, StatusWriter, last_segment, read_json
 
-TOKENIZER_SUBDIR = TOKENIZER_DIR
-
 
 def dist_from_env() -> Dist:
     return Dist(
@@ -56,7 +54,7 @@ def _tokenizer(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, log: A
 
     spec: str | None = cfg.tokenizer or cfg.model
     if spec is None:
-        folder = run_dir / TOKENIZER_SUBDIR
+        folder = run_dir / TOKENIZER_DIR
         if dist.main and not (folder / "vocab.txt").exists():
             from core.tokenization.vocab_cache import copy_vocab, scratch_vocab
 

@@ -213,10 +213,7 @@ class DatasetScreen(Screen[None]):
         highlighted = option_list.highlighted
         option_list.clear_options()
         option_list.add_options([Option(_entry_row(e), id=e.name) for e in self.entries])
-        names = [e.name for e in self.entries]
-        if self.records is not None and self.records.name in names:
-            option_list.highlighted = names.index(self.records.name)
-        elif self.entries:
+        if not self._highlight_open_dataset() and self.entries:
             option_list.highlighted = min(highlighted or 0, len(self.entries) - 1)
         if message.error:
             self._show_message(message.error, error=True)
@@ -282,12 +279,17 @@ class DatasetScreen(Screen[None]):
         if self._current_query().text:
             self._request_search()
         self.load_seconds = message.seconds
-        option_list = self.query_one("#ds-list", OptionList)
-        names = [e.name for e in self.entries]
-        if records.name in names:
-            option_list.highlighted = names.index(records.name)
+        self._highlight_open_dataset()
         self._update_status()
         table.focus()
+
+    def _highlight_open_dataset(self) -> bool:
+        """Put the list's highlight on the open dataset; False when it is not listed."""
+        names = [e.name for e in self.entries]
+        if self.records is None or self.records.name not in names:
+            return False
+        self.query_one("#ds-list", OptionList).highlighted = names.index(self.records.name)
+        return True
 
     def on_dataset_load_failed(self, message: DatasetLoadFailed) -> None:
         if message.name != self._loading:

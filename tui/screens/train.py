@@ -89,7 +89,7 @@ class TrainScreen(Screen[None]):
         super().__init__()
         self.x_mode = "step"
         self.gpu_pick = 0  # which card the GPU charts show in a multi-GPU run (d cycles)
-        self._gpu_key_shown = False  # `d` is listed in the footer once a run has several cards
+        self._gpu_cards = 0  # cards in the watched run: `d` is in the footer only when several
         self.window_index = 0
         self.view = "charts"
         self._charts_dirty = True
@@ -286,11 +286,11 @@ class TrainScreen(Screen[None]):
             data([ChartSeries("samples/s", x, tr["samples_per_s"], "green",
                               pyramid=py["samples_per_s"])]))
         self._update_gpu_charts(h, by_step, data, x0, x_end)
-        cards = sorted(h.gpu_indices)
+        cards = len(h.gpu_indices)
         # First in the line, so a narrow terminal does not crop it; d cycles the cards.
-        status = f"GPU charts: card {self.shown_gpu()} of {len(cards)} (d: next)  " if len(cards) > 1 else ""
-        if len(cards) > 1 and not self._gpu_key_shown:
-            self._gpu_key_shown = True
+        status = f"GPU charts: card {self.shown_gpu()} of {cards} (d: next)  " if cards > 1 else ""
+        if cards != self._gpu_cards:  # another run, or a first sample of another card
+            self._gpu_cards = cards
             self.refresh_bindings()
         status += f"x: {'step' if by_step else 'wall time'}  window: "
         status += "whole run" if win is None else (
@@ -314,9 +314,8 @@ class TrainScreen(Screen[None]):
             return
         gp = h.gpu_pyramids
         sel: Any = slice(None)
-        cards = sorted(h.gpu_indices)
-        if len(cards) > 1:
-            sel = g["index"] == cards[self.gpu_pick % len(cards)]
+        if len(h.gpu_indices) > 1:
+            sel = g["index"] == self.shown_gpu()
         gt = g["t"][sel]
         if by_step:
             tr = h.train
