@@ -31,7 +31,7 @@ bench: setup
 	$(PY) bench/train_throughput.py --tiny
 	$(PY) bench/padding.py
 
-# On a CUDA machine: the issue-8 GPU check in one go (see the script's header).
+# On a CUDA machine: the training-speed GPU check in one go (see the script's header).
 bench-gpu: setup
 	PYTHON=$(PY) bash bench/gpu_check.sh
 

@@ -8,7 +8,7 @@ all headless through `App.run_test()` at 120x40:
   stamps the wall clock once the Dataset screen is mounted and its first refresh has run
   (`call_after_refresh` from the screen's first idle); start_s = that stamp minus the time
   just before the child was spawned, so interpreter start-up and every import are included.
-  bare_start_s is the same for a bare Textual App with one Static (the design's baseline).
+  bare_start_s is the same for a bare Textual App with one Static (the baseline).
 - open_s: in-process, Enter on the dataset in the list until the table holds all rows and
   the next frame has been processed (memory-mapping, length arrays, first rows drawn).
 - search_ms: one keystroke into an empty search box (a full scan of 100k titles + synopses)

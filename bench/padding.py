@@ -7,7 +7,7 @@ then by title length inside chunks of 100 batches, padded to 32 and 8 (TrainConf
 Work is counted with a BERT2BERT-base cost model: 170 MFLOP per synopsis token (12 encoder
 layers) and 278 MFLOP per title token (12 decoder layers with cross-attention + the LM head
 over 32,768 pieces), so `real ÷ padded` is the share of the matmul work that is not padding.
-No GPU is involved: this is the data side of issue 8's training speed, measured exactly.
+No GPU is involved: this is the data side of the training speed, measured exactly.
 
 Data: the throughput bench's synthetic Narou-length pairs (100k), and, when ../shared is
 beside the checkout, the 2,000 real pairs of narou_real tokenized with a WordPiece

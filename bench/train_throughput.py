@@ -26,7 +26,7 @@ timing. The seed recipe has its own (smaller) counts: at ~1 s per step it is the
 
 tokens/s counts real (unpadded) source + target tokens. MFU = 6 × parameters × real tokens /
 time / the card's dense bf16 peak (H100 SXM and H200: 989 TFLOP/s; --peak-tflops to override;
-None on the CPU or an unknown card). That is the issue's convention; it over-counts an
+None on the CPU or an unknown card). That is the usual 6ND convention; it over-counts an
 encoder-decoder (each token passes only one half), so it is for comparison, not an absolute.
 
 loss_delta = |mean loss of the last logged window, stock_order − project|: both start from the

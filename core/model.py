@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Generation defaults frozen into every model's generation_config (DESIGN.md §4: generation
-# settings live there, never in model.config, or save_pretrained refuses).
+# Generation defaults frozen into every model's generation_config (generation settings live
+# there, never in model.config, or save_pretrained refuses).
 DEFAULT_MAX_TITLE_TOKENS = 64
 HUB_HOST = ("huggingface.co", 443)
 # transformers 5.x dropped EncoderDecoderModel's tie_encoder_decoder, and sharing the modules by

@@ -66,8 +66,9 @@ class NarouApp(App[None]):
         # Textual resolves "module:Class" strings? It does not; resolve lazily ourselves.
         self.MODES = {name: _lazy_screen(spec) for name, spec in type(self).MODES.items()}
         super().__init__()
-        # App-owned long-lived workers (DESIGN.md §2): the watched run's tailer and the GPU
-        # sampler. Each re-arms a timer only after its sample was handled: never overlapping.
+        # Long-lived workers belong to the App, not a pane (they outlive pane switches): the
+        # watched run's tailer and the GPU sampler. Each re-arms a timer only after its sample
+        # was handled: never overlapping.
         self.run_watch: RunWatch | None = None
         self.run_listeners: list[MessagePump] = []
         self.selected_checkpoint: str | None = None

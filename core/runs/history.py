@@ -3,7 +3,7 @@
 `RunHistory.apply(chunk)` costs O(chunk) (numpy appends, pyramid and EMA tails only).
 Resumes are handled by step: when a train line's step is not after the last kept one, the
 run went back to a checkpoint, so kept lines from that step on belong to a superseded
-segment and are dropped (the latest segment's line wins, DESIGN.md §6). Evals and probes
+segment and are dropped (the latest segment's line wins, docs/RUN_DIRECTORY.md). Evals and probes
 are de-duplicated by step the same way; events are all kept (they are the history).
 """
 

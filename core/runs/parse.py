@@ -19,7 +19,7 @@ import numpy as np
 
 from core.runs.tail import parse_line
 
-# Numeric fields of train lines kept as float64 columns (DESIGN.md §3).
+# Numeric fields of train lines kept as float64 columns (docs/RUN_DIRECTORY.md, train lines).
 TRAIN_FIELDS: tuple[str, ...] = (
     "t", "epoch", "loss", "lr", "grad_norm", "samples_per_s", "tokens_per_s",
     "mem_alloc", "mem_reserved",

@@ -1,4 +1,4 @@
-"""File names, states and the status record of a run directory (DESIGN.md §3)."""
+"""File names, states and the status record of a run directory (docs/RUN_DIRECTORY.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Writer side of a run directory: run ids, frozen config, atomic status with heartbeat,
-append-only metrics and GPU telemetry (DESIGN.md §3).
+append-only metrics and GPU telemetry (the format: docs/RUN_DIRECTORY.md).
 
 Metrics history across resumes (the reader-side rule)
 -----------------------------------------------------
