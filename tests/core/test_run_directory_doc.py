@@ -177,7 +177,7 @@ def test_every_metrics_line_and_event_matches_the_doc(runs: dict[str, Path]) -> 
                     errors.append(f"{where}: fields {sorted(own)}, documented {sorted(want)}")
     assert not errors, "\n".join(errors)
     assert set(seen) == {"train", "eval", "probe", "event"}
-    assert {"started", "warning", "saved", "oom", "auto_oom_relaunch", "resumed", "skipped",
+    assert {"started", "saved", "oom", "auto_oom_relaunch", "resumed", "skipped",
             "finished", "nan", "failed"} <= seen["event"]
 
 
