@@ -125,7 +125,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"resumed": paths.run(resumed), "nan": paths.run(nan)}
 
 
-def kinds(rec: dict[str, Any]) -> str:
+def line_kind(rec: dict[str, Any]) -> str:
     if "event" in rec:
         return "event"
     if "probe" in rec:
@@ -161,7 +161,7 @@ def test_every_metrics_line_and_event_matches_the_doc(runs: dict[str, Path]) -> 
     seen: dict[str, set[str]] = {}
     for name, run in runs.items():
         for i, rec in enumerate(read_metrics(run), 1):
-            kind = kinds(rec)
+            kind = line_kind(rec)
             where = f"{name}/metrics.jsonl line {i} ({rec.get('event', kind)})"
             errors += problems(rec, field_table(f"metrics {kind}"), where)
             seen.setdefault(kind, set()).add(rec.get("event", kind))
