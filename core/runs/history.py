@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.runs.parse import GPU_FIELDS, TRAIN_FIELDS, GpuChunk, MetricChunk
+from core.runs.reader import RunReader
 from core.runs.rule import HistoryRule, is_resume_event, marked_kind, step_of
 from core.runs.series import Columns, MinMaxPyramid, ema
 
@@ -195,6 +197,16 @@ class RunHistory:
             return z, z, z
         arr = np.array([[_num(a), _num(b), _num(c)] for a, b, c in rows], np.float64)
         return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
+def read_history(run_dir: Path, chunk_bytes: int = 32 << 20) -> RunHistory:
+    """A run's whole metrics history as a fresh reattach builds it (metrics.bin first)."""
+    reader, h = RunReader(run_dir), RunHistory()
+    while True:
+        chunk = reader.poll_metric_chunk(chunk_bytes)
+        if chunk.lines == 0:
+            return h
+        h.apply(chunk)
 
 
 def compile_activity(events: list[dict[str, Any]], now: float) -> str | None:
