@@ -106,8 +106,12 @@ class HistoryRule:
             seg, step = int(segs[j]), int(steps[j])
             if step < 0:
                 self.ignored[NO_STEP] += 1
-            elif seg < self.segment:
-                self.ignored[STALE] += 1
+            elif seg < self.segment:  # with the older lines that follow it (one zombie writer)
+                stale = (segs[j:] >= 0) & (segs[j:] < self.segment)
+                run = len(stale) if stale.all() else int(np.argmin(stale))
+                self.ignored[STALE] += run
+                i = j + run
+                continue
             else:
                 if self.segment >= 0:  # a newer segment: the writer resumed before this step
                     if keep[:j].any():
@@ -154,13 +158,13 @@ class HistoryRule:
         if step < 0:
             self.ignored[NO_STEP] += 1
             return
-        if 0 <= seg < self.resumed_segment:
+        last_seg = int_field(kept[-1].get("segment")) if kept else -1
+        if 0 <= seg < max(self.resumed_segment, last_seg):
             self.ignored[STALE] += 1
             return
         if kept and step <= step_of(kept[-1]):
-            last_seg = int_field(kept[-1].get("segment"))
-            if not (seg >= 0 and seg > last_seg):
-                self.ignored[STALE if 0 <= seg < last_seg else BACKWARD] += 1
+            if seg <= last_seg:
+                self.ignored[BACKWARD] += 1
                 return
             while kept and step_of(kept[-1]) >= step:
                 kept.pop()

@@ -140,9 +140,10 @@ class Scenario:
                 rec["segment"] = self.segment
             self.ignore(BACKWARD)
             self.raw(json.dumps(rec).encode() + b"\n")
-        elif kind == "stale" and self.segment > 0:
+        elif kind == "stale" and self.segment > 0:  # a writer of a replaced segment goes on
             self.ignore(STALE)
-            rec = {"t": 1.0, "step": self.step + 1000, "loss": 9.0, "segment": self.segment - 1}
+            rec = {"t": 1.0, "step": self.step + 1000, "segment": self.segment - 1,
+                   **({"loss": 9.0} if action[1] else {"eval_loss": 9.0})}
             self.raw(json.dumps(rec).encode() + b"\n")
         elif kind == "bad_step":
             self.ignore(NO_STEP)
@@ -196,7 +197,7 @@ ACTIONS = st.one_of(
     st.tuples(st.just("eval")),
     st.tuples(st.just("resume"), st.integers(0, 6)),
     st.tuples(st.just("backward"), st.integers(0, 50), st.booleans()),
-    st.tuples(st.just("stale")),
+    st.tuples(st.just("stale"), st.booleans()),
     st.tuples(st.just("bad_step"), st.sampled_from([b'"x"', b"NaN", b"null", b"1e999", b"-3"])),
     st.tuples(st.just("garbage"), st.binary(max_size=40)),
     st.tuples(st.just("huge_garbage")),
