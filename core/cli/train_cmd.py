@@ -224,7 +224,9 @@ def cmd_resume(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
+    from core.runs.history import read_history
     from core.runs.reader import complete_checkpoints, incomplete_checkpoints, read_status
+    from core.runs.rule import ignored_lines
 
     run_dir = _run_dir(paths, args.run)
     st = read_status(run_dir)
@@ -234,6 +236,9 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     data.update(data.pop("extra", {}))
     data["checkpoints"] = [p.name for p in complete_checkpoints(run_dir)]
     data["incomplete_checkpoints"] = [p.name for p in incomplete_checkpoints(run_dir)]
+    h = read_history(run_dir)
+    data["metrics"] = {"lines": h.lines, "train_points": h.n_train, "unreadable": h.bad_lines,
+                       "ignored": h.ignored}
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=1))
         return 0
@@ -247,4 +252,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     if data["incomplete_checkpoints"]:
         print(f"incomplete: {', '.join(data['incomplete_checkpoints'])} (ignored)")
     print(f"pid/host:   {st.pid} on {st.host}")
+    unreadable = f", {h.bad_lines:,} unreadable" if h.bad_lines else ""
+    print(f"metrics:    {h.lines:,} lines, {h.n_train:,} train points kept{unreadable}")
+    for line in ignored_lines(h.ignored):
+        print(f"            {line}")
     return 0

@@ -1,21 +1,23 @@
 """The whole history of one run in memory, grown incrementally from metrics/gpu chunks.
 
 `RunHistory.apply(chunk)` costs O(chunk) (numpy appends, pyramid and EMA tails only).
-Resumes are handled by step: when a train line's step is not after the last kept one, the
-run went back to a checkpoint, so kept lines from that step on belong to a superseded
-segment and are dropped (the latest segment's line wins, docs/RUN_DIRECTORY.md). Evals and probes
-are de-duplicated by step the same way; events are all kept (they are the history).
+Which lines count, and when a resume replaces kept lines, is core.runs.rule's decision:
+the history only carries it out, so applying a file in any chunking gives one history.
+Events are all kept (they are the history).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.runs.parse import GPU_FIELDS, TRAIN_FIELDS, GpuChunk, MetricChunk
+from core.runs.reader import RunReader
+from core.runs.rule import HistoryRule, is_resume_event, marked_kind, step_of
 from core.runs.series import Columns, MinMaxPyramid, ema
 
 # Series that get a min/max pyramid (what the charts plot).
@@ -28,10 +30,12 @@ DEFAULT_SMOOTHING = 0.9
 
 @dataclass
 class ApplyResult:
-    """What one apply changed: appended train rows, rows dropped by a resume, new NaNs."""
+    """What one apply changed: appended train rows, rows dropped by a resume, lines the rule
+    ignored, new NaNs."""
 
     appended: int = 0
     truncated: int = 0
+    ignored: int = 0
     non_finite_steps: list[int] = field(default_factory=list)  # NaN/inf loss or grad norm
 
 
@@ -54,86 +58,78 @@ class RunHistory:
         self.gpu_indices: set[int] = set()
         # Index of the first train row of the current segment (after the last resume).
         self.segment_start = 0
-        # segment k -> step its resume continued from (from "resumed" events).
-        self.resume_steps: dict[int, int] = {}
+        self.rule = HistoryRule()
         self.gpu_unavailable: str | None = None
         self.lines = 0
         self.bad_lines = 0
         self.version = 0
 
     # ----------------------------------------------------------------- metrics
+    @property
+    def ignored(self) -> dict[str, int]:
+        """Lines the rule ignored so far, by reason (core.runs.rule)."""
+        return {k: v for k, v in self.rule.ignored.items() if v}
+
     def apply(self, chunk: MetricChunk) -> ApplyResult:
         res = ApplyResult()
+        ignored_before = sum(self.rule.ignored.values())
         self.lines += chunk.lines
         self.bad_lines += chunk.bad_lines
-        for rec in chunk.events:
-            seg, step = rec.get("segment"), rec.get("step")
-            if rec.get("event") == "resumed" and isinstance(seg, int) and isinstance(step, int):
-                self.resume_steps[seg] = step
+        self._lowest = self.train.n  # first row whose EMA/pyramid blocks must be redone
         cols = chunk.train
-        steps, segs = cols["step"], cols["segment"]
-        if len(steps):
-            # Split where the step goes back or the segment changes (usually no split).
-            cut = (steps[1:] <= steps[:-1]) | (segs[1:] != segs[:-1])
-            bounds = [0, *(np.flatnonzero(cut) + 1).tolist(), len(steps)]
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                self._append_train({k: v[a:b] for k, v in cols.items()}, res)
-        for rec in chunk.evals:
-            if not self._superseded(rec):
-                self._replace_by_step(self.evals, rec)
-        for rec in chunk.probes:
-            if not self._superseded(rec):
-                self._replace_by_step(self.probes, rec)
-        self.events.extend(chunk.events)
+        row = 0
+        for rows, rec in zip(chunk.rare_rows, chunk.rare, strict=True):
+            kind = marked_kind(rec)
+            if kind == "event":
+                if is_resume_event(rec):
+                    self._train_rows(cols, row, rows, res)
+                    row = rows
+                    cut = self.rule.resume(rec)
+                    if cut is not None:
+                        self._cut(cut, res)
+                        self.evals = [e for e in self.evals if step_of(e) <= cut]
+                        self.probes = [p for p in self.probes if step_of(p) <= cut]
+                self.events.append(rec)
+            elif kind == "eval":
+                self.rule.admit_marked(rec, self.evals)
+            elif kind == "probe":
+                self.rule.admit_marked(rec, self.probes)
+        self._train_rows(cols, row, len(cols["step"]), res)
+        self._refresh_derived(self._lowest)
         res.non_finite_steps = list(chunk.non_finite_steps)
+        res.ignored = sum(self.rule.ignored.values()) - ignored_before
         self.version += 1
         return res
 
-    def _superseded(self, rec: dict[str, Any]) -> bool:
-        """The rundir rule: a line of segment j with step > S_k of a later resume k is stale."""
-        seg, step = rec.get("segment", 0), _step(rec)
-        if not isinstance(seg, int):
-            return False
-        return any(k > seg and step > s for k, s in self.resume_steps.items())
+    def _train_rows(self, cols: dict[str, np.ndarray], a: int, b: int, res: ApplyResult) -> None:
+        """Rows a:b of a chunk's train columns, as the rule decides (appends and cuts)."""
+        if b <= a:
+            return
+        part = {k: v[a:b] for k, v in cols.items()}
+        for cut, keep in self.rule.train(part["step"], part["segment"]):
+            if cut is not None:
+                self._cut(cut, res)
+            else:
+                rows = part if keep is None else {k: v[keep] for k, v in part.items()}
+                self.train.append(rows)
+                res.appended += len(rows["step"])
 
-    def _append_train(self, part: dict[str, np.ndarray], res: ApplyResult) -> None:
-        old_n = self.train.n
-        first_step = int(part["step"][0])
-        seg = int(part["segment"][0])
-        keep = old_n
-        new_segment = False
-        if old_n:
-            steps = self.train["step"]
-            last_seg = int(self.train["segment"][-1])
-            if seg != last_seg:
-                new_segment = True
-                if seg in self.resume_steps and seg > last_seg:
-                    keep = int(np.searchsorted(steps, self.resume_steps[seg], "right"))
-            if keep and first_step <= steps[keep - 1]:
-                keep = int(np.searchsorted(steps[:keep], first_step, "left"))
-                new_segment = True
-        if keep < old_n:
-            res.truncated += old_n - keep
-            self.train.truncate(keep)
-            self.evals = [e for e in self.evals if _step(e) < first_step]
-            self.probes = [p for p in self.probes if _step(p) < first_step]
-            old_n = keep
-        if new_segment:
-            self.segment_start = old_n
-        self.train.append(part)
-        loss = self.train["loss"]
-        prev = loss_ema_at(self, old_n) if old_n else None
-        self.train["ema"][old_n:] = ema(loss[old_n:], self.smoothing, start=prev)
+    def _cut(self, after_step: int, res: ApplyResult) -> None:
+        """A resume: drop kept train rows after `after_step`; a new segment starts here."""
+        keep = int(np.searchsorted(self.train["step"], after_step, "right"))
+        res.truncated += self.train.n - keep
+        self.train.truncate(keep)
+        self.segment_start = keep
+        self._lowest = min(self._lowest, keep)
+
+    def _refresh_derived(self, old_n: int) -> None:
+        """EMA and pyramids from row `old_n` on (what an append or a cut changed)."""
+        if self.train.n > old_n:
+            loss = self.train["loss"]
+            prev = loss_ema_at(self, old_n) if old_n else None
+            self.train["ema"][old_n:] = ema(loss[old_n:], self.smoothing, start=prev)
         for name, pyr in self.pyramids.items():
             pyr.update(self.train[name], old_n)
-        res.appended += len(part["step"])
-
-    @staticmethod
-    def _replace_by_step(items: list[dict[str, Any]], rec: dict[str, Any]) -> None:
-        step = _step(rec)
-        while items and _step(items[-1]) >= step:
-            items.pop()
-        items.append(rec)
 
     def set_smoothing(self, alpha: float) -> None:
         """Recompute the EMA line for a new smoothing weight (vectorised, ~0.1 s per 1M)."""
@@ -189,7 +185,7 @@ class RunHistory:
         for e in self.evals:
             v = e.get("eval_loss")
             if isinstance(v, int | float) and math.isfinite(v) and (best is None or v < best[0]):
-                best = (float(v), _step(e))
+                best = (float(v), step_of(e))
         return best
 
     def eval_series(self, key: str = "eval_loss") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,6 +197,16 @@ class RunHistory:
             return z, z, z
         arr = np.array([[_num(a), _num(b), _num(c)] for a, b, c in rows], np.float64)
         return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
+def read_history(run_dir: Path, chunk_bytes: int = 32 << 20) -> RunHistory:
+    """A run's whole metrics history as a fresh reattach builds it (metrics.bin first)."""
+    reader, h = RunReader(run_dir), RunHistory()
+    while True:
+        chunk = reader.poll_metric_chunk(chunk_bytes)
+        if chunk.lines == 0:
+            return h
+        h.apply(chunk)
 
 
 def compile_activity(events: list[dict[str, Any]], now: float) -> str | None:
@@ -223,14 +229,6 @@ def compile_activity(events: list[dict[str, Any]], now: float) -> str | None:
 def loss_ema_at(h: RunHistory, n: int) -> float:
     """EMA value just before row n (the value an append continues from)."""
     return float(h.train["ema"][n - 1]) if n > 0 else math.nan
-
-
-def _step(rec: dict[str, Any]) -> int:
-    v = rec.get("step")
-    try:
-        return int(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return -1
 
 
 def _num(v: Any) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from core.runs.rule import int_field, is_resume_event, is_train, marked_kind
 from core.runs.tail import parse_line
 
 # Numeric fields of train lines kept as float64 columns (docs/RUN_DIRECTORY.md, train lines).
@@ -44,6 +45,9 @@ class MetricChunk:
     train: column name → array (TRAIN_FIELDS as float64 with NaN for missing, plus int64
         "step" and "segment" (−1 when absent)); one entry per train line.
     evals / events / probes: the full records of those kinds.
+    rare / rare_rows: the records of all three kinds in file order, and for each the number
+        of this chunk's train rows before it; exact for `resumed` events (where a history
+        may be cut), a lower bound for the others (whose rule does not look at train rows).
     non_finite_steps: steps whose loss or grad_norm was NaN/inf (arrow cannot tell a NaN
         from a missing field, so these come from the text: `NaN`/`Infinity` as json writes).
     lines / bad_lines: non-empty lines seen and lines that could not be used.
@@ -53,6 +57,8 @@ class MetricChunk:
     evals: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
+    rare: list[dict[str, Any]] = field(default_factory=list)
+    rare_rows: list[int] = field(default_factory=list)
     non_finite_steps: list[int] = field(default_factory=list)
     lines: int = 0
     bad_lines: int = 0
@@ -105,10 +111,6 @@ def _schema(pa: Any, floats: tuple[str, ...], ints: tuple[str, ...]) -> Any:
     return pa.schema([(k, pa.float64()) for k in floats] + [(k, pa.int64()) for k in ints])
 
 
-def _is_train(rec: dict[str, Any]) -> bool:
-    return any(k in rec for k in ("loss", "lr", "grad_norm", "samples_per_s"))
-
-
 def _num(v: Any) -> float:
     if isinstance(v, bool) or v is None:
         return math.nan
@@ -118,20 +120,11 @@ def _num(v: Any) -> float:
         return math.nan
 
 
-def _int(v: Any, default: int) -> int:
-    if isinstance(v, bool):
-        return default
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return default
-
-
 def _rows_to_cols(rows: list[dict[str, Any]], floats: tuple[str, ...],
                   ints: dict[str, int]) -> dict[str, np.ndarray]:
     cols = {k: np.array([_num(r.get(k)) for r in rows], np.float64) for k in floats}
     for k, default in ints.items():
-        cols[k] = np.array([_int(r.get(k), default) for r in rows], np.int64)
+        cols[k] = np.array([int_field(r.get(k), default) for r in rows], np.int64)
     return cols
 
 
@@ -243,50 +236,58 @@ class MetricsParser:
         lines = blob.count(b"\n")
         self.lines += lines
         before = self._cols.bad_lines
-        cols = self._cols.parse(blob, keep=_is_train) or empty_train()
+        rare = _rare_lines(blob)
+        # A resume may cut the history: the train rows before it are parsed as their own
+        # piece, so the chunk knows exactly where it stands (resumes are rare: ~no cost).
+        ends = [end for end, rec in rare if is_resume_event(rec)]
+        parts, counts, pos = [], [], 0
+        for end in [*ends, len(blob)]:
+            part = self._train_rows(blob if not ends else blob[pos:end])
+            parts.append(part)
+            counts.append(len(part["step"]))
+            pos = end
+        cols = _concat(parts, empty_train())
+        chunk = MetricChunk(train=cols, lines=lines)
+        done = np.cumsum([0, *counts]).tolist()
+        piece_of = np.searchsorted(np.array(ends, np.int64), [e for e, _ in rare], "right")
+        _sort_rare(chunk, [(done[k], rec) for k, (_, rec) in zip(piece_of.tolist(), rare, strict=True)])
+        chunk.non_finite_steps += _non_finite_steps(blob)
+        chunk.bad_lines = self._cols.bad_lines - before
+        return chunk
+
+    def _train_rows(self, blob: bytes) -> dict[str, np.ndarray]:
+        cols = self._cols.parse(blob, keep=is_train) or empty_train()
         if len(cols["step"]) and self._cols._pa_json is not None:
             # Arrow yields a row for every line; keep the train ones (a loss-like field set).
             mask = ~(np.isnan(cols["loss"]) & np.isnan(cols["lr"])
                      & np.isnan(cols["grad_norm"]) & np.isnan(cols["samples_per_s"]))
             if not mask.all():
                 cols = {k: v[mask] for k, v in cols.items()}
-        chunk = MetricChunk(train=cols, lines=lines)
-        self._add_rare(chunk, blob)
-        chunk.bad_lines = self._cols.bad_lines - before
-        return chunk
+        return cols
 
-    def from_sidecar(self, train: dict[str, np.ndarray], others: list[dict[str, Any]],
+    def from_sidecar(self, train: dict[str, np.ndarray], others: list[tuple[int, dict[str, Any]]],
                      lines: int, bad_lines: int, non_finite_steps: list[int]) -> MetricChunk:
         """The chunk `parse` gives for a stretch of metrics.jsonl that the metrics.bin
         sidecar describes: train columns and line counts from its records, `others` the
-        full records of its non-train lines (core.runs.sidecar)."""
+        full records of its non-train lines with the train rows before each
+        (core.runs.sidecar)."""
         chunk = MetricChunk(train=train, lines=lines, bad_lines=bad_lines,
                             non_finite_steps=non_finite_steps)
-        _sort_rare(chunk, [r for r in others if _has_rare_marker(r)])
+        _sort_rare(chunk, others)
         self.lines += lines
         self._cols.bad_lines += bad_lines
         return chunk
 
-    @staticmethod
-    def _add_rare(chunk: MetricChunk, blob: bytes) -> None:
-        """Sort the rare-kind lines of `blob` into `chunk`, and note its non-finite steps."""
-        _sort_rare(chunk, _rare_lines(blob))
-        chunk.non_finite_steps += _non_finite_steps(blob)
 
-
-def _sort_rare(chunk: MetricChunk, rare: list[dict[str, Any]]) -> None:
-    for rec in rare:
-        if "probe" in rec:
-            chunk.probes.append(rec)
-        elif "event" in rec:
-            chunk.events.append(rec)
-        elif any(k.startswith("eval_") for k in rec) and not _is_train(rec):
-            chunk.evals.append(rec)
-
-
-def _has_rare_marker(rec: dict[str, Any]) -> bool:
-    """Whether the line of `rec` holds one of RARE_MARKERS (what the byte search finds)."""
-    return "event" in rec or "probe" in rec or any(k.startswith("eval_") for k in rec)
+def _sort_rare(chunk: MetricChunk, rare: list[tuple[int, dict[str, Any]]]) -> None:
+    """File-ordered (train rows before, record) pairs into the chunk's kinds; others dropped."""
+    lists = {"probe": chunk.probes, "event": chunk.events, "eval": chunk.evals}
+    for rows, rec in rare:
+        kind = marked_kind(rec)
+        if kind is not None:
+            lists[kind].append(rec)
+            chunk.rare.append(rec)
+            chunk.rare_rows.append(rows)
 
 
 class GpuParser:
@@ -319,8 +320,8 @@ class GpuParser:
         return GpuChunk(cols=cols, unavailable=unavailable, lines=lines)
 
 
-def _rare_lines(blob: bytes) -> list[dict[str, Any]]:
-    """Full records of lines holding a rare marker, in file order.
+def _rare_lines(blob: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """(offset just past the line, record) of the lines holding a rare marker, in file order.
 
     A bad line is counted by the columnar pass, which sees every line; not again here.
     """
@@ -334,12 +335,13 @@ def _rare_lines(blob: bytes) -> list[dict[str, Any]]:
             if nxt < 0:
                 break
             pos = blob.find(marker, nxt)
-    out: list[dict[str, Any]] = []
+    out: list[tuple[int, dict[str, Any]]] = []
     for s in sorted(starts):
         e = blob.find(b"\n", s)
-        rec = parse_line(blob[s: e if e >= 0 else len(blob)])
-        if rec is not None:
-            out.append(rec)
+        e = e if e >= 0 else len(blob)
+        rec = parse_line(blob[s:e])
+        if rec is not None and marked_kind(rec) is not None:
+            out.append((e + 1, rec))
     return out
 
 
@@ -357,6 +359,6 @@ def _non_finite_steps(blob: bytes) -> list[int]:
         for key in ("loss", "grad_norm"):
             v = rec.get(key)
             if isinstance(v, float) and not math.isfinite(v):
-                steps.append(_int(rec.get("step"), -1))
+                steps.append(int_field(rec.get("step")))
                 break
     return steps

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from core.runs.parse import TRAIN_FIELDS, _int, _is_train, _num
+from core.runs.parse import TRAIN_FIELDS, _num
+from core.runs.rule import int_field, is_train
 from core.runs.schema import METRICS_FILE
 from core.runs.tail import parse_line
 
@@ -61,7 +62,7 @@ Row = tuple[dict[str, Any] | None, int, int]  # (record, end offset, kind)
 def kind_of(rec: dict[str, Any] | None, raw: bytes = b"x") -> int:
     if rec is None:
         return BLANK if not raw.strip() else BAD
-    return TRAIN if _is_train(rec) else OTHER
+    return TRAIN if is_train(rec) else OTHER
 
 
 def _non_finite(rec: dict[str, Any]) -> bool:
@@ -82,8 +83,8 @@ def pack(rows: list[Row]) -> bytes:
     if train:
         idx = np.array([i for i, _ in train], np.int64)
         recs = [r for _, r in train]
-        arr["step"][idx] = [_int(r.get("step"), -1) for r in recs]
-        arr["segment"][idx] = [_int(r.get("segment"), -1) for r in recs]
+        arr["step"][idx] = [int_field(r.get("step")) for r in recs]
+        arr["segment"][idx] = [int_field(r.get("segment")) for r in recs]
         arr["flags"][idx] = [NON_FINITE if _non_finite(r) else 0 for r in recs]
         for k in TRAIN_FIELDS:
             arr[k][idx] = [_num(r.get(k)) for r in recs]
@@ -212,25 +213,27 @@ def train_columns(arr: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.compress(mask, arr[k]) for k in names}
 
 
-def other_lines(arr: np.ndarray, fd: int) -> list[dict[str, Any]]:
+def other_lines(arr: np.ndarray, fd: int) -> list[tuple[int, dict[str, Any]]]:
     """The OTHER records' lines (evals, events, probes, ...) read from metrics.jsonl by
-    offset, in file order; nothing else of the file is read.
+    offset, in file order, each with the number of TRAIN records before it; nothing else of
+    the file is read.
 
     Through an mmap, not a pread per line: a syscall gives up the GIL, and on a worker thread
     of a busy UI each one waits up to the switch interval (5 ms) to get it back.
     """
     ends = arr["end"]
     idx = np.flatnonzero(arr["kind"] == OTHER)
-    out: list[dict[str, Any]] = []
+    out: list[tuple[int, dict[str, Any]]] = []
     if not len(idx):
         return out
+    train_before = np.cumsum(arr["kind"] == TRAIN)[idx]
     mm = mmap.mmap(fd, int(ends[-1]), access=mmap.ACCESS_READ)
     try:
-        for i in idx.tolist():
+        for i, rows in zip(idx.tolist(), train_before.tolist(), strict=True):
             start = int(ends[i - 1]) if i else 0
             rec = parse_line(mm[start:int(ends[i])])
             if rec is not None:
-                out.append(rec)
+                out.append((rows, rec))
     finally:
         mm.close()
     return out

@@ -412,6 +412,7 @@ class Loop:
         from core.model import count_parameters
 
         self.phase = "save"
+        self._refuse_nonfinite_save()
         ok = True
         if self.ctx.dist.main:
             if self._check_disk(count_parameters(self.raw_model)):
@@ -436,6 +437,42 @@ class Loop:
             self.last_saved_step = self.state.step
         self.phase = "train"
 
+    def _refuse_nonfinite_save(self) -> None:
+        """Stop the run instead of saving a model that is not finite.
+
+        Log steps look at the loss, but saves come on their own interval and on SIGTERM at any
+        step: a NaN between two log steps would otherwise be saved, and rotation would then
+        delete a good checkpoint for it. One host sync per save: the count of non-finite
+        steps since the last save (kept on the device by the loop) and the parameters' norm.
+        """
+        torch = self.torch
+        params = [p.detach() for p in self.raw_model.parameters()]
+        weights = torch.nn.utils.get_total_norm(params, error_if_nonfinite=False)
+        # With a GradScaler a non-finite step is skipped, not applied: the weights decide.
+        loss_bad = self._nonfinite_steps if self.scaler is None else torch.zeros_like(self._nonfinite_steps)
+        flags = torch.stack([loss_bad.float(), (~torch.isfinite(weights)).float()])
+        if self.ctx.dist.world > 1:
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        bad_steps, bad_weights = (int(v) for v in flags.tolist())
+        self._nonfinite_steps.zero_()
+        if not bad_steps and not bad_weights:
+            return
+        st = self.state
+        what = []
+        if bad_steps:
+            what.append(f"the loss or gradient norm was NaN/inf on {bad_steps} step(s) since "
+                        + (f"the save at step {self.last_saved_step}" if self.last_saved_step >= 0
+                           else "the start"))
+        if bad_weights:
+            what.append("the weights hold NaN/inf")
+        kept = self.ctx.status.status.last_complete_checkpoint if self.ctx.status else None
+        reason = (f"not saving {checkpoint_name(st.step)}: {' and '.join(what)}; "
+                  f"{kept or 'no checkpoint'} is the last good one and was kept; "
+                  "lower --lr or check the data")
+        self._event("nan", reason=reason, phase="save")
+        self._status(step=st.step, epoch=self._epoch_float())
+        raise StopTraining("failed", reason, 3)
+
     def _barrier(self) -> None:
         if self.ctx.dist.world > 1:
             self.torch.distributed.barrier()
@@ -453,6 +490,7 @@ class Loop:
         zero = torch.zeros((), device=dev)
         window_loss = zero.clone()
         consec_bad = zero.clone()
+        self._nonfinite_steps = zero.clone()  # since the last save: checked before each save
         last_norm = zero.clone()
         window_steps = 0
         window_samples = 0
@@ -512,6 +550,7 @@ class Loop:
                     st.steps_in_epoch += 1
                     bad = ~torch.isfinite(step_loss)
                     consec_bad = torch.where(bad, consec_bad + 1, torch.zeros_like(consec_bad))
+                    self._nonfinite_steps += bad | ~torch.isfinite(norm)
                     window_loss += step_loss
                     last_norm = norm.detach().float()
                     window_steps += 1

@@ -1,14 +1,13 @@
 """Writer side of a run directory: run ids, frozen config, atomic status with heartbeat,
 append-only metrics and GPU telemetry (the format: docs/RUN_DIRECTORY.md).
 
-Metrics history across resumes (the reader-side rule)
------------------------------------------------------
+Metrics history across resumes
+------------------------------
 Writers never rewrite metrics.jsonl. Every line carries `segment`: 0 for the first job, +1 for
 each resume. A resumed job first appends a newline if the file ends in a torn line (so the
 torn fragment stays one unparseable line), then writes `{"event": "resumed", "step": S,
-"segment": k}` where S is the checkpoint step it continues from. Readers rebuild the effective
-history with one rule: a line of segment j < k with step > S_k (the resume step of a later
-segment k) is superseded; drop it. `effective_history()` implements exactly that.
+"segment": k}` where S is the checkpoint step it continues from. Which lines then count is
+decided by one rule for every reader: core.runs.rule.
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
-from core.runs.parse import _is_train
+from core.runs.rule import is_train
 from core.runs.schema import (
     CONFIG_FILE,
     GPU_FILE,
@@ -34,7 +32,7 @@ from core.runs.schema import (
     STATUS_FILE,
     RunStatus,
 )
-from core.runs.sidecar import OTHER, TRAIN, SidecarAppender
+from core.runs.sidecar import OTHER, TRAIN, SidecarAppender, line_rows
 
 
 def new_run_id(paths: Paths, name: str = "", now: float | None = None) -> str:
@@ -252,25 +250,6 @@ def last_segment(path: Path) -> int:
     return best
 
 
-def effective_history(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Metrics with superseded lines removed (see the module docstring for the rule)."""
-    recs = list(records)
-    resume_at: dict[int, int] = {}
-    for r in recs:
-        if r.get("event") == "resumed" and isinstance(r.get("segment"), int):
-            resume_at[r["segment"]] = int(r.get("step", 0))
-    if not resume_at:
-        return recs
-    out = []
-    for r in recs:
-        seg = r.get("segment", 0)
-        step = r.get("step", 0)
-        superseded = any(k > seg and step > s for k, s in resume_at.items())
-        if not superseded:
-            out.append(r)
-    return out
-
-
 class MetricsWriter(JsonlWriter):
     """metrics.jsonl for one job segment, plus its metrics.bin sidecar.
 
@@ -307,7 +286,14 @@ class MetricsWriter(JsonlWriter):
             for rec, line in zip(records, lines, strict=True):
                 end += len(line) if line.isascii() else len(line.encode("utf-8"))
                 full = {**rec, **self.fixed}
-                rows.append((full, end, TRAIN if _is_train(rec) else OTHER))
+                rows.append((full, end, TRAIN if is_train(full) else OTHER))
+            if rows and side.known_end < start:
+                # Our first line was glued onto a torn fragment someone left: record what a
+                # reader will parse from that line, not the record we meant to write.
+                with open(self.path, "rb") as fh:
+                    fh.seek(side.known_end)
+                    glued = fh.read(rows[0][1] - side.known_end)
+                rows[0] = line_rows(glued, side.known_end)[0][0]
             size = os.fstat(self._fh.fileno()).st_size
             if size == end:
                 side.append(rows, size)

@@ -20,7 +20,8 @@ from core.training.checkpoint import TrainerState
 from core.training.config import TrainConfig
 from core.training.launch import LaunchError, launch
 from core.training.loop import NAN_ENV, OOM_ENV
-from core.training.rundir import GpuLogger, JsonlWriter, effective_history
+from core.runs.rule import effective_history
+from core.training.rundir import GpuLogger, JsonlWriter
 from tests.core.train_helpers import job_env, make_paths, read_metrics, tiny_config
 
 DOC = REPO_ROOT / "docs" / "RUN_DIRECTORY.md"

@@ -17,13 +17,13 @@ import pytest
 from core.cli.main import main as cli_main
 from core.paths import REPO_ROOT
 from core.runs.reader import complete_checkpoints, incomplete_checkpoints, pid_alive, read_status
+from core.runs.rule import effective_history
 from core.runs.schema import COMPLETE_MARKER
 from core.training import launch as launch_mod
 from core.training.checkpoint import SAVE_SLEEP_ENV
 from core.training.launch import LaunchError, launch, resume_run, stop_run, wait_run
 from core.training.locks import LockBusy, RunLock
 from core.training.loop import STEP_SLEEP_ENV
-from core.training.rundir import effective_history
 from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config, wait_for
 
 

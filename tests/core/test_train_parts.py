@@ -11,6 +11,7 @@ import pytest
 
 from core.cli.main import build_parser, main
 from core.model import SCRATCH_PRESETS
+from core.runs.rule import effective_history
 from core.runs.schema import RunStatus
 from core.telemetry.nvml import GpuSample
 from core.training.batching import Collator, PairData, TokenColumn, epoch_batches, split_batches
@@ -19,7 +20,6 @@ from core.training.preflight import check_ids, check_lengths, run_preflight
 from core.training.rundir import (
     GpuLogger,
     MetricsWriter,
-    effective_history,
     heal_torn_tail,
     last_segment,
 )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from core.runs.reader import complete_checkpoints, read_status
+from core.runs.rule import effective_history
 from core.runs.schema import COMPLETE_MARKER, RunStatus
 from core.training.checkpoint import FREE_BYTES_ENV, read_trainer_state
 from core.training.launch import LaunchError, launch, resume_run
 from core.training.loop import NAN_ENV, OOM_ENV
-from core.training.rundir import effective_history
 from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config
 
 
@@ -103,6 +103,33 @@ def test_nan_loss_stops_with_reason(tpaths, monkeypatch: pytest.MonkeyPatch) -> 
     assert st.step == 4  # NaN from step 3, two consecutive bad steps
     assert any(r.get("event") == "nan" for r in read_metrics(run_dir))
     assert complete_checkpoints(run_dir) == []  # poisoned weights are never saved
+
+
+def test_nan_between_log_steps_is_never_saved_nor_rotates_out_a_good_checkpoint(
+        tpaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Saves every 3 steps, logs every 10: the loss turns NaN at step 5, a step no log line
+    # looks at, and the interval save at step 6 comes first.
+    monkeypatch.setenv(NAN_ENV, "5")
+    cfg = tiny_config(log_steps=10, save_steps=3, save_total_limit=1, max_steps=20,
+                      eval_steps=100, nan_patience=100)
+    with pytest.raises(LaunchError, match="not saving checkpoint-6"):
+        launch(tpaths, cfg, foreground=True)
+    run_dir = next(tpaths.checkpoints_dir.iterdir())
+    assert [p.name for p in complete_checkpoints(run_dir)] == ["checkpoint-3"]
+    assert not list(run_dir.glob("checkpoint-6*")) and not list(run_dir.glob(".tmp-*"))
+    st = read_status(run_dir)
+    assert st.state == "failed" and st.step == 6
+    assert st.exit_reason == (
+        "not saving checkpoint-6: the loss or gradient norm was NaN/inf on 2 step(s) since the "
+        "save at step 3 and the weights hold NaN/inf; checkpoint-3 is the last good one and was "
+        "kept; lower --lr or check the data")
+    assert st.last_complete_checkpoint == "checkpoint-3"
+    nan = [r for r in read_metrics(run_dir) if r.get("event") == "nan"]
+    assert len(nan) == 1 and nan[0]["phase"] == "save" and nan[0]["step"] == 6
+    from core.model import load_checkpoint
+
+    model, _ = load_checkpoint(run_dir / "checkpoint-3")
+    assert all(p.isfinite().all() for p in model.parameters())
 
 
 def test_oom_without_auto_oom_explains_and_fails(tpaths, monkeypatch: pytest.MonkeyPatch) -> None:

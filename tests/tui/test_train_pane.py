@@ -109,6 +109,26 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
     asyncio.run(run())
 
 
+def test_a_backward_step_line_keeps_the_history_and_is_reported(paths: Paths) -> None:
+    fr = FakeRun(paths.run("damaged"), total_steps=3000, t0=time.time() - 100).create()
+    fr.advance(2000)
+
+    async def run() -> None:
+        app = _app(paths, "damaged", readonly=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None
+                         and app.run_watch.history.n_train == 2000)
+            fr.append('{"t": 1, "step": 5, "loss": 1.0}\n')  # by hand: no resume, no segment
+            await _until(pilot, lambda: app.run_watch.history.ignored)
+            await pilot.pause(0.3)
+            assert app.run_watch.history.n_train == 2000
+            progress = app.screen.query_one(RunProgress)
+            assert progress.info.ignored == ("1 line ignored: step went back without a resume",)
+            assert "1 line ignored: step went back without a resume" in str(progress.render())
+
+    asyncio.run(run())
+
+
 def test_died_run_detected_and_alerted(paths: Paths) -> None:
     fr = FakeRun(paths.run("dies"), total_steps=1000, t0=time.time() - 60).create()
     fr.advance(50)

@@ -18,6 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Log, Sta
 from core.runs.eta import SAVE_KEYS, TOTAL_KEYS, config_int, estimate
 from core.runs.history import compile_activity
 from core.runs.reader import complete_checkpoints, list_runs
+from core.runs.rule import ignored_lines
 from core.runs.schema import RunState
 from tui.messages.train import (
     GpuSampled,
@@ -381,7 +382,8 @@ class TrainScreen(Screen[None]):
             elapsed_s=(end - start) if start is not None and end is not None else None,
             eta=eta, last_loss=loss if loss is not None and math.isfinite(loss) else None,
             best_eval=h.best_eval(), exit_reason=st.exit_reason if st else None,
-            lines=h.lines, bad_lines=h.bad_lines, segment=int(segs[-1]) if len(segs) else 0,
+            lines=h.lines, bad_lines=h.bad_lines, ignored=tuple(ignored_lines(h.ignored)),
+            segment=int(segs[-1]) if len(segs) else 0,
             activity=compile_activity(h.events, now) if live else None,
         )
 

@@ -27,6 +27,7 @@ class ProgressInfo:
     exit_reason: str | None = None
     lines: int = 0
     bad_lines: int = 0
+    ignored: tuple[str, ...] = ()  # "n lines ignored: <reason>", one per reason
     segment: int = 0
     activity: str | None = None  # what a live job is busy with when steps do not move
 
@@ -79,4 +80,6 @@ class RunProgress(Static):
             t.append(f"\n{info.exit_reason}", style="red")
         if info.bad_lines:
             t.append(f"\n{info.bad_lines} unreadable metric line(s) skipped", style="yellow")
+        for line in info.ignored:
+            t.append(f"\n{line}", style="yellow")
         return t
