@@ -588,7 +588,7 @@ class Loop:
                         window_steps = window_samples = window_tokens = 0
                         window_t = now
                         if vals[2] >= cfg.nan_patience:
-                            self._event("nan", reason=f"loss is NaN/inf for {int(vals[2])} steps")
+                            self._event("nan", reason=f"loss is NaN/inf for {int(vals[2])} steps", phase="train")
                             raise StopTraining("failed", (
                                 f"loss became NaN/inf and stayed so for {int(vals[2])} optimizer steps "
                                 f"(patience {cfg.nan_patience}) at step {st.step}; lower --lr or check the data"),
