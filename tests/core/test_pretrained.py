@@ -217,3 +217,32 @@ def test_hub_id_missing_from_the_cache_fails_fast_without_network(
     place_in_hub_cache(tiny_pretrained_bert, cache)  # the weights arrive: now it loads offline
     assert cached_snapshot(HUB_ID) == snapshot
     assert pretrained_config(HUB_ID).hidden_size == 32
+
+
+def test_a_saved_checkpoint_reloads_quietly_and_a_damaged_one_in_one_line(
+    tiny_pretrained_bert: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from core.model import model_from_checkpoint
+    from core.tokenization import load_tokenizer
+
+    tok = load_tokenizer(str(tiny_pretrained_bert)).tokenizer
+    ck = tmp_path / "checkpoint-1"
+    build_model(tok, pretrained=str(tiny_pretrained_bert)).save_pretrained(ck)
+    caplog.set_level(logging.INFO, logger="core")
+    # What resume and generation load: the pooler training never saves is not worth a word.
+    model = model_from_checkpoint(ck)
+    assert model.encoder.pooler is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    weights = load_file(ck / "model.safetensors")
+    del weights["decoder.cls.predictions.transform.dense.bias"]
+    save_file(weights, ck / "model.safetensors", metadata={"format": "pt"})
+    model_from_checkpoint(ck)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{ck}: 1 tensors missing from the weights, newly initialised "
+                        f"(decoder.cls.predictions.transform.dense.bias); 0 tensors in the "
+                        f"weights unused (none)"]
+    err = capfd.readouterr().err
+    assert "LOAD REPORT" not in err and "\x1b" not in err
