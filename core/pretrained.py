@@ -165,7 +165,8 @@ def load_reports_at_debug() -> Iterator[None]:
 
 
 def _report(part: str, model: Any, info: dict[str, Any]) -> LoadReport:
-    missing = tuple(sorted(info.get("missing_keys") or ()))
+    # The encoder's pooler is dropped right after loading (strip_pooler): its absence is moot.
+    missing = tuple(sorted(k for k in info.get("missing_keys") or () if not k.startswith("pooler.")))
     unused = tuple(sorted(info.get("unexpected_keys") or ()))
     # Tied weights (the LM head's decoder and the word embeddings) share one storage: count it once.
     loaded = len({t.data_ptr() for k, t in model.state_dict().items() if k not in set(missing)})
