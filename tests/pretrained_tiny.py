@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tests.generation_tiny import fixed_vocab, sample_pairs
 
@@ -74,30 +75,30 @@ def build_pretrained_bert(out: Path) -> Path:
     return out
 
 
-def _pretrain_mlm(model: object, vocab_dir: Path, stories: list[str]) -> None:
+def _pretrain_mlm(model: Any, vocab_dir: Path, stories: list[str]) -> None:
     """A few masked-LM steps, so the encoder, the embeddings and the MLM head are all learnt."""
     import torch
-    from transformers import BertJapaneseTokenizer
 
-    tok = BertJapaneseTokenizer.from_pretrained(str(vocab_dir), **{
-        k: V3_TOKENIZER_CONFIG[k] for k in ("word_tokenizer_type", "subword_tokenizer_type",
-                                            "mecab_kwargs")})
+    from core.tokenization import load_tokenizer
+
+    tok = load_tokenizer(str(vocab_dir)).tokenizer
     batch = tok(stories, padding=True, truncation=True, max_length=48, return_tensors="pt")
     g = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)  # type: ignore[attr-defined]
-    model.train()  # type: ignore[attr-defined]
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
     special = batch["input_ids"] <= tok.mask_token_id  # [PAD] [UNK] [CLS] [SEP] [MASK] are 0-4
     for _ in range(PRETRAIN_STEPS):
         picked = (torch.rand(batch["input_ids"].shape, generator=g) < 0.15) & ~special
         inputs = batch["input_ids"].masked_fill(picked, tok.mask_token_id)
         labels = batch["input_ids"].masked_fill(~picked, -100)
+        # BertForPreTraining returns a loss only with both labels; the sentence pairs are random.
         nsp = torch.randint(0, 2, (len(stories),), generator=g)
-        out = model(input_ids=inputs, attention_mask=batch["attention_mask"], labels=labels,  # type: ignore[operator]
+        out = model(input_ids=inputs, attention_mask=batch["attention_mask"], labels=labels,
                     next_sentence_label=nsp)
         out.loss.backward()
         opt.step()
         opt.zero_grad()
-    model.eval()  # type: ignore[attr-defined]
+    model.eval()
 
 
 def place_in_hub_cache(model_dir: Path, hub_cache: Path, hub_id: str = HUB_ID) -> Path:
