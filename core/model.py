@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 # Generation defaults frozen into every model's generation_config (generation settings live
 # there, never in model.config, or save_pretrained refuses).
 DEFAULT_MAX_TITLE_TOKENS = 64
-HUB_HOST = ("huggingface.co", 443)
+log = logging.getLogger(__name__)
 # transformers 5.x dropped EncoderDecoderModel's tie_encoder_decoder, and sharing the modules by
 # hand makes save_pretrained refuse the shared tensors: refuse clearly instead of training untied.
 TIE_UNSUPPORTED = (
@@ -147,49 +147,18 @@ def scratch_config(preset: str, vocab_size: int, pad_id: int) -> Any:
     return EncoderDecoderConfig.from_encoder_decoder_configs(enc, dec)
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection(HUB_HOST, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _is_local(spec: str) -> bool:
-    return Path(spec).expanduser().is_dir()
-
-
-def _pretrained_source(spec: str) -> tuple[str, dict[str, Any]]:
-    """Resolve a hub id or local dir to (path_or_id, extra from_pretrained kwargs).
-
-    Offline (no route to the hub or HF_HUB_OFFLINE set) we only try the local cache, so a
-    missing model fails in seconds with a message instead of hanging on retries.
-    """
-    if _is_local(spec):
-        return str(Path(spec).expanduser().resolve()), {}
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or not _hub_reachable()
-    return spec, ({"local_files_only": True} if offline else {})
-
-
-def _offline_message(spec: str, exc: Exception) -> str:
-    return (
-        f"cannot load model {spec!r}: not a local directory, and the Hugging Face hub is not "
-        f"reachable or the model is not in the local cache ({type(exc).__name__}). "
-        f"Download it where the hub is reachable (e.g. `huggingface-cli download {spec} "
-        f"--local-dir models/{spec.split('/')[-1]}`) and pass that directory with --model, "
-        f"or use --scratch tiny|small|base."
-    )
-
-
 def pretrained_config(spec: str) -> Any:
     """The BertConfig of a pretrained model (hub id or dir) without loading weights."""
     from transformers import AutoConfig
 
-    src, extra = _pretrained_source(spec)
+    from core.pretrained import offline_message, resolve_pretrained
+
+    src = resolve_pretrained(spec)
     try:
-        return AutoConfig.from_pretrained(src, trust_remote_code=False, **extra)
+        return AutoConfig.from_pretrained(src, trust_remote_code=False,
+                                          local_files_only=Path(src).is_dir())
     except (OSError, ValueError) as exc:
-        raise ModelError(_offline_message(spec, exc)) from exc
+        raise ModelError(offline_message(spec, type(exc).__name__)) from exc
 
 
 def build_model(
@@ -207,8 +176,6 @@ def build_model(
     tie_encoder_decoder: share encoder and decoder weights; refused with ModelError under
         transformers 5.x (see TIE_UNSUPPORTED), kept so the option fails loudly, not silently.
     """
-    from transformers import EncoderDecoderModel
-
     if (pretrained is None) == (scratch is None):
         raise ModelError("give exactly one of pretrained (hub id or directory) or scratch preset")
     if tie_encoder_decoder:
@@ -218,20 +185,13 @@ def build_model(
         config = scratch_config(scratch, ids.vocab_size, ids.pad)
         config.encoder._attn_implementation = "sdpa"
         config.decoder._attn_implementation = "sdpa"
+        from transformers import EncoderDecoderModel
+
         model = EncoderDecoderModel(config=config)
     else:
-        src, extra = _pretrained_source(pretrained)
-        try:
-            model = EncoderDecoderModel.from_encoder_decoder_pretrained(
-                src,
-                src,
-                encoder_attn_implementation="sdpa",
-                decoder_attn_implementation="sdpa",
-                **{f"encoder_{k}": v for k, v in extra.items()},
-                **{f"decoder_{k}": v for k, v in extra.items()},
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelError(_offline_message(pretrained, exc)) from exc
+        from core.pretrained import load_encoder_decoder
+
+        model, _reports = load_encoder_decoder(pretrained)
         if model.config.decoder.vocab_size < ids.vocab_size:
             raise ModelError(
                 f"model {pretrained!r} has {model.config.decoder.vocab_size} embeddings but the "
@@ -259,10 +219,33 @@ def load_tokenizer_dir(path: Path) -> Any:
     return load_tokenizer(str(path)).tokenizer
 
 
-def load_checkpoint(path: str | os.PathLike[str], device: str | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a checkpoint-<step>/ folder: safetensors only, no remote code."""
+def model_from_checkpoint(folder: Path) -> Any:
+    """The EncoderDecoderModel saved in `folder` (safetensors only, no remote code), pooler dropped.
+
+    Training never saves the encoder's pooler, so its absence goes unreported; anything else
+    the weights lack or add is logged in one line (transformers' table stays at debug level).
+    """
     from transformers import EncoderDecoderModel
 
+    from core.pretrained import load_reports_at_debug, some_names
+
+    with load_reports_at_debug():
+        model, info = EncoderDecoderModel.from_pretrained(
+            str(folder), use_safetensors=True, trust_remote_code=False, local_files_only=True,
+            output_loading_info=True)
+    # from_pretrained re-creates a random pooler that the seq2seq loss never uses.
+    strip_pooler(model)
+    missing = sorted(k for k in info["missing_keys"] if not k.startswith("encoder.pooler."))
+    unused = sorted(info["unexpected_keys"])
+    if missing or unused:
+        log.warning("%s: %d tensors missing from the weights, newly initialised (%s); "
+                    "%d tensors in the weights unused (%s)", folder, len(missing),
+                    some_names(missing) or "none", len(unused), some_names(unused) or "none")
+    return model
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: str | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from a checkpoint-<step>/ folder: safetensors only, no remote code."""
     folder = Path(path)
     if not folder.is_dir():
         raise ModelError(f"checkpoint {folder} does not exist")
@@ -272,11 +255,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | None = None) -> 
 
     if folder.name.startswith("checkpoint-") and not (folder / COMPLETE_MARKER).exists():
         raise ModelError(f"checkpoint {folder} is incomplete (no {COMPLETE_MARKER} marker)")
-    model = EncoderDecoderModel.from_pretrained(
-        str(folder), use_safetensors=True, trust_remote_code=False, local_files_only=True
-    )
-    # Training drops the unused pooler before saving; from_pretrained re-creates a random one.
-    strip_pooler(model)
+    model = model_from_checkpoint(folder)
     tokenizer = load_tokenizer_dir(folder)
     if device is not None:
         model.to(device)

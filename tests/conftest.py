@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated data folders, the real-data location, and marker handling."""
+"""Shared fixtures: isolated data folders, the real-data location, a tiny pretrained BERT, and
+marker handling."""
 
 from __future__ import annotations
 
@@ -44,3 +45,11 @@ def shared_data(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not present: {path} (only beside the project checkout)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny pretrained BERT in the file layout of tohoku-nlp/bert-base-japanese-v3 (built once)."""
+    from tests.pretrained_tiny import build_pretrained_bert
+
+    return build_pretrained_bert(tmp_path_factory.mktemp("v3-layout-bert"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -45,6 +46,29 @@ def _device_mem_gib(device: Any) -> float | None:
     if device.type != "cuda":
         return None
     return torch.cuda.get_device_properties(device).total_memory / 2**30
+
+
+class _PrintHandler(logging.Handler):
+    """Writes records to whatever sys.stdout is at the time (train.log for a detached job)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), flush=True)
+        except Exception:  # noqa: BLE001 - logging must never stop training
+            self.handleError(record)
+
+
+def _core_logs_to_stdout(dist: Dist) -> None:
+    """Put core's log records (the model load report, where weights came from) in train.log
+    beside the job's own lines; NAROU_TUI_LOG_LEVEL=debug adds transformers' full report."""
+    logger = logging.getLogger("core")
+    if not any(isinstance(h, _PrintHandler) for h in logger.handlers):
+        handler = _PrintHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    wanted = os.environ.get("NAROU_TUI_LOG_LEVEL", "info").upper()
+    level = logging.getLevelName(wanted) if wanted in ("DEBUG", "INFO", "WARNING", "ERROR") else logging.INFO
+    logger.setLevel(level if dist.main else logging.ERROR)
 
 
 def _tokenizer(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, log: Any) -> tuple[Any, Path, dict[str, Any]]:
@@ -186,7 +210,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     import numpy as np
     import torch
 
-    from core.model import build_model, configure_ids, strip_pooler
+    from core.model import build_model, configure_ids, model_from_checkpoint
     from core.tokenization import tokenize_dataset
     from core.training.batching import PairData
     from core.training.checkpoint import newest_complete, read_trainer_state
@@ -202,6 +226,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-save shard bars would flood train.log
+    _core_logs_to_stdout(dist)
     if dist.world > 1:
         import torch.distributed as tdist
 
@@ -269,11 +294,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if resume_folder is not None:
-        from transformers import EncoderDecoderModel
-
-        model = EncoderDecoderModel.from_pretrained(str(resume_folder), use_safetensors=True,
-                                                    trust_remote_code=False, local_files_only=True)
-        strip_pooler(model)
+        model = model_from_checkpoint(resume_folder)
         configure_ids(model, tokenizer, cfg.max_target_len)
     else:
         model = build_model(tokenizer, pretrained=cfg.model, scratch=cfg.scratch,

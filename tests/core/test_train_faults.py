@@ -148,6 +148,9 @@ def test_sigkill_mid_save_and_mid_step_then_resume_matches_uninterrupted(tpaths,
     resume_run(tpaths, run_id)
     st = wait_run(tpaths, run_id, timeout=180)
     assert st.state == "finished" and st.step == 12 and st.total_steps == 12
+    # Each resume reloads a checkpoint: no transformers load table, no colour codes in the log.
+    log = (run_dir / "train.log").read_text(encoding="utf-8")
+    assert "LOAD REPORT" not in log and "\x1b" not in log
 
     recs = read_metrics(run_dir)
     resumed = [r for r in recs if r.get("event") == "resumed"]
