@@ -10,6 +10,7 @@ from typing import Any
 from core.paths import Paths
 from core.runs.alerts import Alert, AlertTracker
 from core.runs.history import RunHistory
+from core.runs.parse import GpuChunk, MetricChunk
 from core.runs.reader import RunReader, read_config, read_status
 from core.runs.schema import LOG_FILE, RunStatus
 from core.runs.tail import tail_lines
@@ -42,35 +43,35 @@ class RunWatch:
         self.last_apply_ms = 0.0
         self.last_bytes = 0
         self.gpu_live: deque[Any] = deque(maxlen=600)
+        # Chunks read by a poll that then failed: sent with the next poll.
+        self._unsent: tuple[list[MetricChunk], list[GpuChunk]] = ([], [])
 
     # ------------------------------------------------------------ worker thread
-    def safe_poll(self) -> RunPolled:
-        """`poll()`, with an unexpected error reported in the message instead of raised."""
-        try:
-            return self.poll()
-        except Exception as exc:  # a worker error must not take the TUI down
-            return RunPolled(self.generation, self.run_id, [], [], None, None, [], 0.0, 0,
-                             False, error=f"{type(exc).__name__}: {exc}")
-
     def poll(self) -> RunPolled:
+        """Everything new in the run's files. When a read fails (the error reaches the App's
+        failure handler), what was already read is kept for the next poll, so no line is lost."""
         t0 = time.perf_counter()
         c0 = time.thread_time()
         before = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read
-        chunks = []
-        while True:
-            chunk = self.reader.poll_metric_chunk(CHUNK_BYTES)
-            if chunk.lines == 0:
-                break
-            chunks.append(chunk)
-        gpu = []
-        while True:
-            g = self.reader.poll_gpu_chunk(CHUNK_BYTES)
-            if g.lines == 0:
-                break
-            gpu.append(g)
-        status = read_status(self.run_dir)
-        config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
-        log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+        chunks, gpu = self._unsent
+        self._unsent = ([], [])
+        try:
+            while True:
+                chunk = self.reader.poll_metric_chunk(CHUNK_BYTES)
+                if chunk.lines == 0:
+                    break
+                chunks.append(chunk)
+            while True:
+                g = self.reader.poll_gpu_chunk(CHUNK_BYTES)
+                if g.lines == 0:
+                    break
+                gpu.append(g)
+            status = read_status(self.run_dir)
+            config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
+            log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+        except BaseException:
+            self._unsent = (chunks, gpu)
+            raise
         used = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read - before
         self.last_poll_cpu_ms = (time.thread_time() - c0) * 1000
         self.polls += 1

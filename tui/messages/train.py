@@ -32,7 +32,6 @@ class RunPolled(Message):
     poll_ms: float
     bytes_read: int
     initial: bool
-    error: str | None = None
 
 
 @dataclass
@@ -70,12 +69,11 @@ class LaunchChecked(Message):
 
     findings: list[tuple[str, str]]
     command: str
-    error: str | None = None
 
 
 @dataclass
 class RunActionDone(Message):
-    """A launch / stop / resume finished on its worker; `error` set when it failed."""
+    """A launch / stop / resume finished on its worker; `error`: the launch was refused."""
 
     action: str
     run_id: str | None
