@@ -120,12 +120,17 @@ class NarouApp(App[None]):
 
     @background("run-tailer", subject=lambda watch: watch.run_id)
     def _tail_run(self, watch: RunWatch) -> None:
-        self.post_message(watch.poll())
+        polled, error = watch.poll()
+        self.post_message(polled)  # what was read counts, even when a later read failed
+        if error is not None:
+            raise error
 
     def on_run_polled(self, message: RunPolled) -> None:
         from tui.messages.train import RunUpdated
 
-        self._run_polling = False
+        # A partial poll's worker is still failing: its handler ends the poll and re-arms.
+        if message.complete:
+            self._run_polling = False
         watch = self.run_watch
         if watch is None:
             return
@@ -141,7 +146,8 @@ class NarouApp(App[None]):
         for listener in list(self.run_listeners):
             listener.post_message(RunUpdated(watch.run_id, appended, message.initial,
                                              watch.last_apply_ms))
-        self.set_timer(self.RUN_POLL_S, self._poll_run)
+        if message.complete:
+            self.set_timer(self.RUN_POLL_S, self._poll_run)
 
     def start_gpu_sampler(self) -> None:
         """Start sampling NVML every GPU_POLL_S (idempotent; first call from the Train pane)."""

@@ -43,18 +43,21 @@ class RunWatch:
         self.last_apply_ms = 0.0
         self.last_bytes = 0
         self.gpu_live: deque[Any] = deque(maxlen=600)
-        # Chunks read by a poll that then failed: sent with the next poll.
-        self._unsent: tuple[list[MetricChunk], list[GpuChunk]] = ([], [])
 
     # ------------------------------------------------------------ worker thread
-    def poll(self) -> RunPolled:
-        """Everything new in the run's files. When a read fails (the error reaches the App's
-        failure handler), what was already read is kept for the next poll, so no line is lost."""
+    def poll(self) -> tuple[RunPolled, Exception | None]:
+        """Everything new in the run's files, and the error that stopped the reading if one
+        did: what was read before it is still delivered (`complete` False), so a damaged
+        train.log or status.json never hides, nor loses, the metrics history."""
         t0 = time.perf_counter()
         c0 = time.thread_time()
         before = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read
-        chunks, gpu = self._unsent
-        self._unsent = ([], [])
+        chunks: list[MetricChunk] = []
+        gpu: list[GpuChunk] = []
+        status: RunStatus | None = None
+        config: dict[str, Any] | None = None
+        log: list[str] = []
+        error: Exception | None = None
         try:
             while True:
                 chunk = self.reader.poll_metric_chunk(CHUNK_BYTES)
@@ -69,14 +72,14 @@ class RunWatch:
             status = read_status(self.run_dir)
             config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
             log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
-        except BaseException:
-            self._unsent = (chunks, gpu)
-            raise
+        except Exception as exc:  # raised by the worker after posting what was read
+            error = exc
         used = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read - before
         self.last_poll_cpu_ms = (time.thread_time() - c0) * 1000
         self.polls += 1
         return RunPolled(self.generation, self.run_id, chunks, gpu, status, config, log,
-                         (time.perf_counter() - t0) * 1000, used, self.polls == 1)
+                         (time.perf_counter() - t0) * 1000, used, self.polls == 1,
+                         complete=error is None), error
 
     # ------------------------------------------------------------ UI thread
     def apply(self, msg: RunPolled) -> tuple[int, list[Alert]]:
@@ -91,18 +94,20 @@ class RunWatch:
             nan_steps += res.non_finite_steps
         for g in msg.gpu:
             self.history.apply_gpu(g)
-        self.status = msg.status
-        if msg.config is not None:
-            self.config = msg.config
-        self.log_tail = msg.log_tail
-        state = msg.status.state if msg.status else None
-        alerts += self.alerts.observe_state(state, msg.status.exit_reason if msg.status else None)
+        if msg.complete:  # else status, config and log were not read: keep the last ones
+            self.status = msg.status
+            if msg.config is not None:
+                self.config = msg.config
+            self.log_tail = msg.log_tail
+        status = self.status
+        state = status.state if status else None
+        alerts += self.alerts.observe_state(state, status.exit_reason if status else None)
         if not msg.initial:
             alerts += self.alerts.observe_nan(nan_steps)
         h = self.history
         alerts += self.alerts.observe_progress(
             h.train["t"], h.train["step"], h.segment_start, state,
-            msg.status.step if msg.status else None,
+            status.step if status else None,
         )
         self.last_poll_ms = msg.poll_ms
         self.last_bytes = msg.bytes_read

@@ -334,7 +334,8 @@ async def _drive(case: Case, paths: Paths, vocab: Path, monkeypatch: pytest.Monk
 
 def test_repeated_failure_is_shown_once_per_interval(paths: Paths,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run directory that stays unreadable fails every poll: one notification, polls go on."""
+    """A run whose status file stays unreadable fails every poll: one notification, the polls
+    go on, and the metrics read before the failing file still reach the history."""
     monkeypatch.setattr(NarouApp, "RUN_POLL_S", 0.05)
     FakeRun(paths.run("live"), total_steps=100).create().advance(5)
     injected = inject(monkeypatch, "tui.run_watch:read_status", PermissionError("denied"), None)
@@ -344,6 +345,7 @@ def test_repeated_failure_is_shown_once_per_interval(paths: Paths,
         async with app.run_test(size=(80, 24)) as pilot:
             await _until(pilot, lambda: injected.calls >= 5)
             assert app.failures_reported == 1
+            assert app.run_watch is not None and app.run_watch.history.n_train == 5
             assert app.is_running
 
     asyncio.run(drive())

@@ -20,6 +20,8 @@ class RunPolled(Message):
     chunks / gpu: what was appended since the last poll, already parsed into columns.
     log_tail: the last lines of train.log. poll_ms / bytes_read: cost of this poll.
     initial: the first poll after attaching (history load; alerts stay silent).
+    complete: False when a read failed part-way (the failure goes to the App's handler):
+        status / config / log_tail were not read and the last ones stand.
     """
 
     generation: int
@@ -32,6 +34,7 @@ class RunPolled(Message):
     poll_ms: float
     bytes_read: int
     initial: bool
+    complete: bool = True
 
 
 @dataclass
