@@ -48,15 +48,16 @@ class RunWatch:
     def poll(self) -> tuple[RunPolled, Exception | None]:
         """Everything new in the run's files, and the error that stopped the reading if one
         did: what was read before it is still delivered (`complete` False), so a damaged
-        train.log or status.json never hides, nor loses, the metrics history."""
+        train.log never hides, nor loses, the metrics history or the status."""
         t0 = time.perf_counter()
         c0 = time.thread_time()
         before = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read
         chunks: list[MetricChunk] = []
         gpu: list[GpuChunk] = []
         status: RunStatus | None = None
+        status_read = False
         config: dict[str, Any] | None = None
-        log: list[str] = []
+        log: list[str] | None = None
         error: Exception | None = None
         try:
             while True:
@@ -70,6 +71,7 @@ class RunWatch:
                     break
                 gpu.append(g)
             status = read_status(self.run_dir)
+            status_read = True
             config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
             log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
         except Exception as exc:  # raised by the worker after posting what was read
@@ -79,7 +81,7 @@ class RunWatch:
         self.polls += 1
         return RunPolled(self.generation, self.run_id, chunks, gpu, status, config, log,
                          (time.perf_counter() - t0) * 1000, used, self.polls == 1,
-                         complete=error is None), error
+                         complete=error is None, status_read=status_read), error
 
     # ------------------------------------------------------------ UI thread
     def apply(self, msg: RunPolled) -> tuple[int, list[Alert]]:
@@ -94,10 +96,12 @@ class RunWatch:
             nan_steps += res.non_finite_steps
         for g in msg.gpu:
             self.history.apply_gpu(g)
-        if msg.complete:  # else status, config and log were not read: keep the last ones
+        # After a failed read, what was not read keeps its last value.
+        if msg.status_read:
             self.status = msg.status
-            if msg.config is not None:
-                self.config = msg.config
+        if msg.config is not None:
+            self.config = msg.config
+        if msg.log_tail is not None:
             self.log_tail = msg.log_tail
         status = self.status
         state = status.state if status else None

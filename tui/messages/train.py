@@ -20,8 +20,8 @@ class RunPolled(Message):
     chunks / gpu: what was appended since the last poll, already parsed into columns.
     log_tail: the last lines of train.log. poll_ms / bytes_read: cost of this poll.
     initial: the first poll after attaching (history load; alerts stay silent).
-    complete: False when a read failed part-way (the failure goes to the App's handler):
-        status / config / log_tail were not read and the last ones stand.
+    complete: False when a read failed part-way (the failure goes to the App's handler);
+        then status_read False / config None / log_tail None say what was not read.
     """
 
     generation: int
@@ -30,11 +30,12 @@ class RunPolled(Message):
     gpu: list[GpuChunk]
     status: RunStatus | None
     config: dict[str, Any] | None
-    log_tail: list[str]
+    log_tail: list[str] | None
     poll_ms: float
     bytes_read: int
     initial: bool
     complete: bool = True
+    status_read: bool = True
 
 
 @dataclass
