@@ -283,6 +283,25 @@ def test_every_worker_group_has_a_case() -> None:
     assert sorted(c.group for c in CASES) == sorted(WORKER_LABELS)
 
 
+def test_workers_start_only_through_background() -> None:
+    """A worker started any other way could run with Textual's exit_on_error=True."""
+    import re
+
+    import tui
+    from tui.workers import background
+
+    root = Path(tui.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.name == "workers.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\brun_worker\(|@work\b|exit_on_error", text), path
+        for group in re.findall(r'@background\("([^"]+)"', text):
+            assert group in WORKER_LABELS, (path, group)
+    with pytest.raises(KeyError, match="no label"):
+        background("unlabelled")
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.group for c in CASES])
 def test_worker_failure_keeps_app_and_pane(case: Case, paths: Paths, vocab: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
