@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
 
+from core.failure_log import LOG_NAME, log_failure
 from core.paths import Paths
 from tui.commands import PaneCommands
+from tui.workers import RecoversFromWorkerFailure, background, failure_line
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
@@ -77,12 +82,22 @@ class NarouApp(App[None]):
         self._gpu_started = False
         self._gpu_sampler: Any = None
         self.gpu_last: GpuSampled | None = None
+        # When each failure line was last shown: a fault that repeats on every poll is shown
+        # (and logged) once per FAILURE_REPEAT_S, not every second.
+        self._failures_shown: dict[str, float] = {}
+        self.failures_reported = 0
+
+    @property
+    def failure_log(self) -> Path:
+        """Where worker failures' tracebacks are written."""
+        return self.paths.config_dir / LOG_NAME
 
     # Seconds between polls of the watched run / between GPU samples; a factory for the
     # NVML sampler (tests pass one that reports a fixed state).
     RUN_POLL_S: ClassVar[float] = 1.0
     GPU_POLL_S: ClassVar[float] = 2.0
     gpu_sampler_factory: ClassVar[Callable[[], Any] | None] = None
+    FAILURE_REPEAT_S: ClassVar[float] = 60.0
 
     def on_mount(self) -> None:
         if self.options.attach_run:
@@ -102,21 +117,27 @@ class NarouApp(App[None]):
         if watch is None or self._run_polling:
             return
         self._run_polling = True
-        self.run_worker(lambda: self.post_message(watch.safe_poll()), thread=True,
-                        group="run-tailer", name=f"tail {watch.run_id}", exit_on_error=False)
+        self._tail_run(watch)
+
+    @background("run-tailer", subject=lambda watch: watch.run_id)
+    def _tail_run(self, watch: RunWatch) -> None:
+        polled, error = watch.poll()
+        self.post_message(polled)  # what was read counts, even when a later read failed
+        if error is not None:
+            raise error
 
     def on_run_polled(self, message: RunPolled) -> None:
         from tui.messages.train import RunUpdated
 
-        self._run_polling = False
+        # A partial poll's worker is still failing: its handler ends the poll and re-arms.
+        if message.complete:
+            self._run_polling = False
         watch = self.run_watch
         if watch is None:
             return
         if message.generation != watch.generation:
             self._poll_run()  # a poll of the previously watched run: start the new one now
             return
-        if message.error:
-            self.notify(f"Reading run {watch.run_id}: {message.error}", severity="error")
         appended, alerts = watch.apply(message)
         for alert in alerts:
             if alert.bell:
@@ -126,7 +147,8 @@ class NarouApp(App[None]):
         for listener in list(self.run_listeners):
             listener.post_message(RunUpdated(watch.run_id, appended, message.initial,
                                              watch.last_apply_ms))
-        self.set_timer(self.RUN_POLL_S, self._poll_run)
+        if message.complete:
+            self.set_timer(self.RUN_POLL_S, self._poll_run)
 
     def start_gpu_sampler(self) -> None:
         """Start sampling NVML every GPU_POLL_S (idempotent; first call from the Train pane)."""
@@ -134,25 +156,18 @@ class NarouApp(App[None]):
             self._gpu_started = True
             self._sample_gpu()
 
+    @background("gpu-sampler")
     def _sample_gpu(self) -> None:
-        def work() -> None:
-            from tui.messages.train import GpuSampled
+        from tui.messages.train import GpuSampled
 
-            if self._gpu_sampler is None:
-                factory = type(self).gpu_sampler_factory
-                if factory is None:
-                    from core.telemetry.nvml import NvmlSampler as factory
-                self._gpu_sampler = factory()
-            s = self._gpu_sampler
-            try:
-                samples = s.sample()
-            except Exception as exc:  # NVML can fail mid-run (driver reset): report, go on
-                self.post_message(GpuSampled([], False, f"NVML error: {exc}"))
-                return
-            self.post_message(GpuSampled(samples, bool(s.available), str(s.reason)))
-
-        self.run_worker(work, thread=True, group="gpu-sampler", name="gpu sampler",
-                        exit_on_error=False)
+        if self._gpu_sampler is None:
+            factory = type(self).gpu_sampler_factory
+            if factory is None:
+                from core.telemetry.nvml import NvmlSampler as factory
+            self._gpu_sampler = factory()
+        s = self._gpu_sampler
+        samples = s.sample()  # NVML can fail mid-run (driver reset): worker_failed re-arms
+        self.post_message(GpuSampled(samples, bool(s.available), str(s.reason)))
 
     def on_gpu_sampled(self, message: GpuSampled) -> None:
         from tui.messages.train import GpuSampled
@@ -161,6 +176,45 @@ class NarouApp(App[None]):
         for listener in list(self.run_listeners):
             listener.post_message(GpuSampled(message.samples, message.available, message.reason))
         if message.available:
+            self.set_timer(self.GPU_POLL_S, self._sample_gpu)
+
+    # ------------------------------------------------------------------ worker failures
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.report_worker_failure(event.worker)
+
+    def report_worker_failure(self, worker: Worker[Any]) -> None:
+        """The one handler of every worker failure: notify in one line, log the traceback,
+        and let the node that started the worker (a pane, or this App) carry on."""
+        error = worker.error
+        if error is None:
+            return
+        line = failure_line(worker)
+        now = time.monotonic()
+        if now - self._failures_shown.get(line, -1e18) >= self.FAILURE_REPEAT_S:
+            self._failures_shown[line] = now
+            self.failures_reported += 1
+            not_logged = log_failure(self.failure_log, f"[{worker.group}] {line}", error)
+            detail = f"details in {self.failure_log}" if not_logged is None else \
+                f"log not written: {not_logged}"
+            self.notify(f"{line} ({detail})", title="narou-tui", severity="error", timeout=15)
+        node = worker.node
+        if isinstance(node, RecoversFromWorkerFailure) and not worker.is_cancelled and \
+                (node is self or node.is_attached):
+            node.worker_failed(worker, line)
+
+    def worker_failed(self, worker: Worker[Any], line: str) -> None:
+        """The App's own long-lived workers re-arm after a failed sample."""
+        from tui.messages.train import GpuSampled
+
+        if worker.group == "run-tailer":
+            self._run_polling = False
+            self.set_timer(self.RUN_POLL_S, self._poll_run)
+        elif worker.group == "gpu-sampler":
+            failed = GpuSampled([], False, line)
+            self.gpu_last = failed
+            for listener in list(self.run_listeners):
+                listener.post_message(GpuSampled(failed.samples, False, line))
             self.set_timer(self.GPU_POLL_S, self._sample_gpu)
 
     def action_leave_field(self) -> None:

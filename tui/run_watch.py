@@ -10,6 +10,7 @@ from typing import Any
 from core.paths import Paths
 from core.runs.alerts import Alert, AlertTracker
 from core.runs.history import RunHistory
+from core.runs.parse import GpuChunk, MetricChunk
 from core.runs.reader import RunReader, read_config, read_status
 from core.runs.schema import LOG_FILE, RunStatus
 from core.runs.tail import tail_lines
@@ -44,38 +45,43 @@ class RunWatch:
         self.gpu_live: deque[Any] = deque(maxlen=600)
 
     # ------------------------------------------------------------ worker thread
-    def safe_poll(self) -> RunPolled:
-        """`poll()`, with an unexpected error reported in the message instead of raised."""
-        try:
-            return self.poll()
-        except Exception as exc:  # a worker error must not take the TUI down
-            return RunPolled(self.generation, self.run_id, [], [], None, None, [], 0.0, 0,
-                             False, error=f"{type(exc).__name__}: {exc}")
-
-    def poll(self) -> RunPolled:
+    def poll(self) -> tuple[RunPolled, Exception | None]:
+        """Everything new in the run's files, and the error that stopped the reading if one
+        did: what was read before it is still delivered (`complete` False), so a damaged
+        train.log never hides, nor loses, the metrics history or the status."""
         t0 = time.perf_counter()
         c0 = time.thread_time()
         before = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read
-        chunks = []
-        while True:
-            chunk = self.reader.poll_metric_chunk(CHUNK_BYTES)
-            if chunk.lines == 0:
-                break
-            chunks.append(chunk)
-        gpu = []
-        while True:
-            g = self.reader.poll_gpu_chunk(CHUNK_BYTES)
-            if g.lines == 0:
-                break
-            gpu.append(g)
-        status = read_status(self.run_dir)
-        config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
-        log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+        chunks: list[MetricChunk] = []
+        gpu: list[GpuChunk] = []
+        status: RunStatus | None = None
+        status_read = False
+        config: dict[str, Any] | None = None
+        log: list[str] | None = None
+        error: Exception | None = None
+        try:
+            while True:
+                chunk = self.reader.poll_metric_chunk(CHUNK_BYTES)
+                if chunk.lines == 0:
+                    break
+                chunks.append(chunk)
+            while True:
+                g = self.reader.poll_gpu_chunk(CHUNK_BYTES)
+                if g.lines == 0:
+                    break
+                gpu.append(g)
+            status = read_status(self.run_dir)
+            status_read = True
+            config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
+            log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+        except Exception as exc:  # raised by the worker after posting what was read
+            error = exc
         used = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read - before
         self.last_poll_cpu_ms = (time.thread_time() - c0) * 1000
         self.polls += 1
         return RunPolled(self.generation, self.run_id, chunks, gpu, status, config, log,
-                         (time.perf_counter() - t0) * 1000, used, self.polls == 1)
+                         (time.perf_counter() - t0) * 1000, used, self.polls == 1,
+                         complete=error is None, status_read=status_read), error
 
     # ------------------------------------------------------------ UI thread
     def apply(self, msg: RunPolled) -> tuple[int, list[Alert]]:
@@ -90,18 +96,22 @@ class RunWatch:
             nan_steps += res.non_finite_steps
         for g in msg.gpu:
             self.history.apply_gpu(g)
-        self.status = msg.status
+        # After a failed read, what was not read keeps its last value.
+        if msg.status_read:
+            self.status = msg.status
         if msg.config is not None:
             self.config = msg.config
-        self.log_tail = msg.log_tail
-        state = msg.status.state if msg.status else None
-        alerts += self.alerts.observe_state(state, msg.status.exit_reason if msg.status else None)
+        if msg.log_tail is not None:
+            self.log_tail = msg.log_tail
+        status = self.status
+        state = status.state if status else None
+        alerts += self.alerts.observe_state(state, status.exit_reason if status else None)
         if not msg.initial:
             alerts += self.alerts.observe_nan(nan_steps)
         h = self.history
         alerts += self.alerts.observe_progress(
             h.train["t"], h.train["step"], h.segment_start, state,
-            msg.status.step if msg.status else None,
+            status.step if status else None,
         )
         self.last_poll_ms = msg.poll_ms
         self.last_bytes = msg.bytes_read

@@ -17,11 +17,10 @@ if TYPE_CHECKING:  # numpy/Arrow load in the workers, never at TUI start-up
 
 
 class DatasetsListed(Message):
-    """The datasets folder was scanned; `error` is set when the folder itself is unreadable."""
+    """The datasets folder was scanned."""
 
-    def __init__(self, entries: list[DatasetInfo], error: str | None = None) -> None:
+    def __init__(self, entries: list[DatasetInfo]) -> None:
         self.entries = entries
-        self.error = error
         super().__init__()
 
 
@@ -74,13 +73,4 @@ class StatsReady(Message):
         self.stats = stats
         self.scope = scope
         self.key = key
-        super().__init__()
-
-
-class StatsFailed(Message):
-    """Statistics for dataset `name` could not be computed."""
-
-    def __init__(self, name: str, error: str) -> None:
-        self.name = name
-        self.error = error
         super().__init__()

@@ -25,24 +25,12 @@ class ModelLoaded(Message):
         self.requested = requested
 
 
-class ModelLoadFailed(Message):
-    def __init__(self, slot: str, spec: str, error: str) -> None:
-        super().__init__()
-        self.slot, self.spec, self.error = slot, spec, error
-
-
 class GenerationDone(Message):
     """Titles for one synopsis from every active slot ({slot: GenerationResult})."""
 
     def __init__(self, synopsis: str, reference: str | None, results: dict[str, Any]) -> None:
         super().__init__()
         self.synopsis, self.reference, self.results = synopsis, reference, results
-
-
-class GenerationFailed(Message):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
 
 
 class DatasetRowPicked(Message):
@@ -67,12 +55,6 @@ class EvalDone(Message):
     def __init__(self, report: dict[str, Any], path: str) -> None:
         super().__init__()
         self.report, self.path = report, path
-
-
-class EvalFailed(Message):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
 
 
 class DemoProgress(Message):

@@ -89,15 +89,6 @@ class CorpusReady(Message):
         super().__init__()
 
 
-class PaneError(Message):
-    """A worker failed; `what` names the task, `error` the reason."""
-
-    def __init__(self, what: str, error: str) -> None:
-        self.what = what
-        self.error = error
-        super().__init__()
-
-
 class ScratchTrained(Message):
     """A scratch vocabulary was trained from `dataset` into folder `out`."""
 

@@ -20,6 +20,8 @@ class RunPolled(Message):
     chunks / gpu: what was appended since the last poll, already parsed into columns.
     log_tail: the last lines of train.log. poll_ms / bytes_read: cost of this poll.
     initial: the first poll after attaching (history load; alerts stay silent).
+    complete: False when a read failed part-way (the failure goes to the App's handler);
+        then status_read False / config None / log_tail None say what was not read.
     """
 
     generation: int
@@ -28,11 +30,12 @@ class RunPolled(Message):
     gpu: list[GpuChunk]
     status: RunStatus | None
     config: dict[str, Any] | None
-    log_tail: list[str]
+    log_tail: list[str] | None
     poll_ms: float
     bytes_read: int
     initial: bool
-    error: str | None = None
+    complete: bool = True
+    status_read: bool = True
 
 
 @dataclass
@@ -70,12 +73,11 @@ class LaunchChecked(Message):
 
     findings: list[tuple[str, str]]
     command: str
-    error: str | None = None
 
 
 @dataclass
 class RunActionDone(Message):
-    """A launch / stop / resume finished on its worker; `error` set when it failed."""
+    """A launch / stop / resume finished on its worker; `error`: the launch was refused."""
 
     action: str
     run_id: str | None

@@ -8,7 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.table import Table
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from tui.dataset_query import DatasetLoadError, SearchError, SearchQuery, SortKey, genre_name
 from tui.messages.dataset import (
@@ -26,13 +26,13 @@ from tui.messages.dataset import (
     DatasetsListed,
     SearchFailed,
     SearchFinished,
-    StatsFailed,
     StatsReady,
 )
 from tui.search_marks import search_marks
 from tui.widgets.dataset_stats import DatasetStatsView
 from tui.widgets.record_detail import RecordDetail
 from tui.widgets.record_table import ColumnSpec, RecordTable
+from tui.workers import ForwardWorkerFailures, background
 
 if TYPE_CHECKING:  # numpy/Arrow (tui.dataset_view) load in workers, after the first frame
     import numpy as np
@@ -107,7 +107,7 @@ class DatasetCommands(Provider):
                 yield Hit(score, matcher.highlight(name), action, help=help_text)  # type: ignore[arg-type]
 
 
-class DatasetScreen(Screen[None]):
+class DatasetScreen(ForwardWorkerFailures, Screen[None]):
     """The Dataset pane. Rows live in Arrow/numpy; the table draws only what is visible."""
 
     CSS_PATH = "../styles/dataset.tcss"
@@ -195,16 +195,11 @@ class DatasetScreen(Screen[None]):
     def action_reload(self) -> None:
         self._list_worker()
 
-    @work(thread=True, exclusive=True, group="dataset-list", exit_on_error=False)
+    @background("dataset-list", exclusive=True)
     def _list_worker(self) -> None:
         from tui.dataset_view import list_entries
 
-        try:
-            entries = list_entries(self.app.paths)  # type: ignore[attr-defined]
-        except OSError as exc:
-            self.post_message(DatasetsListed([], error=f"cannot read datasets folder: {exc}"))
-            return
-        self.post_message(DatasetsListed(entries))
+        self.post_message(DatasetsListed(list_entries(self.app.paths)))  # type: ignore[attr-defined]
 
     def on_datasets_listed(self, message: DatasetsListed) -> None:
         self._listed = True
@@ -215,9 +210,7 @@ class DatasetScreen(Screen[None]):
         option_list.add_options([Option(_entry_row(e), id=e.name) for e in self.entries])
         if not self._highlight_open_dataset() and self.entries:
             option_list.highlighted = min(highlighted or 0, len(self.entries) - 1)
-        if message.error:
-            self._show_message(message.error, error=True)
-        elif not self.entries:
+        if not self.entries:
             folder = self.app.paths.datasets_dir  # type: ignore[attr-defined]
             self._show_message(f"No datasets in {folder}: import one with "
                                "`narou-tui dataset import` or fetch one (f).")
@@ -242,19 +235,16 @@ class DatasetScreen(Screen[None]):
         self._update_status()
         self._load_worker(name)
 
-    @work(thread=True, exclusive=True, group="dataset-load", exit_on_error=False)
+    @background("dataset-load", exclusive=True, subject=lambda name: name)
     def _load_worker(self, name: str) -> None:
+        from tui.dataset_view import open_records
+
         started = time.perf_counter()
         try:
-            from tui.dataset_view import open_records
-
             records = open_records(self.app.paths, name)  # type: ignore[attr-defined]
             records.order(self.sort)
-        except DatasetLoadError as exc:
+        except DatasetLoadError as exc:  # a bad file, named with its line: shown in the pane
             self.post_message(DatasetLoadFailed(name, str(exc)))
-            return
-        except Exception as exc:  # a corrupt file must become a message, never a crash
-            self.post_message(DatasetLoadFailed(name, f"{type(exc).__name__}: {exc}"))
             return
         if not get_current_worker().is_cancelled:
             self.post_message(DatasetLoaded(records, time.perf_counter() - started))
@@ -292,12 +282,15 @@ class DatasetScreen(Screen[None]):
         return True
 
     def on_dataset_load_failed(self, message: DatasetLoadFailed) -> None:
-        if message.name != self._loading:
+        self._load_failed(message.name, f"Cannot open {message.name}: {message.error}")
+
+    def _load_failed(self, name: str, text: str) -> None:
+        if name != self._loading:
             return
         self._loading = None
         table = self.query_one(RecordTable)
         table.loading = False
-        self._show_message(f"Cannot open {message.name}: {message.error}", error=True)
+        self._show_message(text, error=True)
         self._update_status()
 
     # ------------------------------------------------------------------ search / filter / sort
@@ -337,18 +330,15 @@ class DatasetScreen(Screen[None]):
         self._search_pending = False
         self._search_worker(self.records, self._current_query(), self.sort, self._search_seq)
 
-    @work(thread=True, exclusive=True, group="dataset-search", exit_on_error=False)
+    @background("dataset-search", exclusive=True)
     def _search_worker(self, records: RecordSet, query: SearchQuery, sort: SortKey,
                        seq: int) -> None:
         worker = get_current_worker()
         started = time.perf_counter()
         try:
             order = records.view(query, sort, cancelled=lambda: worker.is_cancelled)
-        except SearchError as exc:
+        except SearchError as exc:  # the query's own mistake (a bad regex): shown inline
             self.post_message(SearchFailed(seq, query, str(exc)))
-            return
-        except Exception as exc:  # never let a search take the pane down
-            self.post_message(SearchFailed(seq, query, f"search failed: {exc}"))
             return
         millis = (time.perf_counter() - started) * 1000
         self.post_message(SearchFinished(seq, query, sort, order, millis))
@@ -468,18 +458,13 @@ class DatasetScreen(Screen[None]):
                          + " ".join(w for w in what if w)).strip()
             self._stats_worker(self.records, shown.copy() if filtered else None, scope, key)
 
-    @work(thread=True, exclusive=True, group="dataset-stats", exit_on_error=False)
+    @background("dataset-stats", exclusive=True)
     def _stats_worker(self, records: RecordSet, rows: np.ndarray | None, scope: str,
                       key: object) -> None:
-        try:
-            from core.data.stats import compute_stats
+        from core.data.stats import compute_stats
 
-            tables = records.tables if rows is None else records.subset_tables(rows)
-            stats = compute_stats(tables)
-        except Exception as exc:  # statistics are optional: report and carry on
-            self.post_message(StatsFailed(records.name, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(StatsReady(records.name, stats, scope, key))
+        tables = records.tables if rows is None else records.subset_tables(rows)
+        self.post_message(StatsReady(records.name, compute_stats(tables), scope, key))
 
     def on_stats_ready(self, message: StatsReady) -> None:
         view = self.query_one(DatasetStatsView)
@@ -488,10 +473,20 @@ class DatasetScreen(Screen[None]):
             self._stats_for = message.key
             view.show(message.name, message.stats, message.scope)
 
-    def on_stats_failed(self, message: StatsFailed) -> None:
-        view = self.query_one(DatasetStatsView)
-        view.loading = False
-        view.show_error(f"Statistics for {message.name} failed: {message.error}")
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """Put the pane back in order after a failed worker (the App has notified)."""
+        if worker.group == "dataset-list":
+            self._listed = True
+            self._show_message(line, error=True)
+        elif worker.group == "dataset-load":
+            self._load_failed(worker.name, line)
+        elif worker.group == "dataset-search":
+            self._show_message(line, error=True)
+            self._search_done()
+        elif worker.group == "dataset-stats":
+            view = self.query_one(DatasetStatsView)
+            view.loading = False
+            view.show_error(line)
 
     def action_back(self) -> None:
         switcher = self.query_one("#ds-views", ContentSwitcher)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import subprocess
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.worker import Worker
 
 from core.fetch.config import DEFAULT_API_URL, ORDERS, parse_date
 from core.fetch.launch import cancel, snapshot, start_detached
 from core.fetch.store import FetchLayout, list_fetches, read_json
 from core.paths import PathError
-from tui.messages.fetch import FetchPolled
+from tui.messages.fetch import FetchFinalized, FetchPolled
 from tui.widgets.fetch_progress import FetchProgress
+from tui.workers import ForwardWorkerFailures, background
 
 POLL_S = 0.5
 # Popen objects of fetches this TUI started, by name: polled so finished ones never linger as
@@ -43,7 +45,7 @@ class FormError(ValueError):
     """A form value the fetch command would refuse; the message names the field."""
 
 
-class FetchScreen(Screen[None]):
+class FetchScreen(ForwardWorkerFailures, Screen[None]):
     """Start, watch, cancel and resume a harvest. The fetch runs in its own process: closing
     this screen or the app leaves it running, and reopening shows it again."""
 
@@ -224,16 +226,23 @@ class FetchScreen(Screen[None]):
         if name:
             self._finalize(name)
 
-    @work(thread=True, exclusive=True, group="fetch-finalize")
+    @background("fetch-finalize", exclusive=True, subject=lambda name: name)
     def _finalize(self, name: str) -> None:
         from core.fetch.finalize import ImportUnavailable, import_harvest
 
         try:
             summary = import_harvest(self.app.paths, name)  # type: ignore[attr-defined]
-        except ImportUnavailable as exc:
-            self.app.call_from_thread(self._error, str(exc))
+        except ImportUnavailable as exc:  # nothing to build yet, or still running: said inline
+            self.post_message(FetchFinalized(name, refused=str(exc)))
             return
-        self.app.call_from_thread(self.notify, summary)
+        self.post_message(FetchFinalized(name, summary=summary))
+
+    def on_fetch_finalized(self, message: FetchFinalized) -> None:
+        if message.refused:
+            self._error(message.refused)
+        else:
+            self._error("")
+            self.notify(message.summary)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -270,26 +279,29 @@ class FetchScreen(Screen[None]):
             self._polling = True
             self._poll()
 
-    @work(thread=True, exclusive=True, group="fetch-poll")
     def _poll(self) -> None:
-        name = self._watched
-        if name is None:
-            return
+        if self._watched is not None:
+            self._poll_worker(self._watched)
+
+    @background("fetch-poll", exclusive=True, subject=lambda name: name)
+    def _poll_worker(self, name: str) -> None:
         for launched, proc in list(_LAUNCHED.items()):
             if proc.poll() is not None:  # reap, so a finished fetch is not a zombie
                 _LAUNCHED.pop(launched, None)
-        try:
-            snap = snapshot(self.app.paths, name)  # type: ignore[attr-defined]
-        except Exception as exc:  # a reader must never take the screen down
-            self.post_message(FetchPolled(None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(FetchPolled(snap))
+        self.post_message(FetchPolled(snapshot(self.app.paths, name)))  # type: ignore[attr-defined]
 
     def on_fetch_polled(self, message: FetchPolled) -> None:
-        if message.snapshot is not None and message.snapshot.name == self._watched:
+        if message.snapshot.name == self._watched:
             self.query_one(FetchProgress).show(message.snapshot)
-        elif message.error:
-            self._error(message.error)
+        self._rearm_poll()
+
+    def _rearm_poll(self) -> None:
         # Re-armed only after a poll finished, so polls never overlap.
         if self.is_attached:
             self.set_timer(POLL_S, self._poll)
+
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """Say what failed beside the form; a failed poll is retried like any other."""
+        self._error(line)
+        if worker.group == "fetch-poll":
+            self._rearm_poll()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static, TextArea
+from textual.worker import Worker
 
 from core.generation.checkpoints import list_checkpoints
 from core.generation.options import OptionsError, all_presets, save_user_preset
@@ -19,18 +20,16 @@ from tui.messages.generate import (
     DemoFinished,
     DemoProgress,
     EvalDone,
-    EvalFailed,
     EvalProgress,
     GenerationDone,
-    GenerationFailed,
     ModelLoaded,
-    ModelLoadFailed,
     ModelLoadProgress,
 )
 from tui.widgets.checkpoint_browser import CheckpointBrowser
 from tui.widgets.decoding_form import DecodingForm
 from tui.widgets.generation_history import GenerationHistory, HistoryEntry
 from tui.widgets.title_results import TitleResults
+from tui.workers import ForwardWorkerFailures, background
 
 EMPTY_HINT = (
     "No checkpoints yet. Press [b]ctrl+t[/b] to train a tiny demo model on the bundled "
@@ -40,7 +39,7 @@ EMPTY_HINT = (
 EVAL_LIMIT = 200
 
 
-class GenerateScreen(Screen[None]):
+class GenerateScreen(ForwardWorkerFailures, Screen[None]):
     """Type or pick a synopsis, choose checkpoints (A, optional B) and decoding, get titles."""
 
     CSS_PATH = "../styles/generate.tcss"
@@ -74,6 +73,8 @@ class GenerateScreen(Screen[None]):
         self.complete_count = 0
         self.demo_run: str | None = None
         self._demo_seen: tuple[str, int] | None = None
+        # The newest checkpoint-loading worker of each slot (to tidy it up if it fails).
+        self._load_workers: dict[str, Worker[None]] = {}
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -142,7 +143,7 @@ class GenerateScreen(Screen[None]):
         if slot == "B":
             self.query_one("#results").add_class("ab")
         self.query_one(f"#results-{slot.lower()}", TitleResults).set_checkpoint(f"{spec} (loading)")
-        self._load_worker(slot, spec)
+        self._load_workers[slot] = self._load_worker(slot, spec)
 
     def _ensure_service(self) -> Any:
         if self.service is None:
@@ -151,15 +152,11 @@ class GenerateScreen(Screen[None]):
             self.service = GenerationService(self.app.paths)
         return self.service
 
-    @work(thread=True, group="load", exit_on_error=False)
+    @background("gen-load", subject=lambda slot, spec: spec)
     def _load_worker(self, slot: str, spec: str) -> None:
-        try:
-            service = self._ensure_service()
-            loaded = service.load(
-                spec, lambda m, f: self.post_message(ModelLoadProgress(slot, spec, m, f)))
-        except Exception as exc:  # every failure becomes a message in the pane
-            self.post_message(ModelLoadFailed(slot, spec, str(exc) or type(exc).__name__))
-            return
+        service = self._ensure_service()
+        loaded = service.load(
+            spec, lambda m, f: self.post_message(ModelLoadProgress(slot, spec, m, f)))
         self.post_message(
             ModelLoaded(slot, loaded.spec, loaded.device.reason, loaded.load_s, spec))
 
@@ -177,12 +174,23 @@ class GenerateScreen(Screen[None]):
         self.query_one("#load-progress", ProgressBar).update(progress=1.0)
         self.query_one(f"#results-{msg.slot.lower()}", TitleResults).set_checkpoint(msg.spec)
 
-    def on_model_load_failed(self, msg: ModelLoadFailed) -> None:
-        self.specs[msg.slot] = None
-        self.query_one("#load-status", Static).update(f"{msg.slot} {msg.spec}: {msg.error}")
-        self.query_one(f"#results-{msg.slot.lower()}", TitleResults).set_checkpoint(
-            "no checkpoint")
-        self.notify(f"Could not load {msg.spec}: {msg.error}", severity="error")
+    def worker_failed(self, worker: Worker[None], line: str) -> None:
+        """Put the pane back in order after a failed worker (the App has notified)."""
+        status = self.query_one("#load-status", Static)
+        if worker.group == "gen-load":
+            slot = next((s for s, w in self._load_workers.items() if w is worker), None)
+            if slot is not None and self.specs[slot] == worker.name:
+                self.specs[slot] = None
+                self.query_one(f"#results-{slot.lower()}", TitleResults).set_checkpoint(
+                    "no checkpoint")
+            status.update(f"{slot or ''} {line}".strip())
+        elif worker.group in ("gen-titles", "gen-row"):
+            status.update(line)
+        elif worker.group == "gen-eval":
+            self.query_one("#eval-table", Static).update(line)
+        elif worker.group == "gen-demo":
+            self.demo_run = None
+            self.query_one("#empty-hint", Static).update(f"{line}\n\n{EMPTY_HINT}")
 
     def action_clear_b(self) -> None:
         self.specs["B"] = None
@@ -215,20 +223,16 @@ class GenerateScreen(Screen[None]):
         return (0 <= self._row_index < len(self._rows)
                 and self._rows[self._row_index]["story"].strip() == synopsis)
 
-    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    @background("gen-titles", exclusive=True)
     def _generate_worker(self, synopsis: str, reference: str | None, options: Any,
                          slots: dict[str, str]) -> None:
-        try:
-            service = self._ensure_service()
-            results = {}
-            for slot, spec in slots.items():
-                loaded = service.load(spec, lambda m, f, s=slot, sp=spec: self.post_message(
-                    ModelLoadProgress(s, sp, m, f)))
-                results[slot] = service.generate(loaded, [synopsis], options,
-                                                 references=[reference])[0]
-        except Exception as exc:
-            self.post_message(GenerationFailed(str(exc) or type(exc).__name__))
-            return
+        service = self._ensure_service()
+        results = {}
+        for slot, spec in slots.items():
+            loaded = service.load(spec, lambda m, f, s=slot, sp=spec: self.post_message(
+                ModelLoadProgress(s, sp, m, f)))
+            results[slot] = service.generate(loaded, [synopsis], options,
+                                             references=[reference])[0]
         self.post_message(GenerationDone(synopsis, reference, results))
 
     def on_generation_done(self, msg: GenerationDone) -> None:
@@ -238,10 +242,6 @@ class GenerateScreen(Screen[None]):
         self._show(entry)
         took = ", ".join(f"{s} {r.elapsed_s * 1000:.0f} ms" for s, r in sorted(msg.results.items()))
         self.query_one("#load-status", Static).update(f"generated ({took})")
-
-    def on_generation_failed(self, msg: GenerationFailed) -> None:
-        self.query_one("#load-status", Static).update(f"generation failed: {msg.error}")
-        self.notify(msg.error, severity="error")
 
     def _show(self, entry: HistoryEntry) -> None:
         for slot in ("A", "B"):
@@ -261,34 +261,30 @@ class GenerateScreen(Screen[None]):
     def action_next_row(self) -> None:
         self._row_worker(self._row_index + 1)
 
-    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    @background("gen-row", exclusive=True)
     def _row_worker(self, index: int) -> None:
         from core.evaluation.data import load_split, run_dataset_name
 
         paths = self.app.paths
-        try:
-            name = None
-            if self.specs["A"]:
-                from core.runs.reader import read_config
+        name = None
+        if self.specs["A"]:
+            from core.runs.reader import read_config
 
-                name = run_dataset_name(read_config(paths.run(str(self.specs["A"]).split("/")[0])))
-            if name is None:
-                from core.data.store import list_datasets
+            name = run_dataset_name(read_config(paths.run(str(self.specs["A"]).split("/")[0])))
+        if name is None:
+            from core.data.store import list_datasets
 
-                names = [d.name for d in list_datasets(paths) if getattr(d, "ok", True)]
-                name = "sample" if "sample" in names else (names[0] if names else None)
-            if name is None:
-                raise ValueError("no dataset yet: import one in the Dataset pane (1)")
-            if self._rows_source != name:
-                self._rows = load_split(paths, name, "validation")
-                self._rows_source = name
-            if not self._rows:
-                raise ValueError(f"{name}/validation is empty")
-            index %= len(self._rows)
-            row = self._rows[index]
-        except Exception as exc:
-            self.post_message(GenerationFailed(f"dataset row: {exc}"))
-            return
+            names = [d.name for d in list_datasets(paths) if getattr(d, "ok", True)]
+            name = "sample" if "sample" in names else (names[0] if names else None)
+        if name is None:
+            raise ValueError("no dataset yet: import one in the Dataset pane (1)")
+        if self._rows_source != name:
+            self._rows = load_split(paths, name, "validation")
+            self._rows_source = name
+        if not self._rows:
+            raise ValueError(f"{name}/validation is empty")
+        index %= len(self._rows)
+        row = self._rows[index]
         self.post_message(DatasetRowPicked(name, "validation", index, len(self._rows),
                                            row["story"], row["title"]))
 
@@ -321,17 +317,13 @@ class GenerateScreen(Screen[None]):
         table.update(f"evaluating {self.specs['A']}…")
         self._eval_worker(str(self.specs["A"]))
 
-    @work(thread=True, exclusive=True, group="eval", exit_on_error=False)
+    @background("gen-eval", exclusive=True, subject=lambda spec: spec)
     def _eval_worker(self, spec: str) -> None:
         from core.evaluation.runner import EvalConfig, run_eval
 
-        try:
-            report = run_eval(self.app.paths, EvalConfig(spec, limit=EVAL_LIMIT),
-                              self._ensure_service(),
-                              lambda m, f: self.post_message(EvalProgress(m, f)))
-        except Exception as exc:
-            self.post_message(EvalFailed(str(exc) or type(exc).__name__))
-            return
+        report = run_eval(self.app.paths, EvalConfig(spec, limit=EVAL_LIMIT),
+                          self._ensure_service(),
+                          lambda m, f: self.post_message(EvalProgress(m, f)))
         self.post_message(EvalDone(report.to_json(), str(report.path)))
 
     def on_eval_progress(self, msg: EvalProgress) -> None:
@@ -351,10 +343,6 @@ class GenerateScreen(Screen[None]):
             f"(n={r['n']})\n{escape(format_table(r['systems']))}{warn}")
         self.notify(f"Evaluation written to {msg.path}")
 
-    def on_eval_failed(self, msg: EvalFailed) -> None:
-        self.query_one("#eval-table", Static).update(f"evaluation failed: {msg.error}")
-        self.notify(msg.error, severity="error")
-
     # ----- first-run demo -----------------------------------------------------------------
     def action_train_demo(self) -> None:
         if self.complete_count:
@@ -368,15 +356,11 @@ class GenerateScreen(Screen[None]):
         self.query_one("#empty-hint", Static).update("Starting the demo training job…")
         self._demo_worker()
 
-    @work(thread=True, exclusive=True, group="demo", exit_on_error=False)
+    @background("gen-demo", exclusive=True)
     def _demo_worker(self) -> None:
         from core.generation.demo import demo_state, start_demo
 
-        try:
-            run_id = start_demo(self.app.paths)
-        except Exception as exc:
-            self.post_message(DemoFinished("", False, str(exc) or type(exc).__name__))
-            return
+        run_id = start_demo(self.app.paths)
         worker_cancelled = False
         while not worker_cancelled:
             state, step, total, reason = demo_state(self.app.paths, run_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -27,13 +27,13 @@ from textual.widgets import (
     TabPane,
     TextArea,
 )
+from textual.worker import Worker
 
 from core.tokenization.presets import DEFAULT_PRESET, PRESETS
 from tui.messages.tokenizer import (
     CorpusProgress,
     CorpusReady,
     DatasetsFound,
-    PaneError,
     RowPicked,
     RunTokenizersFound,
     ScratchTrained,
@@ -45,6 +45,7 @@ from tui.widgets.histogram import Histogram
 from tui.widgets.morpheme_table import MorphemeTable
 from tui.widgets.segmentation_compare import SegmentationCompare
 from tui.widgets.wordpiece_view import WordpieceView
+from tui.workers import ForwardWorkerFailures, background
 
 TOKENIZER_ENV = "NAROU_TUI_TOKENIZER"
 DEFAULT_SPEC = DEFAULT_PRESET
@@ -101,7 +102,7 @@ def _dataset_texts(paths: Any, name: str) -> tuple[list[str], list[str]]:
     return stories, titles
 
 
-class TokenizerScreen(Screen[None]):
+class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
     """Type a synopsis and a title (or pick dataset rows) and see every layer of tokenization."""
 
     CSS_PATH = "../styles/tokenizer.tcss"
@@ -259,7 +260,7 @@ class TokenizerScreen(Screen[None]):
 
     # ---- workers (heavy imports live only here) ----------------------------------------------
 
-    @work(thread=True, exclusive=True, group="tok-load")
+    @background("tok-load", exclusive=True, subject=lambda spec, *_, **__: spec)
     def load_tokenizer(self, spec: str, note: str = "") -> None:
         """Load `spec` (a run id means that run's tokenizer); when it cannot load, fall back to
         the newest run's tokenizer, then to a scratch vocabulary this pane trained, then a hint."""
@@ -274,9 +275,6 @@ class TokenizerScreen(Screen[None]):
             if self._load_fallback(spec, why, [r for r in runs if r is not run]):
                 return
             self.post_message(TokenizerFailed(spec, str(exc), scratch_hint=True))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown in the pane, never a crash
-            self.post_message(TokenizerFailed(spec, f"{type(exc).__name__}: {exc}", scratch_hint=True))
             return
         self.post_message(TokenizerLoaded(loaded, encoder, note, run=run))
 
@@ -311,7 +309,7 @@ class TokenizerScreen(Screen[None]):
         except OSError:  # an unreadable checkpoints folder only costs the fallback
             return []
 
-    @work(thread=True, exclusive=True, group="tok-runs")
+    @background("tok-runs", exclusive=True)
     def find_run_tokenizers(self) -> None:
         self.post_message(RunTokenizersFound([r.run_id for r in self._run_tokenizers()]))
 
@@ -320,83 +318,63 @@ class TokenizerScreen(Screen[None]):
         found = sorted(root.glob("*/vocab.txt"), key=lambda p: p.stat().st_mtime, reverse=True)
         return found[0].parent if found else None
 
-    @work(thread=True, exclusive=True, group="tok-text")
+    @background("tok-text", exclusive=True)
     def tokenize_text(self, loaded: Any, text: str, title: str, max_src: int, max_tgt: int) -> None:
         from core.tokenization.analysis import breakdown, segment
         from core.tokenization.dictionary import dictionary_info
 
-        try:
-            tok = loaded.tokenizer
-            source = breakdown(tok, text, max_src)
-            target = breakdown(tok, title, max_tgt, as_target=True) if title else None
-            segs: dict[str, list[str]] = {}
-            for dic in ("unidic_lite", "ipadic"):
-                info = dictionary_info(dic)
-                if info.available:
-                    segs[info.label()] = segment(text, dic)
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(PaneError("tokenize", f"{type(exc).__name__}: {exc}"))
-            return
+        tok = loaded.tokenizer
+        source = breakdown(tok, text, max_src)
+        target = breakdown(tok, title, max_tgt, as_target=True) if title else None
+        segs: dict[str, list[str]] = {}
+        for dic in ("unidic_lite", "ipadic"):
+            info = dictionary_info(dic)
+            if info.available:
+                segs[info.label()] = segment(text, dic)
         self.post_message(TextTokenized(source, target, segs))
 
-    @work(thread=True, exclusive=True, group="tok-datasets")
+    @background("tok-datasets", exclusive=True)
     def find_datasets(self) -> None:
-        try:
-            from core.data.store import list_datasets
+        from core.data.store import list_datasets
 
-            names = [d.name for d in list_datasets(self.app.paths) if d.ok]  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(PaneError("list datasets", str(exc)))
-            return
+        names = [d.name for d in list_datasets(self.app.paths) if d.ok]  # type: ignore[attr-defined]
         self.post_message(DatasetsFound(names))
 
-    @work(thread=True, exclusive=True, group="tok-row")
+    @background("tok-row", exclusive=True)
     def pick_row(self, name: str, index: int, random_row: bool) -> None:
-        try:
-            from core.data.store import load_tables
+        from core.data.store import load_tables
 
-            tables = load_tables(self.app.paths, name)  # type: ignore[attr-defined]
-            splits = [(s, t) for s, t in tables.items() if t.num_rows]
-            total = sum(t.num_rows for _, t in splits)
-            if not total:
-                raise ValueError(f"dataset {name!r} has no rows")
-            flat = random.randrange(total) if random_row else index % total
-            pos, split, table = flat, splits[0][0], splits[0][1]
-            for split, table in splits:  # noqa: B007 - the loop finds the split holding `flat`
-                if pos < table.num_rows:
-                    break
-                pos -= table.num_rows
-            story = table.column("story")[pos].as_py() or ""
-            title = table.column("title")[pos].as_py() or ""
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(PaneError("pick row", str(exc)))
-            return
+        tables = load_tables(self.app.paths, name)  # type: ignore[attr-defined]
+        splits = [(s, t) for s, t in tables.items() if t.num_rows]
+        total = sum(t.num_rows for _, t in splits)
+        if not total:
+            raise ValueError(f"dataset {name!r} has no rows")
+        flat = random.randrange(total) if random_row else index % total
+        pos, split, table = flat, splits[0][0], splits[0][1]
+        for split, table in splits:  # noqa: B007 - the loop finds the split holding `flat`
+            if pos < table.num_rows:
+                break
+            pos -= table.num_rows
+        story = table.column("story")[pos].as_py() or ""
+        title = table.column("title")[pos].as_py() or ""
         self.post_message(RowPicked(name, split, flat, story, title, pos))
 
-    @work(thread=True, exclusive=True, group="tok-corpus")
+    @background("tok-corpus", exclusive=True)
     def compute_corpus(self, spec: Any, name: str, max_src: int, max_tgt: int) -> None:
         from core.tokenization.stats import corpus_stats
 
         started = time.monotonic()
-        try:
-            stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
-            stats = corpus_stats(spec, stories, titles, max_src, max_tgt,
-                                 progress=lambda d, t: self.post_message(CorpusProgress(d, t)))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(PaneError("corpus statistics", f"{type(exc).__name__}: {exc}"))
-            return
+        stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
+        stats = corpus_stats(spec, stories, titles, max_src, max_tgt,
+                             progress=lambda d, t: self.post_message(CorpusProgress(d, t)))
         self.post_message(CorpusReady(name, stats, time.monotonic() - started))
 
-    @work(thread=True, exclusive=True, group="tok-train")
+    @background("tok-train", exclusive=True)
     def train_scratch(self, name: str, out: Path) -> None:
         from core.tokenization.scratch import train_wordpiece
 
-        try:
-            stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
-            train_wordpiece([t for t in stories + titles if t], SCRATCH_VOCAB_SIZE, out)
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(PaneError("train scratch vocabulary", f"{type(exc).__name__}: {exc}"))
-            return
+        stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
+        train_wordpiece([t for t in stories + titles if t], SCRATCH_VOCAB_SIZE, out)
         self.post_message(ScratchTrained(out, name))
 
     def on_scratch_trained(self, message: ScratchTrained) -> None:
@@ -429,9 +407,12 @@ class TokenizerScreen(Screen[None]):
         self.action_tokenize()
 
     def on_tokenizer_failed(self, message: TokenizerFailed) -> None:
+        self._show_no_tokenizer(f"no tokenizer: {message.error}", message.scratch_hint)
+
+    def _show_no_tokenizer(self, why: str, scratch_hint: bool) -> None:
         self.loaded = self.encoder_spec = None
-        text = Text(f"no tokenizer: {message.error}", style="bold red")
-        if message.scratch_hint:
+        text = Text(why, style="bold red")
+        if scratch_hint:
             text.append(f"\nctrl+b trains a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset "
                         f"{self.dataset or SCRATCH_DATASET!r} here (a few seconds), or type a folder "
                         "in the tokenizer field and press ctrl+l", style="bold yellow")
@@ -490,11 +471,15 @@ class TokenizerScreen(Screen[None]):
         self.query_one("#hist-src", Histogram).set_data(*s.stories.histogram())
         self.query_one("#hist-tgt", Histogram).set_data(*s.titles.histogram())
 
-    def on_pane_error(self, message: PaneError) -> None:
-        if message.what == "corpus statistics":
+    def worker_failed(self, worker: Worker[Any], line: str) -> None:
+        """Put the pane back in order after a failed worker (the App has notified)."""
+        if worker.group == "tok-load":
+            self._show_no_tokenizer(line, scratch_hint=True)
+        elif worker.group == "tok-corpus":
             self.busy_corpus = False
             self.query_one("#corpus-progress", ProgressBar).display = False
-        self.notify(f"{message.what}: {message.error}", severity="error", timeout=8)
+        elif worker.group == "tok-train":
+            self.query_one("#tok-header", Static).update(Text(line, style="bold red"))
 
     @on(TextArea.Changed, "#tok-text")
     @on(Input.Changed, "#tok-title")

@@ -32,8 +32,12 @@ from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
 from tui.widgets.run_list import RunList
 from tui.widgets.run_progress import ProgressInfo, RunProgress
+from tui.workers import ForwardWorkerFailures, background
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
+    from core.training.config import TrainConfig
     from tui.app import NarouApp
     from tui.run_watch import RunWatch
 
@@ -50,7 +54,7 @@ CHARTS: tuple[tuple[str, str], ...] = (
 )
 
 
-class TrainScreen(Screen[None]):
+class TrainScreen(ForwardWorkerFailures, Screen[None]):
     """Runs on the left, the watched run's charts (or log / probes / launch form) on the right."""
 
     CSS_PATH = "../styles/train.tcss"
@@ -176,14 +180,9 @@ class TrainScreen(Screen[None]):
         return True
 
     # ------------------------------------------------------------------ run list
+    @background("run-list", exclusive=True)
     def _list_runs(self) -> None:
-        paths = self.narou.paths
-
-        def work() -> None:
-            self.post_message(RunsListed(list_runs(paths)))
-
-        self.run_worker(work, thread=True, group="run-list", exclusive=True,
-                        exit_on_error=False)
+        self.post_message(RunsListed(list_runs(self.narou.paths)))
 
     def on_runs_listed(self, message: RunsListed) -> None:
         watched = self.watch.run_id if self.watch else None
@@ -504,32 +503,29 @@ class TrainScreen(Screen[None]):
         self.notify(f"Generate: {path.parent.name}/{path.name}")
         app.switch_mode("generate")
 
-    def _run_action(self, action: str) -> None:
-        watch = self.watch
-        if watch is None:
-            return
-        paths, run_id = self.narou.paths, watch.run_id
-
-        def work() -> None:
-            try:
-                from core.training import launch as job
-
-                if action == "stop":
-                    job.stop_run(paths, run_id)
-                else:
-                    job.resume_run(paths, run_id)
-                self.post_message(RunActionDone(action, run_id))
-            except Exception as exc:
-                self.post_message(RunActionDone(action, run_id, str(exc)))
-
-        self.notify(f"{action.title()} {run_id}…")
-        self.run_worker(work, thread=True, group="run-action", exit_on_error=False)
-
     def action_stop(self) -> None:
-        self._run_action("stop")
+        if self.watch is not None:
+            self.notify(f"Stop {self.watch.run_id}…")
+            self._stop_run(self.watch.run_id)
 
     def action_resume(self) -> None:
-        self._run_action("resume")
+        if self.watch is not None:
+            self.notify(f"Resume {self.watch.run_id}…")
+            self._resume_run(self.watch.run_id)
+
+    @background("run-stop", subject=lambda run_id: run_id)
+    def _stop_run(self, run_id: str) -> None:
+        from core.training.launch import stop_run
+
+        stop_run(self.narou.paths, run_id)
+        self.post_message(RunActionDone("stop", run_id))
+
+    @background("run-resume", subject=lambda run_id: run_id)
+    def _resume_run(self, run_id: str) -> None:
+        from core.training.launch import resume_run
+
+        resume_run(self.narou.paths, run_id)
+        self.post_message(RunActionDone("resume", run_id))
 
     # ------------------------------------------------------------------ launch
     def on_launch_form_changed(self, message: LaunchForm.Changed) -> None:
@@ -554,21 +550,15 @@ class TrainScreen(Screen[None]):
         cfg = self._form_config()
         if cfg is None:
             return
-        paths = self.narou.paths
-
-        def work() -> None:
-            try:
-                from core.training.launch import preflight
-
-                found = [(f.level, f.message) for f in preflight(paths, cfg)]
-                self.post_message(LaunchChecked(found, cfg.cli_command()))
-            except Exception as exc:
-                self.post_message(LaunchChecked([("error", str(exc))], cfg.cli_command(),
-                                                str(exc)))
-
         self.query_one(LaunchForm).show_findings([("info", "checking…")])
-        self.run_worker(work, thread=True, group="preflight", exclusive=True,
-                        exit_on_error=False)
+        self._preflight(cfg)
+
+    @background("preflight", exclusive=True)
+    def _preflight(self, cfg: TrainConfig) -> None:
+        from core.training.launch import preflight
+
+        found = [(f.level, f.message) for f in preflight(self.narou.paths, cfg)]
+        self.post_message(LaunchChecked(found, cfg.cli_command()))
 
     def on_launch_checked(self, message: LaunchChecked) -> None:
         form = self.query_one(LaunchForm)
@@ -579,19 +569,23 @@ class TrainScreen(Screen[None]):
         cfg = self._form_config()
         if cfg is None:
             return
-        paths = self.narou.paths
         self.query_one(LaunchForm).show_findings([("info", "preflight + launching…")])
+        self._launch(cfg)
 
-        def work() -> None:
-            try:
-                from core.training.launch import launch
+    @background("launch", exclusive=True)
+    def _launch(self, cfg: TrainConfig) -> None:
+        from core.training.launch import LaunchError, launch
 
-                run_id = launch(paths, cfg)
-                self.post_message(RunActionDone("launch", run_id))
-            except Exception as exc:
-                self.post_message(RunActionDone("launch", None, str(exc)))
+        try:
+            run_id = launch(self.narou.paths, cfg)
+        except LaunchError as exc:  # the preflight's findings: listed in the form
+            self.post_message(RunActionDone("launch", None, str(exc)))
+            return
+        self.post_message(RunActionDone("launch", run_id))
 
-        self.run_worker(work, thread=True, group="launch", exclusive=True, exit_on_error=False)
+    def worker_failed(self, worker: Worker[Any], line: str) -> None:
+        if worker.group in ("preflight", "launch"):
+            self.query_one(LaunchForm).show_findings([("error", line)])
 
     def on_button_pressed(self, event: Any) -> None:
         if event.button.id == "launch-check":
