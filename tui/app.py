@@ -190,18 +190,26 @@ class NarouApp(App[None]):
         if error is None:
             return
         line = failure_line(worker)
-        now = time.monotonic()
-        if now - self._failures_shown.get(line, -1e18) >= self.FAILURE_REPEAT_S:
-            self._failures_shown[line] = now
-            self.failures_reported += 1
-            not_logged = log_failure(self.failure_log, f"[{worker.group}] {line}", error)
-            detail = f"details in {self.failure_log}" if not_logged is None else \
-                f"log not written: {not_logged}"
-            self.notify(f"{line} ({detail})", title="narou-tui", severity="error", timeout=15)
+        self.report_failure(worker.group, line, error)
         node = worker.node
         if isinstance(node, RecoversFromWorkerFailure) and not worker.is_cancelled and \
                 (node is self or node.is_attached):
             node.worker_failed(worker, line)
+
+    def report_failure(self, group: str, line: str, error: BaseException) -> None:
+        """Notify `line` once per FAILURE_REPEAT_S and log `error`'s traceback under `group`.
+
+        Workers reach it through report_worker_failure; the few reads a pane must make on the
+        UI thread (listing what is on disk when it opens) call it directly."""
+        now = time.monotonic()
+        if now - self._failures_shown.get(line, -1e18) < self.FAILURE_REPEAT_S:
+            return
+        self._failures_shown[line] = now
+        self.failures_reported += 1
+        not_logged = log_failure(self.failure_log, f"[{group}] {line}", error)
+        detail = f"details in {self.failure_log}" if not_logged is None else \
+            f"log not written: {not_logged}"
+        self.notify(f"{line} ({detail})", title="narou-tui", severity="error", timeout=15)
 
     def worker_failed(self, worker: Worker[Any], line: str) -> None:
         """The App's own long-lived workers re-arm after a failed sample."""

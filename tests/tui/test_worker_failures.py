@@ -395,3 +395,31 @@ def test_describe_error_and_bounded_log(tmp_path: Path) -> None:
         raise OSError("x")
     except OSError as exc:
         assert log_failure(blocked / "narou-tui.log", "t", exc) is not None
+
+
+@pytest.mark.parametrize(("pane", "target", "label"), [
+    ("generate", "tui.screens.generate:list_checkpoints", "Listing checkpoints failed"),
+    ("fetch", "tui.screens.fetch:list_fetches", "Listing harvests failed"),
+])
+def test_reads_on_the_ui_thread_report_instead_of_closing(
+        pane: str, target: str, label: str, paths: Paths,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two listings a pane makes on the UI thread as it opens go through the same one
+    failure path as the workers: the app stays up and the pane opens empty."""
+    inject(monkeypatch, target, PermissionError(13, "Permission denied", "/x"), None)
+
+    async def drive() -> None:
+        app = NarouApp(paths, LaunchOptions(initial_pane="generate" if pane == "generate"
+                                            else "dataset"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            if pane == "fetch":
+                await pilot.pause()
+                app.screen.action_fetch()
+            await _until(pilot, lambda: app.failures_reported == 1)
+            assert app.is_running
+            assert any(n.message.startswith(f"{label}: PermissionError")
+                       for n in app._notifications)
+            assert f"{label}: PermissionError" in (paths.config_dir / "narou-tui.log").read_text(
+                encoding="utf-8")
+
+    asyncio.run(drive())

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import Worker
 
+from core.failure_log import describe_error
 from core.fetch.config import DEFAULT_API_URL, ORDERS, parse_date
 from core.fetch.launch import cancel, snapshot, start_detached
 from core.fetch.store import FetchLayout, list_fetches, read_json
@@ -103,12 +104,19 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
 
     def _pick_initial(self) -> str | None:
         """The running harvest if there is one, else the most recently updated."""
-        names = list_fetches(self.app.paths)  # type: ignore[attr-defined]
-        best: tuple[int, str, str] | None = None
-        for name in names:
-            snap = snapshot(self.app.paths, name)  # type: ignore[attr-defined]
-            key = (int(snap.running), str((snap.state or {}).get("updated_at", "")), name)
-            best = key if best is None or key > best else best
+        # Runs on the UI thread as the screen opens: a damaged harvest folder must cost a
+        # notification, not the app.
+        try:
+            names = list_fetches(self.app.paths)  # type: ignore[attr-defined]
+            best: tuple[int, str, str] | None = None
+            for name in names:
+                snap = snapshot(self.app.paths, name)  # type: ignore[attr-defined]
+                key = (int(snap.running), str((snap.state or {}).get("updated_at", "")), name)
+                best = key if best is None or key > best else best
+        except Exception as exc:  # noqa: BLE001 - reported through the app's one failure path
+            self.app.report_failure(  # type: ignore[attr-defined]
+                "fetch-list", f"Listing harvests failed: {describe_error(exc)}", exc)
+            return None
         return best[2] if best else None
 
     def _load_saved(self, name: str) -> None:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static, TextArea
 from textual.worker import Worker
 
+from core.failure_log import describe_error
 from core.generation.checkpoints import list_checkpoints
 from core.generation.options import OptionsError, all_presets, save_user_preset
 from tui.messages.generate import (
@@ -128,7 +129,14 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
 
     # ----- checkpoints and loading --------------------------------------------------------
     def action_refresh(self) -> None:
-        runs = list_checkpoints(self.app.paths)
+        # On the UI thread (opening the pane, `r`): a run folder that cannot be read must cost
+        # a notification, not the app.
+        try:
+            runs = list_checkpoints(self.app.paths)
+        except Exception as exc:  # noqa: BLE001 - reported through the app's one failure path
+            self.app.report_failure(  # type: ignore[attr-defined]
+                "gen-list", f"Listing checkpoints failed: {describe_error(exc)}", exc)
+            runs = []
         self.complete_count = self.query_one(CheckpointBrowser).show_runs(runs)
         hint = self.query_one("#empty-hint", Static)
         hint.set_class(self.complete_count == 0, "shown")
