@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -123,9 +122,7 @@ def _tiny_dataset(paths: Paths, name: str = "tiny") -> None:
 def test_tokenize_dataset_layout_and_cache(paths: Paths, vocab_dir: Path) -> None:
     _tiny_dataset(paths)
     stages: list[str] = []
-    started = time.monotonic()
     dd = tokenize_dataset(paths, "tiny", vocab_dir, 64, 12, progress=lambda s, d, t: stages.append(s))
-    first = time.monotonic() - started
     assert set(dd) == {"train", "validation", "test"}
     assert set(dd["train"].column_names) == {"input_ids", "labels", "src_len", "tgt_len"}
     tok = load_tokenizer(vocab_dir).tokenizer
@@ -143,9 +140,8 @@ def test_tokenize_dataset_layout_and_cache(paths: Paths, vocab_dir: Path) -> Non
     assert len(cache) == 1 and (cache[0] / "COMPLETE").is_file()
 
     stages.clear()
-    started = time.monotonic()
     again = tokenize_dataset(paths, "tiny", vocab_dir, 64, 12, progress=lambda s, d, t: stages.append(s))
-    assert stages == ["cached"] and time.monotonic() - started < first
+    assert stages == ["cached"]  # read back from the cache: no stage tokenized anything
     assert again["train"]["input_ids"] == dd["train"]["input_ids"]
     tokenize_dataset(paths, "tiny", vocab_dir, 32, 12)  # other lengths → another cache entry
     assert len(list((paths.dataset("tiny") / ".cache").glob("tok-*"))) == 2
