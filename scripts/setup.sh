@@ -50,7 +50,7 @@ install_cpu_torch() {
         rm -f "$log"
     fi
     echo "setup: no NVIDIA GPU, and the PyTorch CPU wheel index $CPU_INDEX cannot be used ($problem):"
-    echo "setup: installing $spec from pip's configured index instead (on Linux, PyPI's torch is the CUDA build, several GB)"
+    echo "setup: installing $spec from pip's configured index instead (where that is PyPI, Linux gets the CUDA build: several GB)"
     if ! "${PIP[@]}" install "$spec"; then
         echo "setup: error: could not install $spec from the PyTorch CPU wheel index nor from pip's" \
              "configured index. Point TORCH_SPEC at a wheel or index you can reach, e.g." \
