@@ -91,7 +91,8 @@ def _layout(args: argparse.Namespace) -> Kind:
     return "pieces" if args.no_special_tokens else "source"
 
 
-def _encoder_spec(args: argparse.Namespace, paths: Paths) -> EncoderSpec:
+def _encoder_spec(args: argparse.Namespace, paths: Paths) -> tuple[EncoderSpec, list[str]]:
+    """The fast encoder's spec for --tokenizer, and the loader's warnings about it."""
     from core.tokenization.errors import TokenizerLoadError
     from core.tokenization.loader import resolve_encoder
 
@@ -99,8 +100,7 @@ def _encoder_spec(args: argparse.Namespace, paths: Paths) -> EncoderSpec:
         spec, _, _, warnings = resolve_encoder(_spec(args.tokenizer, paths))
     except TokenizerLoadError as exc:
         raise CliError(str(exc)) from None
-    _warn(warnings)
-    return spec
+    return spec, warnings
 
 
 def _piece_names(spec: EncoderSpec) -> dict[int, str]:
@@ -127,7 +127,8 @@ def run_tokenize(args: argparse.Namespace, paths: Paths) -> int:
     # The loaded tokenizer shows how MeCab cut the text; the ids come from the same encoder
     # as --input's, so both print the same ids for the same text and flags.
     loaded = _load(_spec(args.tokenizer, paths))
-    spec = _encoder_spec(args, paths)
+    _warn(loaded.info.warnings)
+    spec, _ = _encoder_spec(args, paths)
     bd = breakdown(loaded.tokenizer, args.text)
     encoder = local_encoder(spec)
     ids = encoder.encode(args.text, _layout(args), args.max_length)
@@ -177,7 +178,8 @@ def _tokenize_file(args: argparse.Namespace, paths: Paths) -> int:
     from core.tokenization.fast import encode_many, split_flat
 
     texts = _read_lines(args.input)
-    spec = _encoder_spec(args, paths)
+    spec, warnings = _encoder_spec(args, paths)
+    _warn(warnings)
     flat, lengths = encode_many(spec, texts, _layout(args), args.max_length, args.num_proc)
     names = _piece_names(spec)
     unk = dict(spec.added).get(spec.unk_token, -1)
