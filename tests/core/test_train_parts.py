@@ -262,13 +262,15 @@ def test_tee_keeps_every_writer_in_the_log_and_streams_apart_on_the_terminal(
                                         "python stderr", "fd 2", "child err"])
 
 
-def test_tee_keeps_logging_when_the_terminal_goes_away(tmp_path: Path) -> None:
-    # An SSH drop: whatever stdout pointed at stops reading; the job and its log go on.
+def test_tee_keeps_logging_when_the_terminal_goes_away(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An SSH drop: descriptor 1 (as in a plain CLI, where sys.stdout writes to it) stops
+    # being read; the job and its log go on.
     read_end, write_end = os.pipe()
     saved = os.dup(1)
     os.dup2(write_end, 1)
     os.close(write_end)
     os.close(read_end)
+    monkeypatch.setattr(sys, "stdout", open(1, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
     log = tmp_path / "train.log"
     try:
         with tee_output(log):
