@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.cli.errors import CliError
 from core.paths import Paths
+
+if TYPE_CHECKING:
+    from core.tokenization.fast import EncoderSpec, Kind
 
 TOKENIZER_HELP = ("preset/hub id, local folder, or a run id (the tokenizer that run trained with; "
                   "default tohoku-nlp/bert-base-japanese-v3)")
@@ -26,6 +29,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", default=None, help=TOKENIZER_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--max-length", type=int, default=None, help="truncate like the model input ([CLS]…[SEP])")
+    p.add_argument("--no-special-tokens", action="store_true",
+                   help="ids without [CLS]/[SEP] (TEXT and --input alike)")
     p.add_argument("--num-proc", type=int, default=None, help="worker processes for --input (default: CPUs)")
     p.set_defaults(func=run_tokenize)
 
@@ -80,9 +85,36 @@ def _warn(warnings: list[str]) -> None:
         print(f"narou-tui: warning: {w}", file=sys.stderr)
 
 
+def _layout(args: argparse.Namespace) -> Kind:
+    """How ids are laid out, decided here once for TEXT and --input alike: the model's input
+    ([CLS] pieces [SEP], cut to --max-length keeping both), or the bare pieces."""
+    return "pieces" if args.no_special_tokens else "source"
+
+
+def _encoder_spec(args: argparse.Namespace, paths: Paths) -> tuple[EncoderSpec, list[str]]:
+    """The fast encoder's spec for --tokenizer, and the loader's warnings about it."""
+    from core.tokenization.errors import TokenizerLoadError
+    from core.tokenization.loader import resolve_encoder
+
+    try:
+        spec, _, _, warnings = resolve_encoder(_spec(args.tokenizer, paths))
+    except TokenizerLoadError as exc:
+        raise CliError(str(exc)) from None
+    return spec, warnings
+
+
+def _piece_names(spec: EncoderSpec) -> dict[int, str]:
+    """Id → piece, added tokens included."""
+    names = dict(enumerate(spec.vocab))
+    names.update((i, p) for p, i in spec.added)
+    return names
+
+
 def run_tokenize(args: argparse.Namespace, paths: Paths) -> int:
-    if args.max_length is not None and args.max_length < 2:
-        raise CliError("--max-length must be at least 2 (room for [CLS] and [SEP])")
+    least = 1 if args.no_special_tokens else 2
+    if args.max_length is not None and args.max_length < least:
+        room = "" if args.no_special_tokens else " (room for [CLS] and [SEP])"
+        raise CliError(f"--max-length must be at least {least}{room}")
     if args.input is not None:
         if args.text is not None:
             raise CliError("give either TEXT or --input FILE, not both")
@@ -90,24 +122,38 @@ def run_tokenize(args: argparse.Namespace, paths: Paths) -> int:
     if args.text is None:
         raise CliError("nothing to tokenize: give TEXT or --input FILE")
     from core.tokenization.analysis import breakdown
+    from core.tokenization.fast import local_encoder
 
+    # The loaded tokenizer shows how MeCab cut the text; the ids come from the same encoder
+    # as --input's, so both print the same ids for the same text and flags.
     loaded = _load(_spec(args.tokenizer, paths))
     _warn(loaded.info.warnings)
-    bd = breakdown(loaded.tokenizer, args.text, args.max_length)
+    spec, _ = _encoder_spec(args, paths)
+    bd = breakdown(loaded.tokenizer, args.text)
+    encoder = local_encoder(spec)
+    ids = encoder.encode(args.text, _layout(args), args.max_length)
+    dropped = len(encoder.encode(args.text, _layout(args), None)) - len(ids)
+    names = _piece_names(spec)
+    pieces = [names[i] for i in ids]
+    # Where the cut falls in `ids`: before the closing [SEP], or at the end of bare pieces.
+    cut = (len(ids) - (0 if args.no_special_tokens else 1)) if dropped else None
     if args.json:
-        print(json.dumps({"tokenizer": loaded.info.to_dict(), **bd.to_dict()}, ensure_ascii=False))
+        print(json.dumps({"tokenizer": loaded.info.to_dict(), "text": args.text,
+                          "morphemes": [m.__dict__ for m in bd.morphemes], "pieces": pieces, "ids": ids,
+                          "unk": bd.unk_words, "max_length": args.max_length, "truncated_at": cut,
+                          "dropped": dropped, "length": len(ids)}, ensure_ascii=False))
         return 0
     info = loaded.info
     print(f"tokenizer: {info.name}  dictionary: {info.dictionary} {info.dictionary_version} ({info.dictionary_path})")
     print(_pad("surface", 14) + _pad("POS", 26) + _pad("lemma", 14) + "reading")
     for m in bd.morphemes:
         print(_pad(m.surface, 14) + _pad(m.pos, 26) + _pad(m.lemma, 14) + m.reading)
-    print("pieces:", " ".join(bd.pieces))
-    print("ids:   ", " ".join(map(str, bd.ids)))
+    print("pieces:", " ".join(pieces))
+    print("ids:   ", " ".join(map(str, ids)))
     if bd.unk_words:
         print("[UNK]: ", " ".join(bd.unk_words))
-    if bd.cut is not None:
-        print(f"truncated at max_length {bd.max_length}: {len(bd.ids) - bd.max_length} pieces dropped")  # type: ignore[operator]
+    if dropped:
+        print(f"truncated at max_length {args.max_length}: {dropped} pieces dropped")
     return 0
 
 
@@ -129,23 +175,16 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _tokenize_file(args: argparse.Namespace, paths: Paths) -> int:
-    from core.tokenization.errors import TokenizerLoadError
     from core.tokenization.fast import encode_many, split_flat
-    from core.tokenization.loader import resolve_encoder
 
     texts = _read_lines(args.input)
-    try:
-        spec, _, _, warnings = resolve_encoder(_spec(args.tokenizer, paths))
-    except TokenizerLoadError as exc:
-        raise CliError(str(exc)) from None
+    spec, warnings = _encoder_spec(args, paths)
     _warn(warnings)
-    kind = "source" if args.max_length else "pieces"
-    flat, lengths = encode_many(spec, texts, kind, args.max_length, args.num_proc)
-    pieces_of = dict(spec.added)
-    by_id = {i: p for p, i in pieces_of.items()}
-    unk = by_id and pieces_of.get(spec.unk_token)
+    flat, lengths = encode_many(spec, texts, _layout(args), args.max_length, args.num_proc)
+    names = _piece_names(spec)
+    unk = dict(spec.added).get(spec.unk_token, -1)
     for no, ids in enumerate(split_flat(flat, lengths), 1):
-        pieces = [by_id.get(i) or spec.vocab[i] for i in ids]
+        pieces = [names[i] for i in ids]
         row = {"line": no, "ids": ids, "pieces": pieces, "length": len(ids), "unk": ids.count(unk)}
         if args.json:
             print(json.dumps(row, ensure_ascii=False))

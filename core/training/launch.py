@@ -6,7 +6,8 @@
     stop_run(paths, run_id, wait=False, timeout=120.0) -> RunStatus | None
 
 A detached job runs in its own session (survives the terminal, SSH and the TUI), reads
-stdin from /dev/null and writes stdout/stderr to train.log. Several processes (gpus > 1 or
+stdin from /dev/null and writes stdout/stderr to train.log; a foreground job prints to the
+terminal and appends the same output to train.log. Several processes (gpus > 1 or
 nnodes > 1) go through torchrun into the same run dir; only rank 0 writes files.
 """
 
@@ -36,6 +37,7 @@ from core.training.rundir import (
     read_json,
     write_config,
 )
+from core.training.tee import tee_output
 
 
 class LaunchError(RuntimeError):
@@ -181,23 +183,13 @@ def _job_env(config: TrainConfig) -> dict[str, str]:
 
 def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
            extra: list[str] | None = None) -> None:
-    if foreground and not config.distributed:
-        from core.training.job import run_job
-
-        bs = int(extra[extra.index("--batch-size") + 1]) if extra and "--batch-size" in extra else None
-        ga = int(extra[extra.index("--grad-accum") + 1]) if extra and "--grad-accum" in extra else None
-        code = run_job(run_dir, resume=resume, batch_size=bs, grad_accum=ga, in_process=True)
-        if code not in (0,):
-            st = read_status(run_dir)
-            raise LaunchError(f"run {run_dir.name} ended {st.state if st else 'badly'}: "
-                              f"{(st.exit_reason if st else None) or f'exit code {code}'}")
+    if foreground:
+        # The terminal sees the output and train.log keeps a copy: a run directory looks the
+        # same however its job was started.
+        with tee_output(run_dir / LOG_FILE):
+            _run_attached(run_dir, config, resume, extra)
         return
     cmd = job_command(run_dir, config, resume, extra)
-    if foreground:
-        code = subprocess.call(cmd, cwd=REPO_ROOT, env=_job_env(config))
-        if code != 0:
-            raise LaunchError(f"run {run_dir.name}: job exited with code {code}")
-        return
     with open(run_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
             cmd, cwd=REPO_ROOT, env=_job_env(config), stdin=subprocess.DEVNULL,
@@ -211,6 +203,24 @@ def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
     status.extra.pop("written_state", None)
     StatusWriter(run_dir, status, pid=proc.pid).write()
     _reap_later(proc)
+
+
+def _run_attached(run_dir: Path, config: TrainConfig, resume: bool, extra: list[str] | None) -> None:
+    """Train in this process (one process) or an attached torchrun; raise when it did not finish."""
+    if not config.distributed:
+        from core.training.job import run_job
+
+        bs = int(extra[extra.index("--batch-size") + 1]) if extra and "--batch-size" in extra else None
+        ga = int(extra[extra.index("--grad-accum") + 1]) if extra and "--grad-accum" in extra else None
+        code = run_job(run_dir, resume=resume, batch_size=bs, grad_accum=ga, in_process=True)
+        if code not in (0,):
+            st = read_status(run_dir)
+            raise LaunchError(f"run {run_dir.name} ended {st.state if st else 'badly'}: "
+                              f"{(st.exit_reason if st else None) or f'exit code {code}'}")
+        return
+    code = subprocess.call(job_command(run_dir, config, resume, extra), cwd=REPO_ROOT, env=_job_env(config))
+    if code != 0:
+        raise LaunchError(f"run {run_dir.name}: job exited with code {code}")
 
 
 _children: list[subprocess.Popen[bytes]] = []

@@ -4,7 +4,6 @@ failure, safetensors-only loading."""
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -88,10 +87,10 @@ def test_pretrained_with_a_smaller_vocab_is_refused(tok, tmp_path: Path) -> None
 def test_offline_hub_id_fails_fast_with_local_dir_hint(tok, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    t0 = time.monotonic()
     with pytest.raises(ModelError) as err:
         build_model(tok, pretrained="tohoku-nlp/bert-base-japanese-v3")
-    assert time.monotonic() - t0 < 20
+    # Offline means the local cache only: the failure is a cache miss, not a timed-out download.
+    assert isinstance(err.value.__cause__, OSError)
     msg = str(err.value)
     assert "tohoku-nlp/bert-base-japanese-v3" in msg and "--model" in msg and "--scratch" in msg
     with pytest.raises(ModelError, match="not reachable"):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ from core.training.rundir import (
     heal_torn_tail,
     last_segment,
 )
+from core.training.tee import tee_output
 from tests.core.train_helpers import make_paths, tiny_config
 
 
@@ -235,6 +239,47 @@ def test_metrics_segments_torn_tail_and_effective_history(tmp_path: Path) -> Non
     hist = effective_history(recs)
     steps = [(r["step"], r["segment"]) for r in hist if "loss" in r]
     assert steps == [(1, 0), (2, 0), (3, 0), (4, 0), (5, 1), (6, 1), (7, 1), (8, 1)]
+
+
+def test_tee_keeps_every_writer_in_the_log_and_streams_apart_on_the_terminal(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "train.log"
+    log.write_bytes(b"earlier segment\n")
+    with tee_output(log):
+        print("python stdout", flush=True)
+        print("python stderr", file=sys.stderr, flush=True)
+        os.write(1, b"fd 1 (what C libraries write)\n")
+        os.write(2, b"fd 2\n")
+        subprocess.run([sys.executable, "-c", "import sys; print('child out'); print('child err', file=sys.stderr)"],
+                       check=True)
+    print("after the block")
+    out, err = capfd.readouterr()
+    assert out.splitlines() == ["python stdout", "fd 1 (what C libraries write)", "child out", "after the block"]
+    assert err.splitlines() == ["python stderr", "fd 2", "child err"]
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "earlier segment"  # appended, like a resumed detached job
+    assert sorted(lines[1:]) == sorted(["python stdout", "fd 1 (what C libraries write)", "child out",
+                                        "python stderr", "fd 2", "child err"])
+
+
+def test_tee_keeps_logging_when_the_terminal_goes_away(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An SSH drop: descriptor 1 (as in a plain CLI, where sys.stdout writes to it) stops
+    # being read; the job and its log go on.
+    read_end, write_end = os.pipe()
+    saved = os.dup(1)
+    os.dup2(write_end, 1)
+    os.close(write_end)
+    os.close(read_end)
+    monkeypatch.setattr(sys, "stdout", open(1, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
+    log = tmp_path / "train.log"
+    try:
+        with tee_output(log):
+            for n in range(3):
+                print(f"step {n}", flush=True)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert log.read_text(encoding="utf-8").splitlines() == ["step 0", "step 1", "step 2"]
 
 
 def test_gpu_logger_keeps_changes_and_minute_aggregates(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from core.runs.schema import COMPLETE_MARKER, RunStatus
 from core.training.checkpoint import FREE_BYTES_ENV, read_trainer_state
 from core.training.launch import LaunchError, launch, resume_run
 from core.training.loop import NAN_ENV, OOM_ENV
-from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config
+from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config, tokenizer_dir
 
 
 @pytest.fixture
@@ -209,3 +209,20 @@ def test_scratch_vocabulary_is_trained_once_per_dataset_and_size(tpaths, capsys)
     vocabs = [(tpaths.run(r) / "tokenizer" / "vocab.txt").read_bytes() for r in runs]
     assert vocabs[0] == vocabs[1] == (first / "vocab.txt").read_bytes()
     assert capsys.readouterr().out.count("reusing") == 2  # the job's log says where it came from
+
+
+def test_foreground_cli_prints_to_the_terminal_and_keeps_train_log(tpaths, capfd: pytest.CaptureFixture[str]) -> None:
+    from core.cli.main import main
+
+    code = main(["train", "--dataset", "sample", "--scratch", "tiny", "--tokenizer", str(tokenizer_dir()),
+                 "--max-steps", "3", "--batch-size", "8", "--grad-accum", "1", "--eval-steps", "3",
+                 "--save-steps", "3", "--threads", "1", "--max-source-len", "128", "--run-name", "fg",
+                 "--foreground", "--datasets-dir", str(tpaths.datasets_dir),
+                 "--checkpoints-dir", str(tpaths.checkpoints_dir)])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    run_id = out.splitlines()[-1]
+    # The job's own lines reach the terminal and train.log alike, as a detached job's log holds them.
+    log = (tpaths.run(run_id) / "train.log").read_text(encoding="utf-8").splitlines()
+    assert any(line.endswith("finished at step 3") for line in log)
+    assert set(log) <= set((out + err).splitlines())

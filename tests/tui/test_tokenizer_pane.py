@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from core.data.fields import Record
 from core.data.store import fingerprint, write_dataset
 from core.paths import Paths
-from core.tokenization.scratch import train_wordpiece
+from tests.generation_tiny import fixed_vocab
 from tui.app import LaunchOptions, NarouApp
 
 # Original texts written for these tests (stable, so the snapshot's ids never drift).
@@ -32,15 +31,14 @@ TYPED_TITLE = "転生したらAI賢者でした"
 
 
 def _vocab(folder: Path) -> Path:
-    if not (folder / "vocab.txt").is_file():
-        train_wordpiece(TEXTS + TITLES, 400, folder)
-    return folder
+    # Built deterministically: the snapshot shows piece ids, which must not depend on the
+    # tokenizers trainer's tie-breaking.
+    return fixed_vocab(TEXTS + TITLES, 400, folder)
 
 
 @pytest.fixture(scope="module")
-def vocab_dir() -> Path:
-    # A fixed location keeps the path shown in the snapshot the same on every run.
-    return _vocab(Path(tempfile.gettempdir()) / "narou-tui-test-tokenizer-pane-vocab")
+def vocab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _vocab(tmp_path_factory.mktemp("pane-vocab"))
 
 
 @pytest.fixture
@@ -247,7 +245,9 @@ def test_snapshot_with_japanese_text(snap_compare, tiny: Paths, vocab_dir: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from textual.widgets import Input, TextArea
 
-    app = _app(tiny, monkeypatch, str(vocab_dir))
+    # Loaded by run id: the header then names the run, not this session's temporary folder.
+    _run(tiny, "pane-run", 1000.0, vocab_dir)
+    app = _app(tiny, monkeypatch, "pane-run")
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
         screen = pilot.app.screen
