@@ -39,7 +39,7 @@ Data: synopsis lengths ~N(220, 90) clipped to [24, 512], titles ~N(28, 10) clipp
 token in order, so a model can learn it and the loss falls.
 
 Run on a GPU: `python bench/train_throughput.py` (≈ 3–5 min on an H100 incl. model builds and the
-project variant's one compile). `--tiny`: tiny preset on the CPU in well under a minute, a smoke run with no
+project_compiled variant's one compile). `--tiny`: tiny preset on the CPU in well under a minute, a smoke run with no
 speed claims. Last line: one JSON object.
 """
 
