@@ -85,6 +85,7 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--repeat", type=int, default=7, help="latency repetitions (median)")
     ap.add_argument("--batch-repeat", type=int, default=3, help="batch repetitions (median)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads for both sides (0 = torch's default)")
     args = ap.parse_args()
 
     import torch
@@ -97,6 +98,8 @@ def main() -> int:
     from core.paths import Paths
 
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     stories = _stories()
     # Every synopsis distinct, with a spread of lengths, so batching order matters.
     synopses = [stories[i % len(stories)] for i in range(0, args.batch * 5, 5)]
@@ -157,11 +160,13 @@ def main() -> int:
             return decode_ids(t, body)
 
         story = [synopses[0]]
+        print(f"model built and loaded in {cold_load_s:.1f} s; timing latency ({args.repeat} rounds)", flush=True)
         ours(story, interactive, 1)  # warm-up both sides (allocator, kernels)
         baseline(story, interactive, 1)
         (lat, lat_base, lat_reload), (t_ours, t_base, t_reload) = interleaved(
             [lambda: ours(story, interactive, 1), lambda: baseline(story, interactive, 1),
              lambda: baseline_reload(story)], args.repeat)
+        print(f"timing the batch of {len(synopses)} ({args.batch_repeat} rounds)", flush=True)
         (b_ours, b_base, b_one), (bt_ours, bt_base, bt_one) = interleaved(
             [lambda: ours(synopses, batch_opts, args.batch_size),
              lambda: baseline(synopses, batch_opts, args.batch_size),
