@@ -139,11 +139,13 @@ class FreshWords:
         return str(rng.randint(10, 99_999))
 
     def make(self, kind: str) -> str:
-        while True:
-            word = self._one(kind)
-            if word and word not in self.made:
-                self.made.add(word)
-                return word
+        word, tries = "", 0
+        while not word or word in self.made:
+            tries += 1
+            # A small character inventory runs out of short words: grow the word instead.
+            word = word + self._one(kind) if tries > 20 else self._one(kind)
+        self.made.add(word)
+        return word
 
 
 @dataclass
