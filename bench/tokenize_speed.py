@@ -297,6 +297,9 @@ def main() -> int:
           f"sightings); Heaps target {HEAPS_K}·T^{HEAPS_BETA} = {round(HEAPS_K * corpus.tokens ** HEAPS_BETA)}")
     print("  synopses   tokens   distinct   target: " + "  ".join(
         f"{s}:{w}/{t}" for s, _, w, t in corpus.curve[:: max(1, len(corpus.curve) // 5)]))
+    if corpus.distinct < 0.95 * HEAPS_K * corpus.tokens ** HEAPS_BETA:
+        print("note: the base texts hold too few replaceable words to reach the real curve; the word "
+              "cache hits more often here than on real text (give --real)")
     if real_fit:
         print(f"Heaps fit on the real synopses now: K {real_fit[0]:.2f}, β {real_fit[1]:.3f} "
               f"({real_fit[3]} distinct in {real_fit[2]} tokens)")
