@@ -9,11 +9,11 @@ layers) and 278 MFLOP per title token (12 decoder layers with cross-attention + 
 over 32,768 pieces), so `real ÷ padded` is the share of the matmul work that is not padding.
 No GPU is involved: this is the data side of training speed, measured exactly.
 
-Data: the throughput bench's synthetic Narou-length pairs (100k), and, when ../shared is
-beside the checkout, the 2,000 real pairs of narou_real tokenized with a WordPiece
-vocabulary trained on the bundled sample (never on ../shared/data/eval).
+Data: the throughput bench's synthetic Narou-length pairs (100k), and, when present, 2,000
+real pairs (--real FILE, by default the real-data folder CI keeps beside the checkout)
+tokenized with a WordPiece vocabulary trained on the bundled sample (never on evaluation data).
 
-    .venv/bin/python bench/padding.py [--epochs 3]
+    .venv/bin/python bench/padding.py [--epochs 3] [--real FILE]
 
 Last line: one JSON object.
 """

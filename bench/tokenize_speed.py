@@ -1,9 +1,9 @@
 """Batch tokenization per CPU core: the fast exact path vs BertJapaneseTokenizer, and vs MeCab's own rate.
 
 Corpus: N synthetic synopses (default 100k) whose vocabulary grows like that of N distinct real
-ones. Sentences of the base texts (the bundled sample's stories and, when present, the 2,000
-real synopses in ../shared/data/narou_real/narou.json) are recombined into synopses of 2-7
-sentences, and kanji compounds, katakana names, Latin words and numbers in them are replaced by
+ones. Sentences of the base texts (the bundled sample's stories and, when present, real
+synopses: --real FILE, by default the real-data folder CI keeps beside the checkout) are
+recombined into synopses of 2-7 sentences, and kanji compounds, katakana names, Latin words and numbers in them are replaced by
 freshly made ones (every occurrence in that synopsis, as a name recurs), as many as it takes
 for the count of distinct MeCab words after T tokens to follow Heaps' law V = K·T^β with K and
 β fitted on the real synopses (HEAPS_K, HEAPS_BETA; refitted and printed when the real data is
