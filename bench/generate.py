@@ -13,8 +13,9 @@ narou-tui (`core.generation.service`): the model loaded once and cached by the s
 `torch.inference_mode`, KV cache, batches sorted by length so they pad little, and a score
 per title (that extra work is counted on narou-tui's side).
 
-Run: `python bench/generate.py` (tiny model, CPU; about a minute on 2 cores) or
-`--preset base` on a GPU (random-init BERT2BERT-base shape). Last line: one JSON object.
+Run: `python bench/generate.py` (tiny model, CPU; a few minutes on 2 cores; add `--threads 1`
+where other jobs share the cores, as idle torch threads spin there) or `--preset base` on a GPU
+(random-init BERT2BERT-base shape). Last line: one JSON object.
 """
 
 from __future__ import annotations
