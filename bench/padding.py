@@ -7,13 +7,13 @@ then by title length inside chunks of 100 batches, padded to 32 and 8 (TrainConf
 Work is counted with a BERT2BERT-base cost model: 170 MFLOP per synopsis token (12 encoder
 layers) and 278 MFLOP per title token (12 decoder layers with cross-attention + the LM head
 over 32,768 pieces), so `real ÷ padded` is the share of the matmul work that is not padding.
-No GPU is involved: this is the data side of the training speed, measured exactly.
+No GPU is involved: this is the data side of training speed, measured exactly.
 
-Data: the throughput bench's synthetic Narou-length pairs (100k), and, when ../shared is
-beside the checkout, the 2,000 real pairs of narou_real tokenized with a WordPiece
-vocabulary trained on the bundled sample (never on ../shared/data/eval).
+Data: the throughput bench's synthetic Narou-length pairs (100k), and, when present, 2,000
+real pairs (--real FILE, by default the real-data folder CI keeps beside the checkout)
+tokenized with a WordPiece vocabulary trained on the bundled sample (never on evaluation data).
 
-    .venv/bin/python bench/padding.py [--epochs 3]
+    .venv/bin/python bench/padding.py [--epochs 3] [--real FILE]
 
 Last line: one JSON object.
 """
@@ -84,8 +84,8 @@ def synthetic_lengths(n: int) -> tuple[np.ndarray, np.ndarray]:
     return data.source.lengths(), data.target.lengths()
 
 
-def real_lengths() -> tuple[np.ndarray, np.ndarray] | None:
-    if not REAL.exists():
+def real_lengths(real: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    if not real.exists():
         return None
     from core.tokenization import train_wordpiece
     from core.tokenization.loader import load_tokenizer
@@ -95,7 +95,7 @@ def real_lengths() -> tuple[np.ndarray, np.ndarray] | None:
     texts = [t for r in records for t in (r["story"], r["title"])]
     with tempfile.TemporaryDirectory() as tmp:
         tok = load_tokenizer(str(train_wordpiece(texts, 8000, Path(tmp) / "vocab"))).tokenizer
-        rows = json.loads(REAL.read_text(encoding="utf-8"))
+        rows = json.loads(real.read_text(encoding="utf-8"))
         src = np.array([len(tok(r["abstract"], truncation=True, max_length=512)["input_ids"]) for r in rows])
         # Labels are the title's pieces + [SEP] (no [CLS]), capped like max_target_len.
         tgt = np.array([min(64, len(tok(r["title"], truncation=True, max_length=65)["input_ids"]) - 1)
@@ -107,14 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs of batch order averaged")
     parser.add_argument("--n", type=int, default=100_000, help="synthetic pairs")
+    parser.add_argument("--real", type=Path, default=REAL, help="real Narou pairs (JSON array with "
+                        "`abstract` and `title`), used when the file exists")
     args = parser.parse_args(argv)
     new = default_rule()
     sets: dict[str, tuple[np.ndarray, np.ndarray]] = {"synthetic": synthetic_lengths(args.n)}
-    real = real_lengths()
+    real = real_lengths(args.real)
     if real is not None:
         sets["narou_real"] = real
     else:
-        print(f"note: {REAL} not found; real-data figures skipped")
+        print(f"note: {args.real} not found; real-data figures skipped")
     out: dict[str, Any] = {"old": OLD, "default": new, "data": {}}
     print(f"{'data':<12}{'rule':<9}{'real÷padded':>12}{'synopsis':>10}{'title':>8}")
     for name, (src, tgt) in sets.items():

@@ -40,8 +40,8 @@ _OVERRIDES: tuple[tuple[str, type, str], ...] = (
     ("run-name", str, "suffix of the run id"),
     ("seed", int, "random seed (default 42)"),
     ("precision", str, "auto|bf16|fp16|fp32"),
-    ("compile", str, "auto|on|off|static|dynamic: torch.compile (auto = on for CUDA runs of ≥ 2000 steps; "
-                     "on = one graph for every length)"),
+    ("compile", str, "auto|on|off|static|dynamic: torch.compile (auto = off, eager, until a GPU "
+                     "benchmark shows compiling faster; on = one graph for every length)"),
     ("device", str, "auto|cpu|cuda"),
     ("nan-patience", int, "NaN/inf steps tolerated before stopping (default 3)"),
     ("threads", int, "torch CPU threads in the job (0 = default)"),

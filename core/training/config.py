@@ -15,11 +15,6 @@ BUCKET_BY = ("source_target", "source")
 # the job resumes with what that run really used, not with today's default.
 FROZEN_LEGACY = {"bucket_by": "source", "pad_multiple_source": 64, "pad_multiple_target": 16,
                  "bucket_chunk": 50}
-# Below this many optimizer steps `compile=auto` stays eager: compiling BERT2BERT-base once
-# takes about one to two minutes, which a 10–30 % faster step only repays over thousands of steps.
-COMPILE_MIN_STEPS = 2000
-
-
 class ConfigError(ValueError):
     """A bad config file or value; the message names the file and field."""
 
@@ -58,9 +53,8 @@ class TrainConfig:
         on = sequence lengths symbolic, batch fixed: one graph serves every padded bucket;
         static = one graph per padded (source, target) shape (minutes per shape on BERT-base);
         dynamic = every dimension symbolic; off = eager.
-        auto = `on` for CUDA runs of at least COMPILE_MIN_STEPS optimizer steps on cards of
-        compute capability 7.0 or newer, else off (on the CPU, or in a short run, the one-time
-        compile costs more than it saves; older cards have no Triton).
+        auto = off (eager): no GPU measurement has shown the compiled loop faster yet
+        (bench/train_throughput.py compares `project_compiled` with the eager `project`).
         A compile error falls back to eager with a `compile_failed` event; the run goes on.
     nan_patience: consecutive optimizer steps with NaN/inf loss before the run stops.
     auto_oom: on CUDA OOM, relaunch from the last checkpoint with half the micro-batch and
@@ -268,14 +262,10 @@ def pick_batch_split(
     return micro, max(1, per_rank // micro)
 
 
-def resolve_compile(mode: str, device_type: str, total_steps: int,
-                    capability: tuple[int, int] | None = None) -> str:
-    """The compile mode a run really uses: `auto` becomes `on` or `off` (see TrainConfig).
+def resolve_compile(mode: str) -> str:
+    """The compile mode a run really uses: `auto` is eager until a GPU benchmark shows otherwise.
 
-    capability: the CUDA compute capability; Triton, which inductor emits, needs 7.0 or newer.
+    A default that changes how a 50-hour run trains must rest on a measurement; the only one
+    made so far chose eager. `on`, `static` and `dynamic` stay available as explicit choices.
     """
-    if mode != "auto":
-        return mode
-    if device_type != "cuda" or total_steps < COMPILE_MIN_STEPS:
-        return "off"
-    return "off" if capability is not None and capability < (7, 0) else "on"
+    return "off" if mode == "auto" else mode

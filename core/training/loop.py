@@ -1,8 +1,8 @@
 """The training loop: bucketed batches, AMP, accumulation, eval + probes, saves, faults.
 
 Written for throughput on a GPU: pre-tokenized columns gathered by offset, shapes padded to a
-few repeating buckets, fused AdamW, bf16 autocast, TF32, torch.compile with symbolic lengths
-(one graph for every bucket, eager fallback), SDPA, and no
+few repeating buckets, fused AdamW, bf16 autocast, TF32, opt-in torch.compile with symbolic
+lengths (one graph for every bucket, eager fallback), SDPA, and no
 host synchronisation inside a step (losses stay on the device and are read once per
 `log_steps`). Only rank 0 writes files.
 """
@@ -272,8 +272,7 @@ class Loop:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = DDP(model, device_ids=ids)
         self.ddp_model = model
-        cap = torch.cuda.get_device_capability(self.device) if self.device.type == "cuda" else None
-        self.compile_mode = resolve_compile(cfg.compile, self.device.type, self.total_steps, cap)
+        self.compile_mode = resolve_compile(cfg.compile)
         self.model = compile_model(model, self.compile_mode, cfg)
 
     # ------------------------------------------------------------------ helpers

@@ -17,7 +17,8 @@ from core.paths import REPO_ROOT
 
 BENCH = REPO_ROOT / "bench" / "train_throughput.py"
 REQUIRED = {"device", "samples_per_s", "seed_samples_per_s", "stock_samples_per_s", "ratio_vs_stock",
-            "ratio_vs_seed", "peak_mem_gib", "loss_delta", "torch", "transformers", "variants", "steps"}
+            "ratio_vs_seed", "peak_mem_gib", "loss_delta", "torch", "transformers", "variants", "steps",
+            "compile_decision"}
 
 
 def _bench() -> ModuleType:
@@ -53,6 +54,20 @@ def test_window_means_use_only_complete_windows() -> None:
     b = _bench()
     losses = {1: 4.0, 2: 2.0, 3: 3.0, 4: 1.0, 6: 9.0}
     assert b.window_means(losses, [2, 4, 6], 2) == {2: 3.0, 4: 2.0}
+
+
+def test_compile_decision_counts_the_one_time_compile() -> None:
+    b = _bench()
+    eager = {"samples_per_s": 600.0, "compile": "off"}
+    quick = b.compile_decision({"samples_per_s": 660.0, "compile": "on", "compile_s": 60.0}, eager)
+    assert quick["ratio_compiled_vs_eager"] == 1.1 and quick["compiled_faster"] is True
+    assert quick["full_run_minutes_eager"] == round(b.FULL_RUN_STEPS * 64 / 600 / 60, 1)
+    # 1 % faster per step does not repay a 20-minute compile over the seed's whole run.
+    slow = b.compile_decision({"samples_per_s": 606.0, "compile": "on", "compile_s": 1200.0}, eager)
+    assert slow["compiled_faster"] is False
+    # A compile that failed and fell back to eager decides nothing.
+    fell_back = b.compile_decision({"samples_per_s": 600.0, "compile": "off", "compile_s": None}, eager)
+    assert fell_back["compiled_faster"] is None
 
 
 @pytest.mark.slow
