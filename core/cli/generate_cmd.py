@@ -11,21 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.errors import CliError
+from core.cli.numbers import float_arg, int_arg
 from core.paths import Paths
+
+SEED_MAX = 2**32 - 1  # numpy and torch seeds are unsigned 32-bit
 
 # (flag, DecodingOptions field, type, help) — one flag per documented decoding option.
 DECODING_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
-    ("--num-beams", "num_beams", int, "beams kept by beam search (1 = greedy/sampling)"),
-    ("--num-return-sequences", "num_return_sequences", int, "titles per synopsis"),
-    ("--temperature", "temperature", float, "sampling temperature (with --do-sample)"),
-    ("--top-k", "top_k", int, "sample among the k likeliest tokens (0 = off)"),
-    ("--top-p", "top_p", float, "nucleus sampling mass (1 = off)"),
-    ("--no-repeat-ngram-size", "no_repeat_ngram_size", int, "forbid repeated n-grams (0 = off)"),
-    ("--repetition-penalty", "repetition_penalty", float, "> 1 discourages repeated tokens"),
-    ("--length-penalty", "length_penalty", float, "> 1 favours longer beams"),
-    ("--min-new-tokens", "min_new_tokens", int, "minimum title tokens"),
-    ("--max-new-tokens", "max_new_tokens", int, "maximum title tokens"),
-    ("--seed", "seed", int, "random seed for sampling"),
+    ("--num-beams", "num_beams", int_arg(1, 64), "beams kept by beam search (1 = greedy/sampling)"),
+    ("--num-return-sequences", "num_return_sequences", int_arg(1, 64), "titles per synopsis"),
+    ("--temperature", "temperature", float_arg(0, 100, lo_open=True), "sampling temperature (with --do-sample)"),
+    ("--top-k", "top_k", int_arg(0), "sample among the k likeliest tokens (0 = off)"),
+    ("--top-p", "top_p", float_arg(0, 1, lo_open=True), "nucleus sampling mass (1 = off)"),
+    ("--no-repeat-ngram-size", "no_repeat_ngram_size", int_arg(0, 64), "forbid repeated n-grams (0 = off)"),
+    ("--repetition-penalty", "repetition_penalty", float_arg(0, 100, lo_open=True), "> 1 discourages repeated tokens"),
+    ("--length-penalty", "length_penalty", float_arg(-100, 100), "> 1 favours longer beams"),
+    ("--min-new-tokens", "min_new_tokens", int_arg(0, 512), "minimum title tokens"),
+    ("--max-new-tokens", "max_new_tokens", int_arg(1, 512), "maximum title tokens"),
+    ("--seed", "seed", int_arg(0, SEED_MAX), "random seed for sampling"),
 )
 
 
@@ -39,7 +42,7 @@ def _add_decoding(p: argparse.ArgumentParser, default_preset: str) -> None:
                    help="sample instead of searching")
     g.add_argument("--device", default="auto",
                    help="auto (GPU only if it has room), cpu, cuda or cuda:N")
-    g.add_argument("--batch-size", type=int, default=16, help="synopses per generate call")
+    g.add_argument("--batch-size", type=int_arg(1, 4096), default=16, help="synopses per generate call")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -63,7 +66,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ev.add_argument("--checkpoint", required=True, metavar="RUN[/checkpoint-N]")
     ev.add_argument("--split", choices=("validation", "test"), default="validation")
     ev.add_argument("--dataset", help="dataset name (default: the one the run trained on)")
-    ev.add_argument("--limit", type=int, help="only the first N rows of the split")
+    ev.add_argument("--limit", type=int_arg(1), help="only the first N rows of the split")
     ev.add_argument("--references", type=Path,
                     help="JSONL with story/title/pred_title_t5 to score beside ours")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -18,6 +19,20 @@ FROZEN_LEGACY = {"bucket_by": "source", "pad_multiple_source": 64, "pad_multiple
 # Below this many optimizer steps `compile=auto` stays eager: compiling BERT2BERT-base once
 # takes about one to two minutes, which a 10–30 % faster step only repays over thousands of steps.
 COMPILE_MIN_STEPS = 2000
+SEED_MAX = 2**32 - 1  # numpy's seed is unsigned 32-bit
+# Inclusive bounds of numeric fields, checked by validate() and by the CLI flags alike.
+# Upper bounds are far beyond any useful value; they stop typos (1e10) reaching the job.
+LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "epochs": (0, 100_000), "max_steps": (1, 10**10), "batch_size": (1, 1 << 16),
+    "grad_accum": (1, 1 << 16), "lr": (0, 100), "warmup": (0, 1), "weight_decay": (0, 100),
+    "max_grad_norm": (0, 1e9), "max_source_len": (1, 1 << 16), "max_target_len": (1, 1 << 16),
+    "pad_multiple_source": (1, 4096), "pad_multiple_target": (1, 4096), "bucket_chunk": (1, 10**7),
+    "log_steps": (1, 10**10), "eval_steps": (1, 10**10), "save_steps": (1, 10**10),
+    "eval_samples": (0, 10**10), "save_total_limit": (0, 10**6), "probe_size": (0, 10**5),
+    "seed": (0, SEED_MAX), "nan_patience": (1, 10**6), "vocab_size": (100, 1_000_000),
+    "gpus": (1, 4096), "nnodes": (1, 10**5), "node_rank": (0, 10**5), "master_port": (1, 65535),
+    "threads": (0, 4096), "workers": (0, 4096),
+}
 
 
 class ConfigError(ValueError):
@@ -122,15 +137,16 @@ class TrainConfig:
             raise ConfigError("give exactly one of --model ID_OR_DIR or --scratch tiny|small|base")
         if self.scratch is not None and self.scratch not in ("tiny", "small", "base"):
             raise ConfigError(f"scratch: {self.scratch!r} is not one of tiny, small, base")
-        for name in ("batch_size", "grad_accum", "max_steps"):
+        for name, (lo, hi) in LIMITS.items():
             v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ConfigError(f"{name}: must be ≥ 1, got {v}")
-        for name in ("log_steps", "eval_steps", "save_steps", "max_source_len", "max_target_len",
-                     "pad_multiple_source", "pad_multiple_target", "bucket_chunk", "gpus",
-                     "nnodes", "nan_patience"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
+            if v is None:
+                continue
+            if not math.isfinite(v):
+                raise ConfigError(f"{name}: must be a finite number, got {v}")
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                raise ConfigError(f"{name}: must be from {lo:g} to {hi:g}, got {v:g}")
+        if self.node_rank >= self.nnodes:
+            raise ConfigError(f"node_rank: must be below nnodes ({self.nnodes}), got {self.node_rank}")
         if self.tie_encoder_decoder:
             from core.model import TIE_UNSUPPORTED
 

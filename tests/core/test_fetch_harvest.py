@@ -171,7 +171,7 @@ def test_cli_finalize_status_and_errors(paths: Paths, api: NarouApiDouble) -> No
     assert "records: 900" in status.stdout and "dataset: k" in status.stdout
     for extra, message in [
         (("--since", "2020-13-01"), "--since: invalid date"),
-        (("--lim", "501"), "--lim must be between 1 and 500"),
+        (("--lim", "501"), "argument --lim: must be from 1 to 500"),
         (("--genre", "101", "--target", "10"), "different options"),
     ]:
         bad = subprocess.run(_cli(paths, api, *extra), cwd=REPO_ROOT, capture_output=True, text=True)
