@@ -186,10 +186,29 @@ def pretrained_config(spec: str) -> Any:
     from transformers import AutoConfig
 
     src, extra = _pretrained_source(spec)
+    local = _is_local(spec)
+    if local and (Path(src) / "status.json").exists():
+        raise ModelError(f"--model {spec} is a narou-tui run folder, not a pretrained BERT: "
+                         "continue it with `narou-tui resume RUN`, or generate from it with "
+                         "`narou-tui generate --checkpoint RUN`")
     try:
-        return AutoConfig.from_pretrained(src, trust_remote_code=False, **extra)
+        config = AutoConfig.from_pretrained(src, trust_remote_code=False, **extra)
     except (OSError, ValueError) as exc:
+        if local:
+            raise ModelError(f"--model {spec}: not a loadable model folder ({_first_line(exc)})") from exc
         raise ModelError(_offline_message(spec, exc)) from exc
+    if getattr(config, "model_type", None) == "encoder-decoder":
+        # Starting a new run from a trained BERT2BERT would drop its optimizer state and bind
+        # the new run to that checkpoint's vocabulary and lengths: `resume` is the way on.
+        raise ModelError(f"--model {spec} is a BERT2BERT checkpoint, not a pretrained BERT: "
+                         "continue its run with `narou-tui resume RUN`; --model takes the BERT "
+                         "both halves start from (hub id or folder)")
+    return config
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 def build_model(

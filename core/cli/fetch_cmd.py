@@ -73,6 +73,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="daily request budget (default 80000, the documented limit)")
     c.add_argument("--max-mb-per-day", type=float_arg(0, 1e9, lo_open=True), default=400.0,
                    help="daily transfer budget in MB (default 400, the documented limit)")
+    c.add_argument("--max-idle-pages", type=int_arg(1), default=500,
+                   help="stop after this many pages in a row without a new record (default 500)")
     a = p.add_argument_group("actions")
     a.add_argument("--finalize", action="store_true",
                    help="import what has been fetched so far as the dataset, without fetching")
@@ -95,8 +97,7 @@ def _options(args: argparse.Namespace) -> Any:
     if args.api_url.rstrip("/") == DEFAULT_API_URL.rstrip("/") and args.delay < 1.0:
         raise CliError("--delay below 1 s is refused against the real API (be polite); "
                        "it is meant for mirrors and local test servers")
-    if not args.api_url.startswith(("http://", "https://")):
-        raise CliError(f"--api-url must be an http(s) URL, got {args.api_url!r}")
+    _check_url(args.api_url)
     for flag, value, end in (("--since", args.since, False), ("--until", args.until, True)):
         if value:
             try:
@@ -115,7 +116,24 @@ def _options(args: argparse.Namespace) -> Any:
         max_requests_per_day=args.max_requests_per_day,
         max_bytes_per_day=int(args.max_mb_per_day * 1_000_000),
     )
-    return HarvestOptions(args.name, args.target, args.lim, args.max_st, query, client)
+    return HarvestOptions(args.name, args.target, args.lim, args.max_st, query, client,
+                          max_idle_pages=args.max_idle_pages)
+
+
+def _check_url(url: str) -> None:
+    """An http(s) URL with a host (and a valid port, when one is given), else one line."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # .port raises on a bad one
+    except ValueError as exc:
+        raise CliError(f"--api-url {url!r:.200} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise CliError(f"--api-url must be an http(s) URL with a host, like "
+                       f"https://api.syosetu.com/novelapi/api/, got {url!r:.200}")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise CliError(f"--api-url {url!r:.200} contains spaces or control characters")
 
 
 def _install_stop_handlers(stop: threading.Event) -> Callable[[], int]:
@@ -137,14 +155,20 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
     from core.fetch.finalize import ImportUnavailable, import_harvest
     from core.fetch.harvester import BUDGET, FAILED, FINISHED, STOPPED, Harvester, HarvestError
     from core.fetch.progress import ProgressPrinter, format_progress
-    from core.fetch.store import FetchLayout, read_json
+    from core.fetch.store import FetchLayout, read_state
 
     try:
         layout = FetchLayout.of(paths, args.name)
     except PathError as exc:
         raise CliError(str(exc)) from None
     if args.status:
-        state = read_json(layout.state)
+        state, problem = read_state(layout.state)
+        if problem is not None:
+            kept = _count_lines(layout.records)
+            raise CliError(f"harvest {args.name!r}: {layout.state} is damaged ({problem}); its "
+                           f"{kept:,} fetched record line(s) in {layout.records.name} are intact. "
+                           "Rerunning the same fetch command keeps them and starts the date "
+                           "windows over; --finalize imports them now", EXIT_FAILED)
         if state is None:
             raise CliError(f"no harvest named {args.name!r} in {layout.folder.parent}")
         for key in ("status", "records", "target", "requests", "bytes", "retries", "message",
@@ -157,7 +181,8 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
     stop = threading.Event()
     exit_code_for_signal = _install_stop_handlers(stop)
     printer = ProgressPrinter(sys.stderr, sys.stderr.isatty(), args.progress_interval)
-    harvester = Harvester(paths, options, stop, on_progress=printer, on_retry=printer.retry)
+    harvester = Harvester(paths, options, stop, on_progress=printer, on_retry=printer.retry,
+                          on_notice=lambda text: print(f"narou-tui: warning: {text}", file=sys.stderr))
     try:
         result = harvester.run()
     except HarvestError as exc:
@@ -178,6 +203,14 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         print(f"records kept in {layout.records} (--no-import)", file=sys.stderr)
         return EXIT_OK
     return _finalize(paths, args.name, import_harvest, ImportUnavailable)
+
+
+def _count_lines(path: Any) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except OSError:
+        return 0
 
 
 def _finalize(paths: Paths, name: str, import_harvest: Any, unavailable: type[Exception]) -> int:

@@ -110,9 +110,20 @@ def _load(service: Any, spec: str, quiet: bool) -> Any:
     from core.generation.checkpoints import CheckpointError
 
     try:
-        return service.load(spec, _progress(quiet))
+        info = _resolve(service.paths, spec)
+        return service.load(info, _progress(quiet))
     except CheckpointError as exc:
         raise CliError(str(exc)) from exc
+
+
+def _resolve(paths: Paths, spec: str) -> Any:
+    """The checkpoint `spec` names; a damaged one passed over is said on stderr."""
+    from core.generation.checkpoints import resolve_checkpoint
+
+    info = resolve_checkpoint(paths, spec)
+    if info.note:
+        print(f"narou-tui: warning: {info.note}", file=sys.stderr)
+    return info
 
 
 def run_generate(args: argparse.Namespace, paths: Paths) -> int:
@@ -162,6 +173,21 @@ def read_batch_input(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return good, [f"{path}:{number}: {why}" for number, why in sorted(bad)]
 
 
+def _writable_output(dst: Path) -> Path:
+    """The temporary file `dst` is written through, proven creatable before any generation
+    (a folder or an unwritable place is refused up front, not after the whole batch)."""
+    if dst.is_dir():
+        raise CliError(f"--output {dst} is a folder; give a file name such as {dst / 'titles.jsonl'}")
+    tmp = dst.with_name(dst.name + ".tmp")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise CliError(f"--output {dst}: cannot write there ({exc.strerror or exc})") from None
+    return tmp
+
+
 def _generate_batch(args: argparse.Namespace, paths: Paths, options: Any) -> int:
     src, dst = args.input, args.output
     if dst.resolve() == src.resolve():
@@ -173,17 +199,19 @@ def _generate_batch(args: argparse.Namespace, paths: Paths, options: Any) -> int
         print(f"narou-tui: skipped {msg}", file=sys.stderr)
     if not good:
         raise CliError(f"{src}: no usable lines ({len(bad)} bad)")
-    service = _service(paths, args.device)
-    loaded = _load(service, args.checkpoint, args.json)
-    results = service.generate(loaded, [g["story"] for g in good], options, args.batch_size,
-                               [g["title"] for g in good])
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for g, r in zip(good, results, strict=True):
-            rec = {"line": g["line"], "ncode": g["ncode"], **r.to_json()}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    os.replace(tmp, dst)
+    tmp = _writable_output(dst)
+    try:
+        service = _service(paths, args.device)
+        loaded = _load(service, args.checkpoint, args.json)
+        results = service.generate(loaded, [g["story"] for g in good], options, args.batch_size,
+                                   [g["title"] for g in good])
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for g, r in zip(good, results, strict=True):
+                rec = {"line": g["line"], "ncode": g["ncode"], **r.to_json()}
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
     summary = {"written": len(results), "skipped": len(bad), "output": str(dst),
                "checkpoint": loaded.spec, "device": loaded.device.device}
     if args.json:
@@ -202,7 +230,11 @@ def run_eval_cmd(args: argparse.Namespace, paths: Paths) -> int:
     options = decoding_from_args(args, paths)
     if args.batch_size < 1:
         raise CliError("--batch-size must be ≥ 1")
-    config = EvalConfig(checkpoint=args.checkpoint, split=args.split, dataset=args.dataset,
+    try:
+        checkpoint = _resolve(paths, args.checkpoint).spec
+    except CheckpointError as exc:
+        raise CliError(str(exc)) from exc
+    config = EvalConfig(checkpoint=checkpoint, split=args.split, dataset=args.dataset,
                         limit=args.limit, references=args.references, options=options,
                         batch_size=args.batch_size)
     try:

@@ -9,6 +9,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from core.paths import PathError, safe_name
+
 EFFECTIVE_BATCH = 64  # the seed talk's effective batch (4 × 16 on an 8 GB card)
 COMPILE_MODES = ("auto", "on", "off", "static", "dynamic")
 BUCKET_BY = ("source_target", "source")
@@ -19,6 +21,7 @@ FROZEN_LEGACY = {"bucket_by": "source", "pad_multiple_source": 64, "pad_multiple
 # Below this many optimizer steps `compile=auto` stays eager: compiling BERT2BERT-base once
 # takes about one to two minutes, which a 10–30 % faster step only repays over thousands of steps.
 COMPILE_MIN_STEPS = 2000
+RUN_NAME_MAX_BYTES = 150  # the run id is "<date>-<run_name>[-N]", a folder name
 SEED_MAX = 2**32 - 1  # numpy's seed is unsigned 32-bit
 # Inclusive bounds of numeric fields, checked by validate() and by the CLI flags alike.
 # Upper bounds are far beyond any useful value; they stop typos (1e10) reaching the job.
@@ -133,6 +136,10 @@ class TrainConfig:
         """ConfigError for values that can never work (preflight checks the rest)."""
         if not self.dataset:
             raise ConfigError("dataset: a dataset name is required (--dataset NAME)")
+        try:
+            safe_name(self.dataset, "dataset")
+        except PathError as exc:
+            raise ConfigError(f"dataset: {exc}") from None
         if (self.model is None) == (self.scratch is None):
             raise ConfigError("give exactly one of --model ID_OR_DIR or --scratch tiny|small|base")
         if self.scratch is not None and self.scratch not in ("tiny", "small", "base"):
@@ -145,6 +152,8 @@ class TrainConfig:
                 raise ConfigError(f"{name}: must be a finite number, got {v}")
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 raise ConfigError(f"{name}: must be from {lo:g} to {hi:g}, got {v:g}")
+        if len(self.run_name.encode("utf-8", "surrogatepass")) > RUN_NAME_MAX_BYTES:
+            raise ConfigError(f"run_name: at most {RUN_NAME_MAX_BYTES} bytes (it is part of a folder name)")
         if self.node_rank >= self.nnodes:
             raise ConfigError(f"node_rank: must be below nnodes ({self.nnodes}), got {self.node_rank}")
         if self.tie_encoder_decoder:
@@ -203,6 +212,8 @@ class TrainConfig:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"{path}: config file not found") from exc
+        except OSError as exc:  # a folder, no permission...
+            raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
         data = raw.get("train", raw) if isinstance(raw.get("train"), dict) else raw
