@@ -14,6 +14,7 @@ from core.cli.errors import (
     CliError,
     internal_message,
     known_message,
+    one_line,
     save_traceback,
 )
 from core.paths import Paths
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(paths)
         return int(args.func(args, paths) or 0)
     except CliError as exc:
-        print(f"narou-tui: {exc}", file=sys.stderr)
+        print(f"narou-tui: {one_line(str(exc))}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print("narou-tui: interrupted", file=sys.stderr)

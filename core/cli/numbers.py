@@ -7,13 +7,17 @@ import math
 from collections.abc import Callable
 
 
+def _show(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
 def _bounds(lo: float | None, hi: float | None, lo_open: bool) -> str:
     if lo is not None and hi is not None:
-        return f"{'above' if lo_open else 'from'} {lo:g} {'up to' if lo_open else 'to'} {hi:g}"
+        return f"{'above' if lo_open else 'from'} {_show(lo)} {'up to' if lo_open else 'to'} {_show(hi)}"
     if lo is not None:
-        return f"{'>' if lo_open else '≥'} {lo:g}"
+        return f"{'>' if lo_open else '≥'} {_show(lo)}"
     if hi is not None:
-        return f"≤ {hi:g}"
+        return f"≤ {_show(hi)}"
     return "finite"
 
 
@@ -34,6 +38,7 @@ def int_arg(lo: int | None = None, hi: int | None = None) -> Callable[[str], int
         return value
 
     parse.__name__ = "whole number"
+    parse.bounds = (lo, hi)  # type: ignore[attr-defined]  # read by tests: numeric flags are checked
     return parse
 
 
@@ -52,4 +57,5 @@ def float_arg(lo: float | None = None, hi: float | None = None,
         return value
 
     parse.__name__ = "number"
+    parse.bounds = (lo, hi)  # type: ignore[attr-defined]
     return parse

@@ -28,7 +28,7 @@ SEED_MAX = 2**32 - 1  # numpy's seed is unsigned 32-bit
 LIMITS: dict[str, tuple[float | None, float | None]] = {
     "epochs": (0, 100_000), "max_steps": (1, 10**10), "batch_size": (1, 1 << 16),
     "grad_accum": (1, 1 << 16), "lr": (0, 100), "warmup": (0, 1), "weight_decay": (0, 100),
-    "max_grad_norm": (0, 1e9), "max_source_len": (1, 1 << 16), "max_target_len": (1, 1 << 16),
+    "max_grad_norm": (0, 10**9), "max_source_len": (1, 1 << 16), "max_target_len": (1, 1 << 16),
     "pad_multiple_source": (1, 4096), "pad_multiple_target": (1, 4096), "bucket_chunk": (1, 10**7),
     "log_steps": (1, 10**10), "eval_steps": (1, 10**10), "save_steps": (1, 10**10),
     "eval_samples": (0, 10**10), "save_total_limit": (0, 10**6), "probe_size": (0, 10**5),
@@ -151,7 +151,7 @@ class TrainConfig:
             if not math.isfinite(v):
                 raise ConfigError(f"{name}: must be a finite number, got {v}")
             if (lo is not None and v < lo) or (hi is not None and v > hi):
-                raise ConfigError(f"{name}: must be from {lo:g} to {hi:g}, got {v:g}")
+                raise ConfigError(f"{name}: must be from {lo:,} to {hi:,}, got {v:,}")
         if len(self.run_name.encode("utf-8", "surrogatepass")) > RUN_NAME_MAX_BYTES:
             raise ConfigError(f"run_name: at most {RUN_NAME_MAX_BYTES} bytes (it is part of a folder name)")
         if self.node_rank >= self.nnodes:

@@ -34,7 +34,7 @@ class PreflightFailed(RuntimeError):
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
         errors = [f.message for f in findings if f.level == "error"]
-        super().__init__("preflight refused to start:\n  - " + "\n  - ".join(errors))
+        super().__init__("preflight refused to start: " + "; ".join(errors))
 
 
 def require_ok(findings: list[Finding]) -> list[Finding]:
