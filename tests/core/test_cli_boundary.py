@@ -201,3 +201,63 @@ def test_a_subprocess_never_shows_a_traceback(paths: Paths) -> None:
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert run.stderr == "narou-tui: run broken: status.json holds a JSON list, not an object\n"
+
+
+@pytest.fixture
+def stopped_run(paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny trained run (micro-batch 8 × accumulation 1) copied in, marked stopped, with
+    its dataset beside it in the current datasets folder."""
+    import shutil
+
+    from tests.generation_tiny import DATASET, build_tiny_run
+
+    ck = build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
+    run_dir = paths.run("tiny-run")
+    shutil.copytree(ck.parent, run_dir)
+    shutil.copytree(ck.parent.parent / "tiny-run-work" / "datasets" / DATASET, paths.dataset(DATASET))
+    status = json.loads((run_dir / "status.json").read_text())
+    status["state"] = "stopped"
+    (run_dir / "status.json").write_text(json.dumps(status))
+    return "tiny-run"
+
+
+def test_resume_refuses_a_split_that_changes_the_effective_batch(paths: Paths, stopped_run: str) -> None:
+    before = (paths.run(stopped_run) / "status.json").read_text()
+    for flags, message in [
+        (["--batch-size", "3"], "narou-tui: --batch-size 3 must divide the run's batch size 8 (its "
+                                "data order is cut in pieces of it): use one of 1, 2, 4, 8"),
+        (["--batch-size", "8", "--grad-accum", "3"],
+         "narou-tui: --batch-size 8 × --grad-accum 3 = 24 would change the run's effective batch of "
+         "8 per process (8 × 1); resume keeps it: use --grad-accum 1 or leave --grad-accum out"),
+        (["--grad-accum", "2"], "narou-tui: --batch-size 8 × --grad-accum 2 = 16 would change"),
+    ]:
+        code, _out, err = run_cli(["resume", stopped_run, *flags])
+        assert code == 2 and _one_line(err).startswith(message)
+    code, _out, err = run_cli(["resume", stopped_run, "--batch-size", "0"])
+    assert code == 2 and "argument --batch-size: must be from 1 to 65,536, got '0'" in err
+    assert (paths.run(stopped_run) / "status.json").read_text() == before  # nothing started
+
+
+def test_train_model_refuses_a_bert2bert_checkpoint(paths: Paths, stopped_run: str) -> None:
+    ck = paths.run(stopped_run) / "checkpoint-150"
+    code, _out, err = run_cli(["train", "--dataset", "tiny-sample", "--model", str(ck)])
+    assert code == 2
+    assert _one_line(err) == (
+        f"narou-tui: preflight refused to start: --model {ck} is a BERT2BERT checkpoint, not a "
+        "pretrained BERT: continue its run with `narou-tui resume RUN`; --model takes the BERT both "
+        "halves start from (hub id or folder)")
+    assert sorted(p.name for p in paths.checkpoints_dir.iterdir()) == [stopped_run]
+
+
+def test_a_moved_run_resumes_from_the_current_datasets_folder(paths: Paths, stopped_run: str) -> None:
+    run_dir = paths.run(stopped_run)
+    config = json.loads((run_dir / "config.json").read_text())
+    # As on another machine: the folder frozen at launch does not exist here.
+    config["paths"]["datasets_dir"] = "/nonexistent/elsewhere/datasets"
+    config["paths"]["checkpoints_dir"] = "/nonexistent/elsewhere/checkpoints"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    code, out, err = run_cli(["resume", stopped_run, "--foreground"], timeout_s=300)
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == stopped_run
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "finished" and status["step"] == 150
