@@ -144,4 +144,4 @@ def test_output_folder_is_refused_before_generating(
     assert err == (f"narou-tui: --output {folder} is a folder; give a file name such as "
                    f"{folder / 'titles.jsonl'}\n")
     assert "checking tiny-run" not in err  # refused before any checkpoint was touched
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["in.jsonl", "out"]
+    assert list(folder.iterdir()) == [] and not list(tmp_path.rglob("*.tmp"))
