@@ -203,11 +203,14 @@ def checkpoint_problem(folder: Path) -> str | None:
         return "config.json is missing"
     except (OSError, ValueError) as exc:
         return f"config.json is damaged ({exc})"
+    from core.generation.loading import check_weights  # it imports this module
+
+    try:
+        check_weights(folder)  # present, and safetensors (pickled weights are never loaded)
+    except CheckpointError as exc:
+        return str(exc).removeprefix(f"{folder} ")
     shards = sorted(folder.glob("model-*.safetensors"))
-    weights = shards or [folder / WEIGHTS_FILE]
-    for w in weights:
-        if not w.exists():
-            return f"{WEIGHTS_FILE} is missing"
+    for w in shards or [folder / WEIGHTS_FILE]:
         problem = _safetensors_problem(w)
         if problem:
             return problem
