@@ -75,14 +75,6 @@ def damaged_statuses(pid: int) -> dict[str, Any]:
     }
 
 
-def plant_checkpoint(src: Path, dst: Path) -> Path:
-    """A copy of checkpoint folder `src` at `dst` (with its COMPLETE marker)."""
-    import shutil
-
-    shutil.copytree(src, dst)
-    return dst
-
-
 def truncate_weights(folder: Path, keep: float = 0.5) -> None:
     w = folder / "model.safetensors"
     data = w.read_bytes()
