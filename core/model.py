@@ -153,12 +153,31 @@ def pretrained_config(spec: str) -> Any:
 
     from core.pretrained import offline_message, resolve_pretrained
 
+    local = Path(spec).expanduser().is_dir()
+    if local and (Path(spec).expanduser() / "status.json").exists():
+        raise ModelError(f"--model {spec} is a narou-tui run folder, not a pretrained BERT: "
+                         "continue it with `narou-tui resume RUN`, or generate from it with "
+                         "`narou-tui generate --checkpoint RUN`")
     src = resolve_pretrained(spec)
     try:
-        return AutoConfig.from_pretrained(src, trust_remote_code=False,
-                                          local_files_only=Path(src).is_dir())
+        config = AutoConfig.from_pretrained(src, trust_remote_code=False,
+                                            local_files_only=Path(src).is_dir())
     except (OSError, ValueError) as exc:
+        if local:
+            raise ModelError(f"--model {spec}: not a loadable model folder ({_first_line(exc)})") from exc
         raise ModelError(offline_message(spec, type(exc).__name__)) from exc
+    if getattr(config, "model_type", None) == "encoder-decoder":
+        # Starting a new run from a trained BERT2BERT would drop its optimizer state and bind
+        # the new run to that checkpoint's vocabulary and lengths: `resume` is the way on.
+        raise ModelError(f"--model {spec} is a BERT2BERT checkpoint, not a pretrained BERT: "
+                         "continue its run with `narou-tui resume RUN`; --model takes the BERT "
+                         "both halves start from (hub id or folder)")
+    return config
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 def build_model(

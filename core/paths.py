@@ -16,10 +16,20 @@ class PathError(ValueError):
     """A name that would resolve outside its managed folder."""
 
 
-def _safe_name(name: str, kind: str) -> str:
+# Names become folder names, and files inside get suffixes (".tmp", "-2"): keep well under the
+# 255-byte limit of one path component.
+NAME_MAX_BYTES = 200
+
+
+def safe_name(name: str, kind: str) -> str:
+    """`name` if it can be one folder inside a managed folder, else PathError saying why."""
     # Names become folder names; refuse anything that could climb out of the managed root.
-    if not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith("."):
-        raise PathError(f"invalid {kind} name {name!r}: use letters, digits, '-', '_' or '.'")
+    if (not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith(".")
+            or any(ord(c) < 32 or c == "\x7f" for c in name)):
+        raise PathError(f"invalid {kind} name {name!r:.80}: use letters, digits, '-', '_' or '.'")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_MAX_BYTES:
+        raise PathError(f"{kind} name too long ({size} bytes; at most {NAME_MAX_BYTES}): {name[:40]!r}…")
     return name
 
 
@@ -55,8 +65,8 @@ class Paths:
 
     def dataset(self, name: str) -> Path:
         """Folder of dataset `name` inside datasets_dir."""
-        return self.datasets_dir / _safe_name(name, "dataset")
+        return self.datasets_dir / safe_name(name, "dataset")
 
     def run(self, run_id: str) -> Path:
         """Folder of run `run_id` inside checkpoints_dir (never anywhere else)."""
-        return self.checkpoints_dir / _safe_name(run_id, "run")
+        return self.checkpoints_dir / safe_name(run_id, "run")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.errors import CliError
+from core.cli.numbers import float_arg, int_arg
 from core.paths import Paths
 
 SKIPS_SHOWN = 20
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     imp.add_argument(
         "--strict", action="store_true", help="fail, writing nothing, if any record is unusable"
     )
-    imp.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
+    imp.add_argument("--seed", type=int_arg(0), default=42, help="split seed (default 42)")
     imp.add_argument(
         "--split",
         default="0.9,0.05,0.05",
@@ -57,14 +58,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     imp.add_argument(
         "--min-story-chars",
-        type=int,
+        type=int_arg(0),
         default=20,
         metavar="N",
         help="drop synopses shorter than N characters (default 20)",
     )
     imp.add_argument(
         "--min-title-chars",
-        type=int,
+        type=int_arg(0),
         default=1,
         metavar="N",
         help="drop titles shorter than N characters (default 1)",
@@ -72,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     imp.add_argument("--no-dedup", action="store_true", help="keep duplicate pairs and ncodes")
     imp.add_argument(
         "--max-record-mb",
-        type=float,
+        type=float_arg(0, 1024, lo_open=True),
         default=1.0,
         metavar="MB",
         help="skip records holding more text than this (default 1 MB)",
@@ -97,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     st.add_argument("name", metavar="NAME")
     st.add_argument(
-        "--top", type=int, default=10, metavar="N", help="top keywords/genres shown (default 10)"
+        "--top", type=int_arg(1, 10_000), default=10, metavar="N", help="top keywords/genres shown (default 10)"
     )
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(func=cmd_stats)

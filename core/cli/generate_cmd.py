@@ -11,21 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.errors import CliError
+from core.cli.numbers import float_arg, int_arg
 from core.paths import Paths
+
+SEED_MAX = 2**32 - 1  # numpy and torch seeds are unsigned 32-bit
 
 # (flag, DecodingOptions field, type, help) — one flag per documented decoding option.
 DECODING_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
-    ("--num-beams", "num_beams", int, "beams kept by beam search (1 = greedy/sampling)"),
-    ("--num-return-sequences", "num_return_sequences", int, "titles per synopsis"),
-    ("--temperature", "temperature", float, "sampling temperature (with --do-sample)"),
-    ("--top-k", "top_k", int, "sample among the k likeliest tokens (0 = off)"),
-    ("--top-p", "top_p", float, "nucleus sampling mass (1 = off)"),
-    ("--no-repeat-ngram-size", "no_repeat_ngram_size", int, "forbid repeated n-grams (0 = off)"),
-    ("--repetition-penalty", "repetition_penalty", float, "> 1 discourages repeated tokens"),
-    ("--length-penalty", "length_penalty", float, "> 1 favours longer beams"),
-    ("--min-new-tokens", "min_new_tokens", int, "minimum title tokens"),
-    ("--max-new-tokens", "max_new_tokens", int, "maximum title tokens"),
-    ("--seed", "seed", int, "random seed for sampling"),
+    ("--num-beams", "num_beams", int_arg(1, 64), "beams kept by beam search (1 = greedy/sampling)"),
+    ("--num-return-sequences", "num_return_sequences", int_arg(1, 64), "titles per synopsis"),
+    ("--temperature", "temperature", float_arg(0, 100, lo_open=True), "sampling temperature (with --do-sample)"),
+    ("--top-k", "top_k", int_arg(0), "sample among the k likeliest tokens (0 = off)"),
+    ("--top-p", "top_p", float_arg(0, 1, lo_open=True), "nucleus sampling mass (1 = off)"),
+    ("--no-repeat-ngram-size", "no_repeat_ngram_size", int_arg(0, 64), "forbid repeated n-grams (0 = off)"),
+    ("--repetition-penalty", "repetition_penalty", float_arg(0, 100, lo_open=True), "> 1 discourages repeated tokens"),
+    ("--length-penalty", "length_penalty", float_arg(-100, 100), "> 1 favours longer beams"),
+    ("--min-new-tokens", "min_new_tokens", int_arg(0, 512), "minimum title tokens"),
+    ("--max-new-tokens", "max_new_tokens", int_arg(1, 512), "maximum title tokens"),
+    ("--seed", "seed", int_arg(0, SEED_MAX), "random seed for sampling"),
 )
 
 
@@ -39,7 +42,7 @@ def _add_decoding(p: argparse.ArgumentParser, default_preset: str) -> None:
                    help="sample instead of searching")
     g.add_argument("--device", default="auto",
                    help="auto (GPU only if it has room), cpu, cuda or cuda:N")
-    g.add_argument("--batch-size", type=int, default=16, help="synopses per generate call")
+    g.add_argument("--batch-size", type=int_arg(1, 4096), default=16, help="synopses per generate call")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -63,7 +66,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ev.add_argument("--checkpoint", required=True, metavar="RUN[/checkpoint-N]")
     ev.add_argument("--split", choices=("validation", "test"), default="validation")
     ev.add_argument("--dataset", help="dataset name (default: the one the run trained on)")
-    ev.add_argument("--limit", type=int, help="only the first N rows of the split")
+    ev.add_argument("--limit", type=int_arg(1), help="only the first N rows of the split")
     ev.add_argument("--references", type=Path,
                     help="JSONL with story/title/pred_title_t5 to score beside ours")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -107,9 +110,20 @@ def _load(service: Any, spec: str, quiet: bool) -> Any:
     from core.generation.checkpoints import CheckpointError
 
     try:
-        return service.load(spec, _progress(quiet))
+        info = _resolve(service.paths, spec)
+        return service.load(info, _progress(quiet))
     except CheckpointError as exc:
         raise CliError(str(exc)) from exc
+
+
+def _resolve(paths: Paths, spec: str) -> Any:
+    """The checkpoint `spec` names; a damaged one passed over is said on stderr."""
+    from core.generation.checkpoints import resolve_checkpoint
+
+    info = resolve_checkpoint(paths, spec)
+    if info.note:
+        print(f"narou-tui: warning: {info.note}", file=sys.stderr)
+    return info
 
 
 def run_generate(args: argparse.Namespace, paths: Paths) -> int:
@@ -159,6 +173,21 @@ def read_batch_input(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return good, [f"{path}:{number}: {why}" for number, why in sorted(bad)]
 
 
+def _writable_output(dst: Path) -> Path:
+    """The temporary file `dst` is written through, proven creatable before any generation
+    (a folder or an unwritable place is refused up front, not after the whole batch)."""
+    if dst.is_dir():
+        raise CliError(f"--output {dst} is a folder; give a file name such as {dst / 'titles.jsonl'}")
+    tmp = dst.with_name(dst.name + ".tmp")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise CliError(f"--output {dst}: cannot write there ({exc.strerror or exc})") from None
+    return tmp
+
+
 def _generate_batch(args: argparse.Namespace, paths: Paths, options: Any) -> int:
     src, dst = args.input, args.output
     if dst.resolve() == src.resolve():
@@ -170,17 +199,19 @@ def _generate_batch(args: argparse.Namespace, paths: Paths, options: Any) -> int
         print(f"narou-tui: skipped {msg}", file=sys.stderr)
     if not good:
         raise CliError(f"{src}: no usable lines ({len(bad)} bad)")
-    service = _service(paths, args.device)
-    loaded = _load(service, args.checkpoint, args.json)
-    results = service.generate(loaded, [g["story"] for g in good], options, args.batch_size,
-                               [g["title"] for g in good])
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for g, r in zip(good, results, strict=True):
-            rec = {"line": g["line"], "ncode": g["ncode"], **r.to_json()}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    os.replace(tmp, dst)
+    tmp = _writable_output(dst)
+    try:
+        service = _service(paths, args.device)
+        loaded = _load(service, args.checkpoint, args.json)
+        results = service.generate(loaded, [g["story"] for g in good], options, args.batch_size,
+                                   [g["title"] for g in good])
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for g, r in zip(good, results, strict=True):
+                rec = {"line": g["line"], "ncode": g["ncode"], **r.to_json()}
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
     summary = {"written": len(results), "skipped": len(bad), "output": str(dst),
                "checkpoint": loaded.spec, "device": loaded.device.device}
     if args.json:
@@ -199,7 +230,11 @@ def run_eval_cmd(args: argparse.Namespace, paths: Paths) -> int:
     options = decoding_from_args(args, paths)
     if args.batch_size < 1:
         raise CliError("--batch-size must be ≥ 1")
-    config = EvalConfig(checkpoint=args.checkpoint, split=args.split, dataset=args.dataset,
+    try:
+        checkpoint = _resolve(paths, args.checkpoint).spec
+    except CheckpointError as exc:
+        raise CliError(str(exc)) from exc
+    config = EvalConfig(checkpoint=checkpoint, split=args.split, dataset=args.dataset,
                         limit=args.limit, references=args.references, options=options,
                         batch_size=args.batch_size)
     try:

@@ -8,7 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from core.cli.errors import CliError
+from core.cli.errors import (
+    EXIT_INTERNAL,
+    EXIT_KNOWN,
+    CliError,
+    internal_message,
+    known_message,
+    one_line,
+    save_traceback,
+)
 from core.paths import Paths
 
 # Each module exposes `register(subparsers, common)`; a subcommand stores its handler as
@@ -23,9 +31,16 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class CliParser(argparse.ArgumentParser):
+    """argparse with a one-line error (subcommand parsers inherit the class)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def common_parser() -> argparse.ArgumentParser:
     """Options every subcommand accepts (also accepted before the subcommand)."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = CliParser(add_help=False)
     common.add_argument(
         "--datasets-dir",
         default=argparse.SUPPRESS,
@@ -41,7 +56,7 @@ def common_parser() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = common_parser()
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="narou-tui",
         parents=[common],
         description="Terminal workbench for a Japanese BERT2BERT Narou title generator. "
@@ -59,20 +74,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_name(args: argparse.Namespace) -> str:
+    parts = ["narou-tui", getattr(args, "command", None) or ""]
+    parts += [getattr(args, f"{args.command}_command", None) or ""] if args.command else []
+    return " ".join(p for p in parts if p)
+
+
+def _check_folders(paths: Paths) -> None:
+    for flag, folder in (("--datasets-dir", paths.datasets_dir), ("--checkpoints-dir", paths.checkpoints_dir)):
+        if folder.exists() and not folder.is_dir():
+            raise CliError(f"{flag} {folder} is a file, not a folder")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every failure ends here as one line on stderr and a non-zero code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    paths = Paths.resolve(
-        getattr(args, "datasets_dir", None), getattr(args, "checkpoints_dir", None)
-    )
+    paths: Paths | None = None
     try:
+        paths = Paths.resolve(
+            getattr(args, "datasets_dir", None), getattr(args, "checkpoints_dir", None)
+        )
+        _check_folders(paths)
         if args.command is None:
             from tui.app import run_app  # imported late: the CLI must not pay for Textual
 
             return run_app(paths)
         return int(args.func(args, paths) or 0)
     except CliError as exc:
-        print(f"narou-tui: {exc}", file=sys.stderr)
+        print(f"narou-tui: {one_line(str(exc))}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print("narou-tui: interrupted", file=sys.stderr)
@@ -82,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        message = known_message(exc)
+        if message is not None:
+            print(f"narou-tui: {message}", file=sys.stderr)
+            return EXIT_KNOWN
+        log = save_traceback(exc, paths.config_dir if paths else None, list(sys.argv if argv is None else argv))
+        print(f"narou-tui: {internal_message(exc, _command_name(args), log)}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

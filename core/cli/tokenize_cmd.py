@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.cli.errors import CliError
+from core.cli.numbers import int_arg
 from core.paths import Paths
+from core.training.config import LIMITS
 
 if TYPE_CHECKING:
     from core.tokenization.fast import EncoderSpec, Kind
@@ -28,10 +30,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--input", type=Path, help="UTF-8 file: tokenize each line (JSON lines out)")
     p.add_argument("--tokenizer", default=None, help=TOKENIZER_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--max-length", type=int, default=None, help="truncate like the model input ([CLS]…[SEP])")
+    p.add_argument("--max-length", type=int_arg(1, 1 << 20), default=None, help="truncate like the model input ([CLS]…[SEP])")
     p.add_argument("--no-special-tokens", action="store_true",
                    help="ids without [CLS]/[SEP] (TEXT and --input alike)")
-    p.add_argument("--num-proc", type=int, default=None, help="worker processes for --input (default: CPUs)")
+    p.add_argument("--num-proc", type=int_arg(1, 256), default=None, help="worker processes for --input (default: CPUs)")
     p.set_defaults(func=run_tokenize)
 
     t = subparsers.add_parser("tokenizer", parents=[common], help="train or inspect tokenizers")
@@ -42,10 +44,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "(stories and titles); saved as a BertJapaneseTokenizer folder usable as --tokenizer DIR.",
     )
     tr.add_argument("--dataset", required=True, help="dataset name under the datasets folder")
-    tr.add_argument("--vocab-size", type=int, default=32768, help="pieces incl. special tokens (default 32768)")
+    tr.add_argument("--vocab-size", type=int_arg(*LIMITS["vocab_size"]), default=32768, help="pieces incl. special tokens (default 32768)")
     tr.add_argument("--out", type=Path, required=True, help="folder to write vocab.txt + tokenizer_config.json")
     tr.add_argument("--split", default="train", help="split to learn from (default train)")
-    tr.add_argument("--min-frequency", type=int, default=1, help="drop pieces seen fewer times")
+    tr.add_argument("--min-frequency", type=int_arg(1, 1 << 31), default=1, help="drop pieces seen fewer times")
     tr.set_defaults(func=run_train)
     pr = tsub.add_parser("presets", parents=[common], help="list the known hub tokenizers")
     pr.set_defaults(func=run_presets)
@@ -194,12 +196,9 @@ def _tokenize_file(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def run_train(args: argparse.Namespace, paths: Paths) -> int:
-    from core.tokenization.scratch import train_wordpiece
-
-    if args.vocab_size < 100:
-        raise CliError("--vocab-size must be at least 100")
     from core.data.errors import DatasetError
     from core.data.store import load_tables
+    from core.tokenization.scratch import train_wordpiece
 
     try:
         tables = load_tables(paths, args.dataset)

@@ -10,7 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.errors import CliError
+from core.cli.numbers import float_arg, int_arg
 from core.paths import PathError, Paths
+from core.training.config import LIMITS
+
+
+def _typed(field: str, kind: type) -> Any:
+    """The argparse type of a TrainConfig field: the same bounds TrainConfig.validate applies."""
+    if kind is str:
+        return str
+    lo, hi = LIMITS.get(field, (None, None))
+    return int_arg(lo, hi) if kind is int else float_arg(lo, hi)
+
 
 # CLI flag -> TrainConfig field, with the argparse type.
 _OVERRIDES: tuple[tuple[str, type, str], ...] = (
@@ -65,7 +76,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    "the vocabulary that run trained)")
     p.add_argument("--config", type=Path, help="run.toml with TrainConfig fields; flags override it")
     for flag, typ, help_ in _OVERRIDES:
-        p.add_argument(f"--{flag}", type=typ, default=None, help=help_)
+        p.add_argument(f"--{flag}", type=_typed(flag.replace("-", "_"), typ), default=None, help=help_)
     p.add_argument("--auto-oom", action="store_true", default=None,
                    help="after a CUDA OOM, relaunch with half the micro-batch and double accumulation")
     p.add_argument("--tie-encoder-decoder", action="store_true", default=None, help="share weights")
@@ -84,8 +95,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
     p = subparsers.add_parser("resume", parents=[common], help="continue a run from its newest complete checkpoint")
     p.add_argument("run", help="run id")
-    p.add_argument("--batch-size", type=int, help="new micro-batch (must divide the run's)")
-    p.add_argument("--grad-accum", type=int, help="new accumulation (keep the effective batch)")
+    p.add_argument("--batch-size", type=_typed("batch_size", int),
+                   help="new micro-batch (must divide the run's; the accumulation follows so the "
+                   "effective batch stays the same)")
+    p.add_argument("--grad-accum", type=_typed("grad_accum", int),
+                   help="new accumulation; with --batch-size their product must keep the run's "
+                   "effective batch")
     p.add_argument("--foreground", action="store_true", help="train attached to this terminal")
     p.set_defaults(func=cmd_resume)
 
@@ -161,6 +176,7 @@ def _row(summary: Any) -> dict[str, Any]:
         "started_at": st.started_at if st else None,
         "exit_reason": st.exit_reason if st else None,
         "last_complete_checkpoint": st.last_complete_checkpoint if st else None,
+        "problem": summary.problem,
     }
 
 
@@ -177,6 +193,9 @@ def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     print(f"{'RUN':32} {'STATE':9} {'STEP':>13} {'BEST EVAL':>9} {'ETA':>8}  STARTED")
     for r in rows:
+        if r["problem"]:
+            print(f"{r['id']:32} unreadable: {r['problem']}")
+            continue
         total = r["total_steps"] if r["total_steps"] is not None else "?"
         best = f"{r['best_eval_loss']:.4f}" if r["best_eval_loss"] is not None else "-"
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "-"
@@ -195,10 +214,20 @@ def _run_dir(paths: Paths, run: str) -> Path:
     return d
 
 
+def _readable_status(run_dir: Path, run: str, consequence: str = "") -> Any:
+    """The run's status (None when it has none yet); a damaged status.json is one clear line."""
+    from core.runs.reader import read_status_checked
+
+    status, problem = read_status_checked(run_dir)
+    if problem:
+        raise CliError(f"run {run}: {problem}{consequence}", 1)
+    return status
+
+
 def cmd_stop(args: argparse.Namespace, paths: Paths) -> int:
     from core.training.launch import LaunchError, stop_run
 
-    _run_dir(paths, args.run)
+    _readable_status(_run_dir(paths, args.run), args.run, "; nothing was signalled")
     try:
         st = stop_run(paths, args.run, wait=args.wait)
     except LaunchError as exc:
@@ -225,13 +254,13 @@ def cmd_resume(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     from core.runs.history import read_history
-    from core.runs.reader import complete_checkpoints, incomplete_checkpoints, read_status
+    from core.runs.reader import complete_checkpoints, incomplete_checkpoints
     from core.runs.rule import ignored_lines
 
     run_dir = _run_dir(paths, args.run)
-    st = read_status(run_dir)
+    st = _readable_status(run_dir, args.run)
     if st is None:
-        raise CliError(f"run {args.run} has no readable status.json yet")
+        raise CliError(f"run {args.run} has no status.json yet")
     data = st.to_json()
     data.update(data.pop("extra", {}))
     data["checkpoints"] = [p.name for p in complete_checkpoints(run_dir)]

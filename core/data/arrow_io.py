@@ -9,6 +9,7 @@ import pyarrow as pa
 
 DATASET_DICT_JSON = "dataset_dict.json"
 STATE_JSON = "state.json"
+DATASET_INFO_JSON = "dataset_info.json"
 
 
 class LayoutError(ValueError):
@@ -58,8 +59,21 @@ def read_dataset_folder(folder: Path) -> pa.Table:
         except (OSError, pa.ArrowInvalid) as exc:
             raise LayoutError(f"{shard}: not a readable Arrow stream ({exc})") from exc
     if not tables:
-        raise LayoutError(f"{folder}: no data files listed in {STATE_JSON}")
+        # `datasets` saves an empty split (a 1-2 record import leaves one) with no shard at
+        # all; its columns are only described in dataset_info.json.
+        return _empty_table(folder)
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _empty_table(folder: Path) -> pa.Table:
+    """A zero-row table with the columns dataset_info.json declares (plain `Value` features)."""
+    try:
+        features = json.loads((folder / DATASET_INFO_JSON).read_text(encoding="utf-8"))["features"]
+        fields = [pa.field(name, pa.type_for_alias(spec["dtype"])) for name, spec in features.items()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LayoutError(f"{folder}: no data files listed in {STATE_JSON} and no readable "
+                          f"column list in {DATASET_INFO_JSON} ({exc})") from exc
+    return pa.schema(fields).empty_table()
 
 
 def read_save_to_disk(folder: Path) -> dict[str, pa.Table]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import unicodedata
 from collections.abc import Sequence
 
@@ -27,8 +28,8 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
 
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
-    if len(ratios) != 3 or any(r < 0 for r in ratios):
-        raise SplitError(f"split ratios {tuple(ratios)}: need three non-negative numbers")
+    if len(ratios) != 3 or not all(math.isfinite(r) and r >= 0 for r in ratios):
+        raise SplitError(f"split ratios {tuple(ratios)}: need three finite, non-negative numbers")
     if abs(sum(ratios) - 1.0) > 1e-3:
         raise SplitError(f"split ratios {tuple(ratios)} sum to {sum(ratios):g}, not 1")
     if ratios[0] <= 0:

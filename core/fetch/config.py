@@ -111,6 +111,8 @@ class HarvestOptions:
     max_st: highest `st=` the API accepts (2000; lowered only to test slicing quickly).
     query: filters and order.
     client: HTTP manners.
+    max_idle_pages: stop after this many pages in a row that bring no new record (all
+        duplicates or filtered out): the harvest is spending requests for nothing.
     """
 
     name: str
@@ -119,6 +121,7 @@ class HarvestOptions:
     max_st: int = API_MAX_ST
     query: QueryOptions = field(default_factory=QueryOptions)
     client: ClientOptions = field(default_factory=ClientOptions)
+    max_idle_pages: int = 500
 
 
 def parse_date(text: str, *, end_of_day: bool) -> int:

@@ -24,7 +24,14 @@ from core.fetch.config import (
     parse_date,
 )
 from core.fetch.planner import WindowPlanner
-from core.fetch.store import FetchLayout, RecordStore, atomic_write_json, budget_path, read_json
+from core.fetch.store import (
+    FetchLayout,
+    RecordStore,
+    atomic_write_json,
+    budget_path,
+    read_json,
+    read_state,
+)
 from core.paths import Paths
 
 STATE_VERSION = 1
@@ -113,6 +120,7 @@ class Harvester:
         stop: threading.Event | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_retry: Callable[[AttemptLog], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.paths = paths
         self.options = options
@@ -120,6 +128,7 @@ class Harvester:
         self.stop = stop or threading.Event()
         self.on_progress = on_progress
         self.on_retry = on_retry
+        self.on_notice = on_notice
         self.state: dict[str, Any] = {}
 
     # -- state -----------------------------------------------------------------------------
@@ -186,19 +195,37 @@ class Harvester:
         lock = self._lock()
         store: RecordStore | None = None
         try:
-            saved = read_json(self.layout.state)
-            if saved is not None and saved.get("version") == STATE_VERSION:
+            saved, problem = read_state(self.layout.state)
+            if saved is not None and saved.get("version") != STATE_VERSION:
+                saved, problem = None, f"version {saved.get('version')!r}, not {STATE_VERSION}"
+            store = RecordStore(self.layout.records)
+            if saved is not None:
                 self._check_same(saved)
                 self.state = saved
             else:
                 self.state = self._new_state()
-            store = RecordStore(self.layout.records)
+                if problem is not None:
+                    self._set_aside_damaged_state(problem, len(store))
             return self._loop(store)
         finally:
             if store is not None:
                 store.close()
             fcntl.flock(lock, fcntl.LOCK_UN)
             lock.close()
+
+    def _set_aside_damaged_state(self, problem: str, records: int) -> None:
+        # The records are the harvest; the state is only a position in the date windows.
+        # Keep the damaged file for inspection and walk the windows again: known ncodes are
+        # skipped, so nothing is duplicated, only requests are spent again.
+        kept = self.layout.state.with_name(f"state.json.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.layout.state, kept)
+        self.state["message"] = f"state.json was damaged ({problem}); kept as {kept.name}"
+        if self.on_notice is not None:
+            self.on_notice(
+                f"{self.layout.state} was damaged ({problem}); set aside as {kept.name}. "
+                f"Starting the date windows over: the {records:,} records already fetched are "
+                "kept and not fetched twice"
+            )
 
     def _loop(self, store: RecordStore) -> Progress:
         opts = self.options
@@ -234,8 +261,15 @@ class Harvester:
             params["genre"] = "-".join(str(g) for g in opts.query.genre)
         if opts.query.biggenre:
             params["biggenre"] = "-".join(str(g) for g in opts.query.biggenre)
+        idle_pages = 0
         try:
             while True:
+                if idle_pages >= opts.max_idle_pages:
+                    status, message = FAILED, (
+                        f"{idle_pages} pages in a row brought no new record (all duplicates or "
+                        f"filtered out: {dict(sorted(skipped.items()))}); stopped so as not to "
+                        "spend requests for nothing")
+                    break
                 if len(store) >= opts.target:
                     status, message = FINISHED, f"target of {opts.target:,} records reached"
                     break
@@ -262,6 +296,7 @@ class Harvester:
                         skipped[why] = skipped.get(why, 0) + 1
                         continue
                     fresh.append({k: rec[k] for k in RECORD_KEYS if k in rec})
+                idle_pages = 0 if fresh else idle_pages + 1
                 room = opts.target - len(store)
                 store.append(fresh[:room])
                 if len(fresh) < room:

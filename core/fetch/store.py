@@ -95,6 +95,23 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def read_state(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(state, None); (None, None) when there is no state file; (None, why) when it is damaged."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc}"
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror or exc}"
+    if not isinstance(data, dict):
+        return None, f"holds a JSON {type(data).__name__}, not an object"
+    return data, None
+
+
 class RecordStore:
     """The append-only records file plus the set of ncodes already in it.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.paths import PathError, Paths
@@ -43,6 +43,8 @@ class CheckpointInfo:
     eval_loss: float | None
     saved_at: float
     size_bytes: int
+    # Set when a damaged checkpoint was passed over to reach this one: what the user is told.
+    note: str | None = None
 
     @property
     def spec(self) -> str:
@@ -165,8 +167,75 @@ def best_checkpoint(run: RunCheckpoints) -> CheckpointInfo | None:
     return complete[0]
 
 
+def _safetensors_problem(path: Path) -> str | None:
+    # The format is an 8-byte header length, a JSON header whose data_offsets index the
+    # bytes after it: a save cut short leaves a file shorter than its own header says.
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f"{path.name} is truncated ({size} bytes)"
+            n = int.from_bytes(head, "little")
+            if n > size - 8:
+                return f"{path.name} is truncated (header of {n} bytes, file of {size})"
+            header = json.loads(fh.read(n))
+    except (OSError, ValueError) as exc:
+        return f"{path.name} cannot be read ({exc})"
+    if not isinstance(header, dict):
+        return f"{path.name} has a damaged header"
+    ends = [v.get("data_offsets", [0, 0])[1] for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict)]
+    need = 8 + n + max(ends, default=0)
+    if need > size:
+        return f"{path.name} is truncated ({size} of {need} bytes)"
+    return None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a complete-marked checkpoint cannot be loaded (damaged config.json, truncated
+    weights, no vocabulary), naming the file; None when its files look intact."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            return "config.json is not a JSON object"
+    except FileNotFoundError:
+        return "config.json is missing"
+    except (OSError, ValueError) as exc:
+        return f"config.json is damaged ({exc})"
+    from core.generation.loading import check_weights  # it imports this module
+
+    try:
+        check_weights(folder)  # present, and safetensors (pickled weights are never loaded)
+    except CheckpointError as exc:
+        return str(exc).removeprefix(f"{folder} ")
+    shards = sorted(folder.glob("model-*.safetensors"))
+    for w in shards or [folder / WEIGHTS_FILE]:
+        problem = _safetensors_problem(w)
+        if problem:
+            return problem
+    if not (folder / "vocab.txt").exists() and not (folder / "tokenizer.json").exists():
+        return "vocab.txt is missing (the tokenizer cannot be loaded)"
+    return None
+
+
+def _intact_choice(run: RunCheckpoints, first: CheckpointInfo) -> CheckpointInfo:
+    """`first` if intact, else the newest intact complete checkpoint, with a note saying why."""
+    order = [first] + [c for c in run.complete if c.name != first.name]
+    passed: list[str] = []
+    for c in order:
+        problem = checkpoint_problem(c.path)
+        if problem is None:
+            if not passed:
+                return c
+            return replace(c, note=f"skipped damaged {'; '.join(passed)}; using {c.spec}")
+        passed.append(f"{c.spec} ({problem})")
+    raise CheckpointError(f"run {run.run_id!r} has no intact checkpoint: {'; '.join(passed)}")
+
+
 def resolve_checkpoint(paths: Paths, spec: str) -> CheckpointInfo:
-    """`RUN` (its best or newest complete checkpoint) or `RUN/checkpoint-N` → a loadable one."""
+    """`RUN` (its best or newest complete checkpoint; a damaged one is passed over for the
+    newest intact one, with a note) or `RUN/checkpoint-N` → a loadable one."""
     spec = spec.strip().rstrip("/")
     run_id, _, ck_name = spec.partition("/")
     try:
@@ -182,7 +251,7 @@ def resolve_checkpoint(paths: Paths, spec: str) -> CheckpointInfo:
         best = best_checkpoint(run)
         if best is None:
             raise CheckpointError(f"run {run_id!r} has no complete checkpoint yet")
-        return best
+        return _intact_choice(run, best)
     for c in run.checkpoints:
         if c.name == ck_name:
             if not c.complete:
@@ -190,6 +259,11 @@ def resolve_checkpoint(paths: Paths, spec: str) -> CheckpointInfo:
                     f"{spec} is incomplete (no {COMPLETE_MARKER} marker: the save was "
                     "interrupted) and cannot be loaded"
                 )
+            problem = checkpoint_problem(c.path)
+            if problem:
+                others = [o.spec for o in run.complete if o.name != c.name and checkpoint_problem(o.path) is None]
+                hint = f"; intact: {', '.join(others)}" if others else ""
+                raise CheckpointError(f"{spec} cannot be loaded: {problem}{hint}")
             return c
     names = ", ".join(c.name for c in run.complete) or "none"
     raise CheckpointError(f"no checkpoint {ck_name!r} in run {run_id!r}; complete: {names}")

@@ -34,6 +34,10 @@ def load_for_generation(folder: Path, device: str) -> tuple[Any, Any]:
         model, tok = load_checkpoint(folder, device=device)
     except ModelError as exc:
         raise CheckpointError(str(exc)) from exc
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        # Files damaged in ways the pre-check does not see (a tensor of the wrong shape...).
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{folder} cannot be loaded: {first}") from exc
     model.eval()
     return model, getattr(tok, "tokenizer", tok)
 

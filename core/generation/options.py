@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -48,7 +49,10 @@ class DecodingOptions:
 
     def validate(self) -> DecodingOptions:
         """Return self, or raise OptionsError naming the field that is out of range."""
-        problems = []
+        problems = [f"{f.name} must be a finite number" for f in fields(self)
+                    if isinstance(getattr(self, f.name), float) and not math.isfinite(getattr(self, f.name))]
+        if problems:  # NaN compares false with every bound below
+            raise OptionsError("; ".join(problems))
         if self.num_beams < 1:
             problems.append("num_beams must be ≥ 1")
         if self.num_return_sequences < 1:

@@ -23,6 +23,7 @@ from core.runs.schema import (
     STATUS_FILE,
     RunState,
     RunStatus,
+    StatusError,
 )
 from core.runs.tail import JsonlTail
 
@@ -33,7 +34,7 @@ def pid_alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process; or no pid could be that big
         return False
     except PermissionError:
         return True
@@ -46,18 +47,31 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_status(run_dir: Path, now: float | None = None) -> RunStatus | None:
-    """status.json with the state corrected to DIED when the owner is gone or silent."""
+    """status.json with the state corrected to DIED when the owner is gone or silent; None
+    when there is none or it is damaged (`status_problem` says how)."""
+    return read_status_checked(run_dir, now)[0]
+
+
+def read_status_checked(run_dir: Path, now: float | None = None) -> tuple[RunStatus | None, str | None]:
+    """(status, None), (None, None) when there is no status.json, or (None, why) when it is
+    unreadable: torn, not JSON, not an object, an unknown state or a wrong-typed field."""
     try:
         data = json.loads((run_dir / STATUS_FILE).read_text(encoding="utf-8"))
+        status = RunStatus.from_json(data)
     except FileNotFoundError:
-        return None
-    except (ValueError, OSError):
-        return None
-    status = RunStatus.from_json(data)
+        return None, None
+    except StatusError as exc:
+        return None, f"{STATUS_FILE} {exc}"
+    except UnicodeDecodeError:
+        return None, f"{STATUS_FILE} is not UTF-8 text"
+    except ValueError as exc:
+        return None, f"{STATUS_FILE} is not valid JSON ({exc})"
+    except OSError as exc:
+        return None, f"{STATUS_FILE} cannot be read ({exc.strerror or exc})"
     if RunState(status.state).live and _owner_gone(status, now):
         status.extra["written_state"] = status.state
         status.state = RunState.DIED.value
-    return status
+    return status, None
 
 
 def _owner_gone(status: RunStatus, now: float | None) -> bool:
@@ -94,9 +108,12 @@ class RunSummary:
     path: Path
     status: RunStatus | None
     config: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # why status.json could not be read, when it could not
 
     @property
     def state(self) -> str:
+        if self.status is None and self.problem:
+            return "unreadable"
         return self.status.state if self.status else "unknown"
 
     @property
@@ -120,9 +137,17 @@ def list_runs(paths: Paths) -> list[RunSummary]:
     runs = []
     for d in root.iterdir():
         if d.is_dir() and ((d / STATUS_FILE).exists() or (d / CONFIG_FILE).exists()):
-            runs.append(RunSummary(d.name, d, read_status(d), read_config(d)))
-    runs.sort(key=lambda r: (r.started_at or r.path.stat().st_mtime), reverse=True)
+            status, problem = read_status_checked(d)
+            runs.append(RunSummary(d.name, d, status, read_config(d), problem))
+    runs.sort(key=lambda r: (r.started_at or _mtime(r.path)), reverse=True)
     return runs
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed while listing
+        return 0.0
 
 
 class RunReader:

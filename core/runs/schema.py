@@ -38,6 +38,19 @@ class RunState(StrEnum):
         return self in {RunState.STARTING, RunState.RUNNING, RunState.STOPPING}
 
 
+class StatusError(ValueError):
+    """A status.json that parses but is not a status record; the message says what is wrong."""
+
+
+# JSON types each known status field may hold (None is always allowed; bools never are).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "state": (str,), "pid": (int,), "host": (str,), "started_at": (int, float),
+    "updated_at": (int, float), "step": (int,), "total_steps": (int,), "epoch": (int, float),
+    "eta_s": (int, float), "exit_reason": (str,), "last_complete_checkpoint": (str,),
+    "best_eval_loss": (int, float), "best_checkpoint": (str,),
+}
+
+
 @dataclass
 class RunStatus:
     """Contents of status.json, replaced atomically by the job (tmp + fsync + rename).
@@ -71,8 +84,17 @@ class RunStatus:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunStatus:
-        """Tolerant of unknown keys (newer writers) and missing ones (older writers)."""
+    def from_json(cls, data: Any) -> RunStatus:
+        """Tolerant of unknown keys (newer writers) and missing ones (older writers); a value of
+        the wrong type or an unknown state raises StatusError naming the field."""
+        if not isinstance(data, dict):
+            raise StatusError(f"holds a JSON {type(data).__name__}, not an object")
+        for name, kinds in _FIELD_TYPES.items():
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise StatusError(f"field {name!r} has the wrong type ({type(value).__name__}: {value!r:.40})")
+        if "state" in data and data["state"] not in RunState._value2member_map_:
+            raise StatusError(f"has an unknown state {data['state']!r}")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         rest = {k: v for k, v in data.items() if k not in known}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from core.paths import PathError, safe_name
 
 EFFECTIVE_BATCH = 64  # the seed talk's effective batch (4 × 16 on an 8 GB card)
 COMPILE_MODES = ("auto", "on", "off", "static", "dynamic")
@@ -15,6 +18,23 @@ BUCKET_BY = ("source_target", "source")
 # the job resumes with what that run really used, not with today's default.
 FROZEN_LEGACY = {"bucket_by": "source", "pad_multiple_source": 64, "pad_multiple_target": 16,
                  "bucket_chunk": 50}
+RUN_NAME_MAX_BYTES = 150  # the run id is "<date>-<run_name>[-N]", a folder name
+SEED_MAX = 2**32 - 1  # numpy's seed is unsigned 32-bit
+# Inclusive bounds of numeric fields, checked by validate() and by the CLI flags alike.
+# Upper bounds are far beyond any useful value; they stop typos (1e10) reaching the job.
+LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "epochs": (0, 100_000), "max_steps": (1, 10**10), "batch_size": (1, 1 << 16),
+    "grad_accum": (1, 1 << 16), "lr": (0, 100), "warmup": (0, 1), "weight_decay": (0, 100),
+    "max_grad_norm": (0, 10**9), "max_source_len": (1, 1 << 16), "max_target_len": (1, 1 << 16),
+    "pad_multiple_source": (1, 4096), "pad_multiple_target": (1, 4096), "bucket_chunk": (1, 10**7),
+    "log_steps": (1, 10**10), "eval_steps": (1, 10**10), "save_steps": (1, 10**10),
+    "eval_samples": (0, 10**10), "save_total_limit": (0, 10**6), "probe_size": (0, 10**5),
+    "seed": (0, SEED_MAX), "nan_patience": (1, 10**6), "vocab_size": (100, 1_000_000),
+    "gpus": (1, 4096), "nnodes": (1, 10**5), "node_rank": (0, 10**5), "master_port": (1, 65535),
+    "threads": (0, 4096), "workers": (0, 4096),
+}
+
+
 class ConfigError(ValueError):
     """A bad config file or value; the message names the file and field."""
 
@@ -112,19 +132,26 @@ class TrainConfig:
         """ConfigError for values that can never work (preflight checks the rest)."""
         if not self.dataset:
             raise ConfigError("dataset: a dataset name is required (--dataset NAME)")
+        try:
+            safe_name(self.dataset, "dataset")
+        except PathError as exc:
+            raise ConfigError(f"dataset: {exc}") from None
         if (self.model is None) == (self.scratch is None):
             raise ConfigError("give exactly one of --model ID_OR_DIR or --scratch tiny|small|base")
         if self.scratch is not None and self.scratch not in ("tiny", "small", "base"):
             raise ConfigError(f"scratch: {self.scratch!r} is not one of tiny, small, base")
-        for name in ("batch_size", "grad_accum", "max_steps"):
+        for name, (lo, hi) in LIMITS.items():
             v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ConfigError(f"{name}: must be ≥ 1, got {v}")
-        for name in ("log_steps", "eval_steps", "save_steps", "max_source_len", "max_target_len",
-                     "pad_multiple_source", "pad_multiple_target", "bucket_chunk", "gpus",
-                     "nnodes", "nan_patience"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
+            if v is None:
+                continue
+            if not math.isfinite(v):
+                raise ConfigError(f"{name}: must be a finite number, got {v}")
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                raise ConfigError(f"{name}: must be from {lo:,} to {hi:,}, got {v:,}")
+        if len(self.run_name.encode("utf-8", "surrogatepass")) > RUN_NAME_MAX_BYTES:
+            raise ConfigError(f"run_name: at most {RUN_NAME_MAX_BYTES} bytes (it is part of a folder name)")
+        if self.node_rank >= self.nnodes:
+            raise ConfigError(f"node_rank: must be below nnodes ({self.nnodes}), got {self.node_rank}")
         if self.tie_encoder_decoder:
             from core.model import TIE_UNSUPPORTED
 
@@ -181,6 +208,8 @@ class TrainConfig:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"{path}: config file not found") from exc
+        except OSError as exc:  # a folder, no permission...
+            raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
         data = raw.get("train", raw) if isinstance(raw.get("train"), dict) else raw

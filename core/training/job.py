@@ -116,7 +116,8 @@ def _probe_rows(paths: Paths, name: str, n: int) -> list[dict[str, Any]]:
 
 
 def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
-            grad_accum: int | None = None, in_process: bool = False) -> int:
+            grad_accum: int | None = None, in_process: bool = False,
+            datasets_dir: Path | None = None) -> int:
     """Run (or resume) the training in `run_dir` until it finishes, stops or fails.
 
     Returns the exit code: 0 finished or stopped, 1 crashed, 2 refused (preflight, lock,
@@ -142,7 +143,8 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
     try:
         frozen = read_json(run_dir / "config.json")
         cfg = TrainConfig.from_frozen(frozen["train"], source=str(run_dir / "config.json"))
-        paths = Paths(Path(frozen["paths"]["datasets_dir"]), Path(frozen["paths"]["checkpoints_dir"]),
+        # The run's own parent is its checkpoints folder wherever the run has been moved to.
+        paths = Paths(Path(datasets_dir or frozen["paths"]["datasets_dir"]), run_dir.parent,
                       Path(frozen["paths"].get("config_dir", run_dir)))
         segment = last_segment(run_dir / METRICS_FILE) + 1 if resume else 0
         if dist.main:
@@ -197,7 +199,7 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
         _restore_signals(old_handlers)
         lock.release()
     if relaunch is not None:
-        return _relaunch(run_dir, relaunch, status, in_process)
+        return _relaunch(run_dir, relaunch, status, in_process, datasets_dir)
     return code
 
 
@@ -347,18 +349,21 @@ def _final(status: StatusWriter | None, metrics: MetricsWriter | None, state: st
         status.update(write=True, state=state, exit_reason=reason, phase=state)
 
 
-def _relaunch(run_dir: Path, oom: OomRelaunch, status: StatusWriter | None, in_process: bool) -> int:
+def _relaunch(run_dir: Path, oom: OomRelaunch, status: StatusWriter | None, in_process: bool,
+              datasets_dir: Path | None) -> int:
     """Replace this process with a resumed job using half the micro-batch (same pid)."""
     if status is not None:
         status.update(write=True, state=RunState.STARTING.value,
                       exit_reason=None, phase=f"relaunching after OOM with micro-batch {oom.batch_size}")
     if in_process:
         return run_job(run_dir, resume=True, batch_size=oom.batch_size, grad_accum=oom.grad_accum,
-                       in_process=True)
+                       in_process=True, datasets_dir=datasets_dir)
     sys.stdout.flush()
     sys.stderr.flush()
     argv = [sys.executable, "-m", "core.training.job", str(run_dir), "--resume",
             "--batch-size", str(oom.batch_size), "--grad-accum", str(oom.grad_accum)]
+    if datasets_dir is not None:
+        argv += ["--datasets-dir", str(datasets_dir)]
     os.execv(sys.executable, argv)
     return 4  # not reached
 
@@ -401,8 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--grad-accum", type=int)
+    parser.add_argument("--datasets-dir", type=Path)
     args = parser.parse_args(argv)
-    return run_job(args.run_dir, args.resume, args.batch_size, args.grad_accum)
+    return run_job(args.run_dir, args.resume, args.batch_size, args.grad_accum,
+                   datasets_dir=args.datasets_dir)
 
 
 if __name__ == "__main__":

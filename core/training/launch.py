@@ -145,17 +145,66 @@ def resume_run(paths: Paths, run_id: str, foreground: bool = False,
         time.sleep(0.1)
     if status is not None and status.state == RunState.FINISHED.value:
         raise LaunchError(f"run {run_id} has finished; start a new run to train further")
-    frozen = read_json(run_dir / CONFIG_FILE)
-    config = TrainConfig.from_frozen(frozen["train"])
+    config = _frozen_train_config(run_dir)
     if not paths.dataset(config.dataset).exists():
         raise LaunchError(f"dataset {config.dataset!r} of run {run_id} is missing from {paths.datasets_dir}")
+    check_resume_split(run_dir, batch_size, grad_accum)
     extra = []
     if batch_size:
         extra += ["--batch-size", str(batch_size)]
     if grad_accum:
         extra += ["--grad-accum", str(grad_accum)]
+    # The run may have been copied from another machine or folder: its job reads the dataset
+    # from the datasets folder in use now, not the one frozen into config.json.
+    extra += ["--datasets-dir", str(paths.datasets_dir)]
     _start(run_dir, config, foreground, resume=True, extra=extra)
     return run_id
+
+
+def _frozen_train_config(run_dir: Path) -> TrainConfig:
+    path = run_dir / CONFIG_FILE
+    try:
+        frozen = read_json(path)
+        return TrainConfig.from_frozen(frozen["train"], source=str(path))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = f"no {exc} table" if isinstance(exc, KeyError) else str(exc)
+        raise LaunchError(f"{path} is damaged ({why}); the run cannot be resumed") from exc
+
+
+def check_resume_split(run_dir: Path, batch_size: int | None, grad_accum: int | None) -> None:
+    """LaunchError unless a resume's new micro-batch/accumulation keeps the effective batch of
+    the newest complete checkpoint (the job would otherwise fail after detaching, or train on
+    with a different effective batch than the run's)."""
+    from core.training.checkpoint import newest_complete, read_trainer_state
+
+    if batch_size is None and grad_accum is None:
+        return
+    for name, value in (("--batch-size", batch_size), ("--grad-accum", grad_accum)):
+        if value is not None and value < 1:
+            raise LaunchError(f"{name} must be ≥ 1, got {value}")
+    folder, _ = newest_complete(run_dir)
+    if folder is None:
+        return  # nothing saved yet: the run starts over with the new split
+    try:
+        saved = read_trainer_state(folder)
+    except (OSError, ValueError, TypeError) as exc:
+        raise LaunchError(f"{folder.name}: cannot read its trainer state ({exc})") from exc
+    if saved.batch_size < 1 or saved.grad_accum < 1:
+        return  # an older checkpoint without the split: the job decides
+    effective = saved.batch_size * saved.grad_accum
+    plan = saved.plan_batch or saved.batch_size
+    bs = batch_size or saved.batch_size
+    if plan % bs:
+        fits = [d for d in range(1, plan + 1) if plan % d == 0]
+        raise LaunchError(f"--batch-size {bs} must divide the run's batch size {plan} "
+                          f"(its data order is cut in pieces of it): use one of {', '.join(map(str, fits))}")
+    keep = effective // bs
+    ga = grad_accum or keep
+    if bs * ga != effective:
+        raise LaunchError(f"--batch-size {bs} × --grad-accum {ga} = {bs * ga} would change the run's "
+                          f"effective batch of {effective} per process ({saved.batch_size} × "
+                          f"{saved.grad_accum}); resume keeps it: use --grad-accum {keep} or leave "
+                          "--grad-accum out")
 
 
 def job_command(run_dir: Path, config: TrainConfig, resume: bool, extra: list[str] | None = None) -> list[str]:
@@ -212,7 +261,9 @@ def _run_attached(run_dir: Path, config: TrainConfig, resume: bool, extra: list[
 
         bs = int(extra[extra.index("--batch-size") + 1]) if extra and "--batch-size" in extra else None
         ga = int(extra[extra.index("--grad-accum") + 1]) if extra and "--grad-accum" in extra else None
-        code = run_job(run_dir, resume=resume, batch_size=bs, grad_accum=ga, in_process=True)
+        ds = Path(extra[extra.index("--datasets-dir") + 1]) if extra and "--datasets-dir" in extra else None
+        code = run_job(run_dir, resume=resume, batch_size=bs, grad_accum=ga, in_process=True,
+                       datasets_dir=ds)
         if code not in (0,):
             st = read_status(run_dir)
             raise LaunchError(f"run {run_dir.name} ended {st.state if st else 'badly'}: "

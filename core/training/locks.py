@@ -43,12 +43,18 @@ class RunLock:
                 self._fd = None
 
     def is_free(self) -> bool:
-        """True when nobody holds the lock right now (tries and releases at once)."""
+        """True when nobody holds the lock right now. Only probes: a missing lock file is not
+        created and an existing one is not rewritten (a refused command changes nothing)."""
         try:
-            self.acquire()
-        except LockBusy:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             return False
-        self.release()
+        finally:
+            os.close(fd)  # closing drops a lock this probe took
         return True
 
     def __enter__(self) -> RunLock:

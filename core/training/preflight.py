@@ -34,7 +34,7 @@ class PreflightFailed(RuntimeError):
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
         errors = [f.message for f in findings if f.level == "error"]
-        super().__init__("preflight refused to start:\n  - " + "\n  - ".join(errors))
+        super().__init__("preflight refused to start: " + "; ".join(errors))
 
 
 def require_ok(findings: list[Finding]) -> list[Finding]:
@@ -120,6 +120,19 @@ def check_disk(run_root: Path, n_params: int, save_total_limit: int) -> list[Fin
     return []
 
 
+def check_device(cfg: TrainConfig) -> list[Finding]:
+    """--device cuda needs a visible CUDA GPU here (the job would only fail after detaching)."""
+    if cfg.device != "cuda":
+        return []
+    import torch
+
+    if torch.cuda.is_available():
+        return []
+    build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
+    return [Finding("error", f"--device cuda but no CUDA GPU is visible ({build}); "
+                             "use --device auto or --device cpu")]
+
+
 def estimate_params(hidden: int, layers: int, intermediate: int, vocab: int, positions: int) -> int:
     """BERT2BERT parameter count from its shape (for the disk forecast before any weights exist)."""
     emb = (vocab + positions + 2) * hidden + 2 * hidden
@@ -162,6 +175,7 @@ def run_preflight(paths: Paths, cfg: TrainConfig, tokenizer: Any | None = None,
         n_params = estimate_params(mc.hidden_size, mc.num_hidden_layers, mc.intermediate_size,
                                    mc.vocab_size, mc.max_position_embeddings)
     findings += check_disk(paths.checkpoints_dir, n_params, cfg.save_total_limit)
+    findings += check_device(cfg)
     if cfg.gpus > 1 and cfg.device != "cpu":
         import torch
 

@@ -171,7 +171,7 @@ def test_cli_finalize_status_and_errors(paths: Paths, api: NarouApiDouble) -> No
     assert "records: 900" in status.stdout and "dataset: k" in status.stdout
     for extra, message in [
         (("--since", "2020-13-01"), "--since: invalid date"),
-        (("--lim", "501"), "--lim must be between 1 and 500"),
+        (("--lim", "501"), "argument --lim: must be from 1 to 500"),
         (("--genre", "101", "--target", "10"), "different options"),
     ]:
         bad = subprocess.run(_cli(paths, api, *extra), cwd=REPO_ROOT, capture_output=True, text=True)
@@ -188,3 +188,51 @@ def test_budget_exhaustion_exits_3_and_resumes(paths: Paths, api: NarouApiDouble
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 3 and "daily request budget reached" in run.stderr, run.stderr
     assert len(api.requests) == 4
+
+
+def test_damaged_state_is_said_and_the_records_are_kept(paths: Paths, api: NarouApiDouble) -> None:
+    from tests.core.cli_helpers import run_cli
+
+    Harvester(paths, _options(api, target=300)).run()
+    layout = FetchLayout.of(paths, "h")
+    kept = layout.records.read_bytes()
+    layout.state.write_text('{"version": 1, "records": ')  # a disk that lost the tail
+    code, _out, err = run_cli(["--datasets-dir", str(paths.datasets_dir), "fetch", "--name", "h", "--status"])
+    assert code == 1
+    assert err.startswith(f"narou-tui: harvest 'h': {layout.state} is damaged (not valid JSON: ")
+    assert err.endswith("its 300 fetched record line(s) in records.jsonl are intact. Rerunning the same "
+                        "fetch command keeps them and starts the date windows over; --finalize "
+                        "imports them now\n")
+    notices: list[str] = []
+    result = Harvester(paths, _options(api, target=600), on_notice=notices.append).run()
+    assert len(notices) == 1 and "was damaged (not valid JSON" in notices[0]
+    assert notices[0].endswith("Starting the date windows over: the 300 records already fetched are "
+                               "kept and not fetched twice")
+    assert layout.records.read_bytes().startswith(kept)  # appended to, never rewritten
+    codes = [r["ncode"] for r in _records(paths)]
+    assert result.status == "finished" and len(codes) == len(set(codes)) == 600
+    assert [p.name for p in layout.folder.glob("state.json.damaged-*")]  # kept for inspection
+
+
+def test_pages_without_new_records_stop_the_harvest(paths: Paths, api: NarouApiDouble) -> None:
+    opts = _options(api, min_story_chars=10**6)  # every novel is filtered out
+    opts = HarvestOptions(opts.name, opts.target, opts.lim, opts.max_st, opts.query, opts.client,
+                          max_idle_pages=4)
+    result = Harvester(paths, opts).run()
+    assert result.status == "failed" and len(api.requests) == 4
+    assert result.message.startswith("4 pages in a row brought no new record (all duplicates or "
+                                     "filtered out: {'short_story': 400}); stopped")
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://[::1", "narou-tui: --api-url 'http://[::1' is not a valid URL (Invalid IPv6 URL)"),
+    ("http://", "narou-tui: --api-url must be an http(s) URL with a host, like "
+                "https://api.syosetu.com/novelapi/api/, got 'http://'"),
+    ("http://h:99999/", "narou-tui: --api-url 'http://h:99999/' is not a valid URL (Port out of range 0-65535)"),
+    ("http://a b/", "narou-tui: --api-url 'http://a b/' contains spaces or control characters"),
+])
+def test_invalid_urls_are_one_line(paths: Paths, url: str, message: str) -> None:
+    from tests.core.cli_helpers import run_cli
+
+    code, _out, err = run_cli(["fetch", "--name", "u", "--api-url", url, "--delay", "0"])
+    assert code == 2 and err == message + "\n"

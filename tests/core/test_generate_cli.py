@@ -85,3 +85,63 @@ def test_cli_errors_are_messages_not_tracebacks(
     assert main(["generate", "--checkpoint", "tiny-run", "--input", str(bad),
                  "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "not UTF-8" in capsys.readouterr().err
+
+
+def _damage(run_dir: Path) -> dict[str, str]:
+    """checkpoint-150 truncated, -120 with a broken config.json, -90 without vocab.txt, -60 intact."""
+    from tests.core.cli_helpers import break_config, drop_vocab, truncate_weights
+
+    ck = run_dir / "checkpoint-150"
+    for step in (120, 90, 60):
+        shutil.copytree(ck, run_dir / f"checkpoint-{step}")
+    truncate_weights(ck)
+    break_config(run_dir / "checkpoint-120")
+    drop_vocab(run_dir / "checkpoint-90")
+    return {"150": "model.safetensors is truncated", "120": "config.json is damaged",
+            "90": "vocab.txt is missing (the tokenizer cannot be loaded)"}
+
+
+def test_damaged_checkpoints_fall_back_or_name_the_file(
+    run_paths: Paths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problems = _damage(run_paths.run("tiny-run"))
+    story = sample_pairs()[0]["story"]
+    assert main(["generate", "--checkpoint", "tiny-run", story, "--device", "cpu", "--preset", "greedy"]) == 0
+    captured = capsys.readouterr()
+    warning = [line for line in captured.err.splitlines() if line.startswith("narou-tui: warning:")]
+    assert len(warning) == 1 and warning[0].endswith("using tiny-run/checkpoint-60")
+    for step, problem in problems.items():
+        assert f"tiny-run/checkpoint-{step} ({problem}" in warning[0]
+    assert captured.out.startswith("tiny-run/checkpoint-60 on CPU")
+    for step, problem in problems.items():
+        assert main(["generate", "--checkpoint", f"tiny-run/checkpoint-{step}", story]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"narou-tui: tiny-run/checkpoint-{step} cannot be loaded: {problem}")
+        assert err.endswith("; intact: tiny-run/checkpoint-60\n") and err.count("\n") == 1
+
+
+def test_eval_passes_over_a_damaged_checkpoint(run_paths: Paths, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.generation_tiny import write_sample_dataset
+
+    write_sample_dataset(run_paths.datasets_dir)
+    _damage(run_paths.run("tiny-run"))
+    assert main(["eval", "--checkpoint", "tiny-run", "--limit", "2", "--device", "cpu",
+                 "--num-beams", "1", "--num-return-sequences", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "narou-tui: warning: skipped damaged tiny-run/checkpoint-150" in captured.err
+    assert json.loads(captured.out)["checkpoint"] == "tiny-run/checkpoint-60"
+
+
+def test_output_folder_is_refused_before_generating(
+    run_paths: Paths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"story": sample_pairs()[0]["story"]}, ensure_ascii=False) + "\n")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["generate", "--checkpoint", "tiny-run", "--input", str(src), "--output", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"narou-tui: --output {folder} is a folder; give a file name such as "
+                   f"{folder / 'titles.jsonl'}\n")
+    assert "checking tiny-run" not in err  # refused before any checkpoint was touched
+    assert list(folder.iterdir()) == [] and not list(tmp_path.rglob("*.tmp"))

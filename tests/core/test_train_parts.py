@@ -328,8 +328,10 @@ def test_cli_runs_status_and_errors_without_traceback(tmp_path: Path, capsys, mo
     assert main(["train", "--dataset", "nope", "--scratch", "tiny"]) == 2
     err = capsys.readouterr().err
     assert "dataset 'nope'" in err and "Traceback" not in err
-    assert main(["train", "--dataset", "sample", "--scratch", "tiny", "--warmup", "2"]) == 2
-    assert "warmup" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse refuses the number itself
+        main(["train", "--dataset", "sample", "--scratch", "tiny", "--warmup", "2"])
+    assert refused.value.code == 2
+    assert "argument --warmup: must be from 0 to 1, got '2'" in capsys.readouterr().err
     assert main(["train", "--dataset", "sample", "--scratch", "tiny", "--epochs", "2", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "warning: dataset 'sample' has only" in out
