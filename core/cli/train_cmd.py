@@ -80,6 +80,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("stop", parents=[common], help="checkpoint and stop a run")
     p.add_argument("run", help="run id")
     p.add_argument("--wait", action="store_true", help="wait until it has stopped")
+    p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="with --wait (implied): seconds after SIGTERM before SIGKILL (default 120)")
     p.set_defaults(func=cmd_stop)
 
     p = subparsers.add_parser("resume", parents=[common], help="continue a run from its newest complete checkpoint")
@@ -199,12 +201,18 @@ def cmd_stop(args: argparse.Namespace, paths: Paths) -> int:
     from core.training.launch import LaunchError, stop_run
 
     _run_dir(paths, args.run)
+    grace = 120.0 if args.grace is None else args.grace
+    if not (0 <= grace < 1e9):  # also refuses nan/inf
+        raise CliError(f"--grace must be a number of seconds ≥ 0, got {args.grace}")
+    wait = args.wait or args.grace is not None
     try:
-        st = stop_run(paths, args.run, wait=args.wait)
+        st = stop_run(paths, args.run, wait=wait, timeout=grace,
+                      on_note=lambda msg: print(f"narou-tui: {msg}", file=sys.stderr, flush=True))
     except LaunchError as exc:
         raise CliError(str(exc)) from exc
-    if args.wait and st is not None:
-        print(f"{args.run}: {st.state} at step {st.step}")
+    if wait and st is not None:
+        killed = st.exit_reason is not None and "SIGKILL" in st.exit_reason
+        print(f"{args.run}: {st.state} at step {st.step}" + (f" ({st.exit_reason})" if killed else ""))
     else:
         print(f"{args.run}: asked to stop (it saves a checkpoint first)")
     return 0

@@ -328,16 +328,18 @@ def _final(status: StatusWriter | None, metrics: MetricsWriter | None, state: st
 
 def _relaunch(run_dir: Path, oom: OomRelaunch, status: StatusWriter | None, in_process: bool) -> int:
     """Replace this process with a resumed job using half the micro-batch (same pid)."""
+    argv = [sys.executable, "-m", "core.training.job", str(run_dir), "--resume",
+            "--batch-size", str(oom.batch_size), "--grad-accum", str(oom.grad_accum)]
     if status is not None:
-        status.update(write=True, state=RunState.STARTING.value,
-                      exit_reason=None, phase=f"relaunching after OOM with micro-batch {oom.batch_size}")
+        # exec keeps the pid and its start time; the argv it records must be the new one.
+        status.update(write=True, state=RunState.STARTING.value, exit_reason=None,
+                      phase=f"relaunching after OOM with micro-batch {oom.batch_size}",
+                      **({} if in_process else {"cmdline": argv}))
     if in_process:
         return run_job(run_dir, resume=True, batch_size=oom.batch_size, grad_accum=oom.grad_accum,
                        in_process=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "core.training.job", str(run_dir), "--resume",
-            "--batch-size", str(oom.batch_size), "--grad-accum", str(oom.grad_accum)]
     os.execv(sys.executable, argv)
     return 4  # not reached
 
