@@ -247,11 +247,14 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     total = st.total_steps if st.total_steps is not None else "?"
     print(f"run:        {args.run}")
-    print(f"state:      {st.state}" + (f" ({st.exit_reason})" if st.exit_reason else ""))
+    why = st.exit_reason or st.extra.get("died_because")
+    print(f"state:      {st.state}" + (f" ({why})" if why else ""))
     print(f"step:       {st.step}/{total}  epoch {st.epoch:.2f}  ETA {_fmt_eta(st.eta_s)}")
     if st.best_eval_loss is not None:
         print(f"best eval:  {st.best_eval_loss:.4f} ({st.best_checkpoint})")
-    print(f"checkpoint: {st.last_complete_checkpoint or '-'}")
+    # The folder is the truth: a status written before the newest save still finds it.
+    newest = data["checkpoints"][-1] if data["checkpoints"] else None
+    print(f"checkpoint: {st.last_complete_checkpoint or newest or '-'}")
     if data["incomplete_checkpoints"]:
         print(f"incomplete: {', '.join(data['incomplete_checkpoints'])} (ignored)")
     print(f"pid/host:   {st.pid} on {st.host}")

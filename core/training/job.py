@@ -126,8 +126,9 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
             old = None
             if resume:
                 from core.runs.reader import read_status
+                from core.training.checkpoint import recover_checkpoint_fields
 
-                old = read_status(run_dir)
+                old = recover_checkpoint_fields(run_dir, read_status(run_dir))
             st = RunStatus(state=RunState.STARTING.value, started_at=time.time(),
                            best_eval_loss=old.best_eval_loss if old else None,
                            best_checkpoint=old.best_checkpoint if old else None,

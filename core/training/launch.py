@@ -13,6 +13,7 @@ nnodes > 1) go through torchrun into the same run dir; only rank 0 writes files.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from core.paths import REPO_ROOT, Paths
 from core.runs.owner import Owner, check_owner
 from core.runs.reader import read_status
 from core.runs.schema import CONFIG_FILE, LOG_FILE, STATUS_FILE, RunState, RunStatus
+from core.training.checkpoint import recover_checkpoint_fields
 from core.training.config import TrainConfig
 from core.training.locks import LockBusy, RunLock
 from core.training.preflight import Finding, require_ok, run_preflight
@@ -206,13 +208,23 @@ def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
         )
     # Until the job writes its own status, readers see "starting" owned by the child's pid.
-    old = read_status(run_dir) if resume else None
-    status = old or RunStatus()
+    status = _resumed_status(run_dir) if resume else RunStatus()
     status.state, status.exit_reason = RunState.STARTING.value, None
     status.started_at = time.time()
     status.extra.pop("written_state", None)
+    status.extra.pop("died_because", None)
     StatusWriter(run_dir, status, pid=proc.pid).write()
     _reap_later(proc)
+
+
+def _resumed_status(run_dir: Path) -> RunStatus:
+    """The status a resume starts from: a damaged status.json is kept aside (never lost) and
+    the checkpoint fields are rebuilt from the complete checkpoints in the folder."""
+    path = run_dir / STATUS_FILE
+    old = read_status(run_dir)
+    if old is None and path.exists():
+        shutil.copyfile(path, path.with_name(f"{STATUS_FILE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
+    return recover_checkpoint_fields(run_dir, old)
 
 
 _children: list[subprocess.Popen[bytes]] = []
