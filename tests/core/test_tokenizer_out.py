@@ -13,7 +13,13 @@ import pytest
 from core.cli.main import main
 from core.model import VOCAB_FINGERPRINT_FILE
 from core.paths import Paths
-from tests.generation_tiny import DATASET, build_tiny_run, fixed_vocab, sample_pairs, write_sample_dataset
+from tests.generation_tiny import (
+    DATASET,
+    build_tiny_run,
+    fixed_vocab,
+    sample_pairs,
+    write_sample_dataset,
+)
 
 
 @pytest.fixture(scope="session")
