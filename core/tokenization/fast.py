@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.tokenization.dictionary import dictionary_info, open_tagger
+from core.tokenization.guard import MECAB_MAX_CHARS, RUN_MAX_CHARS, bounded_prefix, mecab_pieces
 
 Kind = Literal["source", "target", "pieces"]
 ProgressFn = Callable[[int, int], None]
@@ -186,12 +187,16 @@ class FastEncoder:
     def _words(self, segment: str) -> list[str]:
         if self.spec.normalize_text and not unicodedata.is_normalized("NFKC", segment):
             segment = unicodedata.normalize("NFKC", segment)
+        # A huge segment goes to MeCab in pieces (one parse of it would crash the process).
         if self.wakati:
             # Splitting the space-joined surfaces equals splitting each surface on whitespace,
             # which is what WordpieceTokenizer does to every MeCab word.
-            words = self.tagger.parse(segment).split()
+            if len(segment) <= RUN_MAX_CHARS:
+                words = self.tagger.parse(segment).split()
+            else:
+                words = [w for piece in mecab_pieces(segment) for w in self.tagger.parse(piece).split()]
         else:
-            words = [node.surface for node in self.tagger(segment)]
+            words = [node.surface for piece in mecab_pieces(segment) for node in self.tagger(piece)]
         if self.spec.do_lower_case:
             words = [w if w in self.specials else w.lower() for w in words]
         return words
@@ -222,8 +227,11 @@ class FastEncoder:
         return out
 
     def encode(self, text: str, kind: Kind, max_length: int | None) -> list[int]:
-        """source: [CLS] pieces [SEP] ≤ max_length; target: pieces [SEP] ≤ max_length; pieces: raw."""
-        ids = self.piece_ids(text)
+        """source: [CLS] pieces [SEP] ≤ max_length; target: pieces [SEP] ≤ max_length; pieces: raw.
+
+        With max_length, only the prefix the model can use is tokenized (core.tokenization.guard)."""
+        ids = self.piece_ids(text) if max_length is None else \
+            bounded_prefix(text, max_length, self.piece_ids, ceiling=MECAB_MAX_CHARS)[1]
         if kind == "pieces":
             return ids[:max_length] if max_length else ids
         if kind == "source":

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from core.tokenization.dictionary import dictionary_info, open_tagger
+from core.tokenization.guard import mecab_pieces
 
 # Same order as tohoku-nlp/bert-base-japanese-v3's vocab.txt: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -103,7 +104,8 @@ def train_wordpiece(
             if progress is not None and seen % 1000 == 0:
                 progress(seen, total or 0)
             # Same normalisation BertJapaneseTokenizer's MecabTokenizer applies before MeCab.
-            yield tagger.parse(unicodedata.normalize("NFKC", text))
+            # In pieces: one MeCab parse of a huge text crashes the process.
+            yield " ".join(tagger.parse(piece) for piece in mecab_pieces(unicodedata.normalize("NFKC", text)))
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
