@@ -15,12 +15,15 @@ import re
 import unicodedata
 from array import array
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 from core.tokenization.dictionary import dictionary_info, open_tagger
+from core.tokenization.errors import TokenizationFailed
 from core.tokenization.guard import MECAB_MAX_CHARS, RUN_MAX_CHARS, bounded_prefix, mecab_pieces
 
 Kind = Literal["source", "target", "pieces"]
@@ -307,14 +310,22 @@ def encode_many(
                 progress(done, total)
         return flat, lengths
     # spawn, not fork: callers (the TUI) have threads, and a forked Tagger is not safe to share.
+    # An executor, not multiprocessing.Pool: when a worker dies (OOM killer, a crash inside
+    # MeCab, kill -9) Pool.imap waits forever, while the executor fails every pending chunk.
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(procs, initializer=_init_worker, initargs=(spec,)) as pool:
-        for _, f, ln in pool.imap(_encode_chunk, chunks):
-            flat.frombytes(f)
-            lengths.frombytes(ln)
-            done += len(ln) // 8
-            if progress is not None:
-                progress(done, total)
+    try:
+        with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker, initargs=(spec,)) as pool:
+            for _, f, ln in pool.map(_encode_chunk, chunks):
+                flat.frombytes(f)
+                lengths.frombytes(ln)
+                done += len(ln) // 8
+                if progress is not None:
+                    progress(done, total)
+    except BrokenProcessPool as exc:
+        raise TokenizationFailed(
+            f"a tokenization worker process died after {done} of {total} texts (killed, out of "
+            "memory, or crashed); nothing was kept — run again, or with one worker to see the error"
+        ) from exc
     return flat, lengths
 
 
