@@ -28,7 +28,7 @@ from core.tokenization.guard import MECAB_MAX_CHARS, RUN_MAX_CHARS, bounded_pref
 
 Kind = Literal["source", "target", "pieces"]
 ProgressFn = Callable[[int, int], None]
-ALGORITHM_VERSION = 1  # bump when encoding output could change, to invalidate caches
+ALGORITHM_VERSION = 2  # bump when encoding output could change, to invalidate caches (2: MeCab guard)
 CACHE_LIMIT = 500_000  # distinct words remembered per process
 PARALLEL_MIN = 2_000  # below this many texts, worker start-up costs more than it saves
 
