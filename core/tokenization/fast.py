@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import re
+import tempfile
 import unicodedata
 from array import array
 from collections.abc import Callable, Sequence
@@ -267,6 +268,32 @@ def _encode_chunk(job: tuple[int, Sequence[str], Kind, int | None]) -> tuple[int
     return index, flat.tobytes(), lengths.tobytes()
 
 
+def _encode_chunk_to_file(job: tuple[int, Sequence[str], Kind, int | None, str]) -> tuple[int, str]:
+    """_encode_chunk in a pool worker; the ids go to a file and only its name to the parent.
+
+    A worker killed while writing a large result to the executor's pipe leaves half a message
+    there, and the executor's reader then blocks forever (CPython's ProcessPoolExecutor reads
+    whole messages); a short message is written in one atomic pipe write, so a killed worker
+    is always seen as dead and the pool reports it broken.
+    """
+    index, texts, kind, max_length, folder = job
+    _, flat, lengths = _encode_chunk((index, texts, kind, max_length))
+    path = os.path.join(folder, f"{index}.bin")
+    with open(path, "wb") as fh:
+        fh.write(len(flat).to_bytes(8, "little"))
+        fh.write(flat)
+        fh.write(lengths)
+    return index, path
+
+
+def _read_chunk_file(path: str) -> tuple[bytes, bytes]:
+    with open(path, "rb") as fh:
+        blob = fh.read()
+    os.remove(path)
+    n = int.from_bytes(blob[:8], "little")
+    return blob[8 : 8 + n], blob[8 + n :]
+
+
 def local_encoder(spec: EncoderSpec) -> FastEncoder:
     """This process's encoder for `spec` (created once; Taggers cannot be shared or pickled)."""
     key = spec.key()
@@ -314,8 +341,10 @@ def encode_many(
     # MeCab, kill -9) Pool.imap waits forever, while the executor fails every pending chunk.
     ctx = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker, initargs=(spec,)) as pool:
-            for _, f, ln in pool.map(_encode_chunk, chunks):
+        with tempfile.TemporaryDirectory(prefix="narou-tokenize-") as folder, \
+                ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker, initargs=(spec,)) as pool:
+            for _, path in pool.map(_encode_chunk_to_file, [(*job, folder) for job in chunks]):
+                f, ln = _read_chunk_file(path)
                 flat.frombytes(f)
                 lengths.frombytes(ln)
                 done += len(ln) // 8
