@@ -264,7 +264,7 @@ def stop_run(paths: Paths, run_id: str, wait: bool = False, timeout: float = 120
     if on_note is not None:
         on_note(f"run {run_id} did not stop within {timeout:.0f} s of SIGTERM; sending SIGKILL to pid {status.pid}")
     _signal_job(run_id, run_dir, status, signal.SIGKILL)
-    if _wait_stopped(run_dir, status, KILL_WAIT_S, settled=False) is None:
+    if _wait_stopped(run_dir, status, KILL_WAIT_S) is None:
         raise LaunchError(f"run {run_id}: pid {status.pid} still alive {KILL_WAIT_S:.0f} s after SIGKILL")
     return _mark_killed(run_dir, f"killed (SIGKILL): still running {timeout:.0f} s after SIGTERM")
 
@@ -289,17 +289,15 @@ def _signal_job(run_id: str, run_dir: Path, status: RunStatus, sig: signal.Signa
         raise LaunchError(f"run {run_id}: process {pid} is gone") from exc
 
 
-def _wait_stopped(run_dir: Path, launched: RunStatus, timeout: float, settled: bool = True) -> RunStatus | None:
-    """The status once the job's process is gone (and, with `settled`, it wrote a final state);
-    None after `timeout` seconds."""
+def _wait_stopped(run_dir: Path, launched: RunStatus, timeout: float) -> RunStatus | None:
+    """The status once the job's process is gone (its final state, or "died" when it could not
+    write one); None after `timeout` seconds."""
     deadline = time.time() + timeout
     while True:
         for p in list(_children):
             p.poll()
-        gone = check_owner(launched, run_dir).owner is not Owner.JOB
-        st = read_status(run_dir)
-        if gone and (not settled or (st is not None and not RunState(st.state).live)):
-            return st or launched
+        if check_owner(launched, run_dir).owner is not Owner.JOB:
+            return read_status(run_dir) or launched
         if time.time() >= deadline:
             return None
         time.sleep(0.2)
