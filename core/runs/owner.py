@@ -75,7 +75,7 @@ def check_owner(status: RunStatus, run_dir: Path | None = None) -> OwnerCheck:
     """Is status.pid this run's live job? Reads only /proc (cheap enough for every poll)."""
     import psutil
 
-    if status.pid is None or status.pid <= 0:
+    if not isinstance(status.pid, int) or isinstance(status.pid, bool) or status.pid <= 0:
         return OwnerCheck(Owner.UNKNOWN, "no pid recorded")
     here = socket.gethostname()
     if status.host not in (None, here):
@@ -91,9 +91,9 @@ def check_owner(status: RunStatus, run_dir: Path | None = None) -> OwnerCheck:
         # Alive but unreadable (another user's process): never ours to signal.
         return OwnerCheck(Owner.STRANGER, f"pid {status.pid} on this host cannot be inspected ({exc})")
     recorded_start = status.pid_started
-    if recorded_start is not None:
+    if isinstance(recorded_start, (int, float)) and not isinstance(recorded_start, bool):
         same = abs(started - recorded_start) <= START_TOLERANCE_S and (
-            not status.cmdline or list(status.cmdline) == cmdline)
+            not status.cmdline or status.cmdline == cmdline)
     else:
         same = _legacy_match(status, run_dir, started, cmdline)
     if same:
