@@ -238,6 +238,50 @@ def load_tokenizer_dir(path: Path) -> Any:
     return load_tokenizer(str(path)).tokenizer
 
 
+# Written into every checkpoint beside the tokenizer files: which vocabulary the weights were
+# trained with, so a vocab.txt replaced afterwards is caught when the checkpoint is loaded.
+VOCAB_FINGERPRINT_FILE = "vocab_fingerprint.json"
+
+
+def vocab_fingerprint(folder: Path) -> dict[str, Any] | None:
+    """sha256 and line count of `folder`/vocab.txt (None when there is none)."""
+    import hashlib
+
+    try:
+        data = (folder / "vocab.txt").read_bytes()
+    except OSError:
+        return None
+    return {"vocab_sha256": hashlib.sha256(data).hexdigest(), "vocab_lines": data.count(b"\n")}
+
+
+def write_vocab_fingerprint(folder: Path) -> None:
+    import json
+
+    found = vocab_fingerprint(folder)
+    if found is not None:
+        (folder / VOCAB_FINGERPRINT_FILE).write_text(json.dumps(found) + "\n", encoding="utf-8")
+
+
+def tokenizer_fit_problems(model: Any, tokenizer: Any, folder: Path) -> list[str]:
+    """Why the tokenizer in a checkpoint folder cannot be the one its weights were trained
+    with: a changed vocab.txt, more ids than embeddings, or other special-token ids."""
+    import json
+
+    problems = []
+    try:
+        recorded = json.loads((folder / VOCAB_FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None  # checkpoints saved before the fingerprint existed
+    if isinstance(recorded, dict) and recorded.get("vocab_sha256") != (vocab_fingerprint(folder) or {}).get(
+            "vocab_sha256"):
+        problems.append(f"vocab.txt changed since the save ({VOCAB_FINGERPRINT_FILE} records another one)")
+    try:
+        problems += check_ids(model, tokenizer)
+    except ModelError as exc:
+        problems.append(str(exc))
+    return problems
+
+
 def model_from_checkpoint(folder: Path) -> Any:
     """The EncoderDecoderModel saved in `folder` (safetensors only, no remote code), pooler dropped.
 
@@ -276,6 +320,9 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | None = None) -> 
         raise ModelError(f"checkpoint {folder} is incomplete (no {COMPLETE_MARKER} marker)")
     model = model_from_checkpoint(folder)
     tokenizer = load_tokenizer_dir(folder)
+    problems = tokenizer_fit_problems(model, tokenizer, folder)
+    if problems:
+        raise ModelError(f"checkpoint {folder}: its tokenizer does not fit the model: {'; '.join(problems)}")
     if device is not None:
         model.to(device)
     model.eval()

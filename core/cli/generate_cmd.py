@@ -245,7 +245,8 @@ def run_eval_cmd(args: argparse.Namespace, paths: Paths) -> int:
     if args.json:
         print(json.dumps({**data, "path": str(report.path)}, ensure_ascii=False))
         return 0
-    print(f"{report.checkpoint} on {report.dataset}/{report.split}: {report.n} synopses, "
+    part = f" (first {report.limit} of the split: --limit)" if report.limit is not None else ""
+    print(f"{report.checkpoint} on {report.dataset}/{report.split}: {report.n} synopses{part}, "
           f"{report.device}, {report.elapsed_s:.1f} s")
     print(f"baselines: first {report.prefix_n} chars of the synopsis; most common training "
           f"title 「{report.common_title}」")

@@ -48,6 +48,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     tr.add_argument("--out", type=Path, required=True, help="folder to write vocab.txt + tokenizer_config.json")
     tr.add_argument("--split", default="train", help="split to learn from (default train)")
     tr.add_argument("--min-frequency", type=int_arg(1, 1 << 31), default=1, help="drop pieces seen fewer times")
+    tr.add_argument("--force", action="store_true",
+                    help="write into a non-empty --out folder (never one inside a run directory)")
     tr.set_defaults(func=run_train)
     pr = tsub.add_parser("presets", parents=[common], help="list the known hub tokenizers")
     pr.set_defaults(func=run_presets)
@@ -196,6 +198,12 @@ def _tokenize_file(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def run_train(args: argparse.Namespace, paths: Paths) -> int:
+    from core.tokenization.scratch import check_out_dir
+
+    try:
+        check_out_dir(args.out, paths.checkpoints_dir, args.force)
+    except ValueError as exc:
+        raise CliError(f"--out {exc}") from None
     from core.data.errors import DatasetError
     from core.data.store import load_tables
     from core.tokenization.scratch import train_wordpiece

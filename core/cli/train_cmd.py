@@ -91,6 +91,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("stop", parents=[common], help="checkpoint and stop a run")
     p.add_argument("run", help="run id")
     p.add_argument("--wait", action="store_true", help="wait until it has stopped")
+    p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="with --wait (implied): seconds after SIGTERM before SIGKILL (default 120)")
     p.set_defaults(func=cmd_stop)
 
     p = subparsers.add_parser("resume", parents=[common], help="continue a run from its newest complete checkpoint")
@@ -228,12 +230,18 @@ def cmd_stop(args: argparse.Namespace, paths: Paths) -> int:
     from core.training.launch import LaunchError, stop_run
 
     _readable_status(_run_dir(paths, args.run), args.run, "; nothing was signalled")
+    grace = 120.0 if args.grace is None else args.grace
+    if not (0 <= grace < 1e9):  # also refuses nan/inf
+        raise CliError(f"--grace must be a number of seconds ≥ 0, got {args.grace}")
+    wait = args.wait or args.grace is not None
     try:
-        st = stop_run(paths, args.run, wait=args.wait)
+        st = stop_run(paths, args.run, wait=wait, timeout=grace,
+                      on_note=lambda msg: print(f"narou-tui: {msg}", file=sys.stderr, flush=True))
     except LaunchError as exc:
         raise CliError(str(exc)) from exc
-    if args.wait and st is not None:
-        print(f"{args.run}: {st.state} at step {st.step}")
+    if wait and st is not None:
+        killed = st.exit_reason is not None and "SIGKILL" in st.exit_reason
+        print(f"{args.run}: {st.state} at step {st.step}" + (f" ({st.exit_reason})" if killed else ""))
     else:
         print(f"{args.run}: asked to stop (it saves a checkpoint first)")
     return 0
@@ -273,11 +281,14 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     total = st.total_steps if st.total_steps is not None else "?"
     print(f"run:        {args.run}")
-    print(f"state:      {st.state}" + (f" ({st.exit_reason})" if st.exit_reason else ""))
+    why = st.exit_reason or st.extra.get("died_because")
+    print(f"state:      {st.state}" + (f" ({why})" if why else ""))
     print(f"step:       {st.step}/{total}  epoch {st.epoch:.2f}  ETA {_fmt_eta(st.eta_s)}")
     if st.best_eval_loss is not None:
         print(f"best eval:  {st.best_eval_loss:.4f} ({st.best_checkpoint})")
-    print(f"checkpoint: {st.last_complete_checkpoint or '-'}")
+    # The folder is the truth: a status written before the newest save still finds it.
+    newest = data["checkpoints"][-1] if data["checkpoints"] else None
+    print(f"checkpoint: {st.last_complete_checkpoint or newest or '-'}")
     if data["incomplete_checkpoints"]:
         print(f"incomplete: {', '.join(data['incomplete_checkpoints'])} (ignored)")
     print(f"pid/host:   {st.pid} on {st.host}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.data.genres import biggenre_of, genre_code
+from core.tokenization.guard import MECAB_MAX_CHARS
 
 COLUMNS: tuple[str, ...] = ("title", "story", "ncode", "keyword", "genre", "biggenre")
 TEXT_COLUMNS: tuple[str, ...] = ("title", "story", "ncode", "keyword")
@@ -24,6 +25,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "biggenre": ("biggenre", "big_genre", "大ジャンル"),
 }
 
+MAX_TRIM_NOTES = 20  # per import; the conversions count covers the rest
 DEFAULT_MAX_RECORD_BYTES = 1 << 20  # 1 MiB of text per record; real synopses are under 4 KB
 
 
@@ -96,6 +98,7 @@ class FieldMapper:
         self.max_record_bytes = max_record_bytes
         self.aliases: Counter[tuple[str, str]] = Counter()
         self.conversions: Counter[str] = Counter()
+        self.trimmed: list[str] = []  # "file:line: ..." for the first texts cut to MECAB_MAX_CHARS
 
     def alias_report(self) -> dict[str, dict[str, int]]:
         """{target: {source field: records}} for every field taken from a non-identical name."""
@@ -162,6 +165,15 @@ class FieldMapper:
                 f"{megabytes(self.max_record_bytes)} of text (raise --max-record-mb to keep it)",
                 biggest,
             )
+        for column in ("title", "story"):
+            # The model reads a few hundred tokens; MeCab crashes on texts of ~600k characters.
+            n = len(values[column])
+            if n > MECAB_MAX_CHARS:
+                values[column] = values[column][:MECAB_MAX_CHARS]
+                self.conversions[f"{column}: cut to {MECAB_MAX_CHARS:,} characters"] += 1
+                if len(self.trimmed) < MAX_TRIM_NOTES:
+                    self.trimmed.append(f"{where}: field '{column}': {n:,} characters cut to the first "
+                                        f"{MECAB_MAX_CHARS:,} (a model reads only the first few hundred tokens)")
         return Record(where=where, **values)
 
     def _genre(self, value: Any) -> int | None:

@@ -170,6 +170,7 @@ def import_dataset(
     report.loaded = len(records)
     report.aliases = mapper.alias_report()
     report.conversions = dict(sorted(mapper.conversions.items()))
+    report.notes = [*report.notes, *mapper.trimmed]
 
     if options.strict and report.skipped_total:
         raise ImportFailed(

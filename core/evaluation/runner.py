@@ -77,6 +77,7 @@ class EvalReport:
     common_title: str
     samples: list[dict[str, str]]
     references: dict[str, Any] | None = None
+    limit: int | None = None  # only the first `limit` rows of the split (None: all of it)
     created: float = field(default_factory=time.time)
     path: Path | None = None
 
@@ -86,6 +87,7 @@ class EvalReport:
             "dataset": self.dataset,
             "split": self.split,
             "n": self.n,
+            "limit": self.limit,
             "device": self.device,
             "elapsed_s": round(self.elapsed_s, 3),
             "created": self.created,
@@ -121,8 +123,10 @@ def run_eval(
     t0 = time.perf_counter()
     report(f"reading {dataset}/{config.split}", 0.02)
     rows = load_split(paths, dataset, config.split)
-    if config.limit is not None:
-        rows = rows[: config.limit]
+    # A partial eval is a different measurement: it gets its own file, never the full report's.
+    partial = config.limit if config.limit is not None and config.limit < len(rows) else None
+    if partial is not None:
+        rows = rows[:partial]
     if not rows:
         raise EvalDataError(f"dataset {dataset!r}/{config.split} is empty")
     train_titles = [r["title"] for r in load_split(paths, dataset, "train")]
@@ -157,7 +161,7 @@ def run_eval(
         checkpoint=info.spec, dataset=dataset, split=config.split, n=len(rows),
         device=loaded.device.device, elapsed_s=time.perf_counter() - t0,
         options=options.to_json(), systems=systems, prefix_n=n_prefix, common_title=common,
-        samples=samples, references=ref_section,
+        samples=samples, references=ref_section, limit=partial,
     )
     result.path = write_report(result, info.path.parent, info.name)
     report(f"written {result.path}", 1.0)
@@ -199,24 +203,33 @@ def score_references(
 
 
 def write_report(report: EvalReport, run_dir: Path, checkpoint_name: str) -> Path:
-    """`<run>/eval/<checkpoint>-<split>.json`, replaced atomically."""
+    """`<run>/eval/<checkpoint>-<split>.json` (a partial eval: `...-<split>-limit<N>.json`),
+    replaced atomically."""
     out_dir = run_dir / EVAL_DIR
     out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"{checkpoint_name}-{report.split}.json"
+    path = out_dir / report_name(checkpoint_name, report.split, report.limit)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
-def latest_reports(run_dir: Path) -> list[dict[str, Any]]:
-    """Saved eval reports of a run, newest first (unreadable files are skipped)."""
+def report_name(checkpoint_name: str, split: str, limit: int | None = None) -> str:
+    """File name of an eval report under `<run>/eval/`."""
+    return f"{checkpoint_name}-{split}" + (f"-limit{limit}" if limit is not None else "") + ".json"
+
+
+def latest_reports(run_dir: Path, partial: bool = True) -> list[dict[str, Any]]:
+    """Saved eval reports of a run, newest first (unreadable files are skipped); `partial`
+    False leaves out the `--limit` ones."""
     out = []
     for p in sorted((run_dir / EVAL_DIR).glob("*.json")):
         try:
-            out.append(json.loads(p.read_text(encoding="utf-8")))
+            rec = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        if isinstance(rec, dict) and (partial or rec.get("limit") is None):
+            out.append(rec)
     out.sort(key=lambda r: r.get("created", 0), reverse=True)
     return out
 

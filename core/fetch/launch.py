@@ -13,7 +13,6 @@ from typing import Any
 
 from core.fetch.store import FetchLayout, atomic_write_json, read_json
 from core.paths import REPO_ROOT, Paths
-from core.runs.reader import pid_alive
 
 
 def lock_held(layout: FetchLayout) -> bool:
@@ -50,7 +49,7 @@ def snapshot(paths: Paths, name: str, log_bytes: int = 2000) -> FetchSnapshot:
     job = read_json(layout.job) or {}
     running = lock_held(layout)
     pid = (state or {}).get("pid") if running else None
-    if not running and job.get("pid") and pid_alive(int(job["pid"])):
+    if not running and _launched_process_alive(job):
         # Launched but not yet holding the lock (interpreter start-up), or shutting down.
         running, pid = True, int(job["pid"])
     try:
@@ -66,6 +65,20 @@ def snapshot(paths: Paths, name: str, log_bytes: int = 2000) -> FetchSnapshot:
     except OSError:
         pass
     return FetchSnapshot(name, running, pid, state, size, tail)
+
+
+def _launched_process_alive(job: dict[str, Any]) -> bool:
+    """Whether the process job.json names still runs that argv (a reused pid does not)."""
+    import psutil
+
+    pid, argv = job.get("pid"), job.get("argv")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not isinstance(argv, list):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.cmdline() == argv
+    except (psutil.Error, OSError):
+        return False
 
 
 def start_detached(paths: Paths, name: str, fetch_args: list[str]) -> subprocess.Popen[bytes]:

@@ -15,6 +15,7 @@ from core.generation.device import DeviceChoice, choose_device
 from core.generation.loading import check_weights, decode_ids, load_for_generation
 from core.generation.options import DecodingOptions
 from core.paths import Paths
+from core.tokenization.guard import cut_for_model
 
 # progress(message, fraction in [0, 1]); called from the loading thread.
 Progress = Callable[[str, float], None]
@@ -166,8 +167,10 @@ def generate_batch(
             torch.manual_seed(options.seed)
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start:start + batch_size]
+            # Only what the model reads reaches MeCab: a huge synopsis would crash it.
+            texts = [cut_for_model(synopses[i], loaded.max_source_len, tok.tokenize) for i in idx]
             enc = tok(
-                [synopses[i] for i in idx], padding=True, truncation=True,
+                texts, padding=True, truncation=True,
                 max_length=loaded.max_source_len, return_tensors="pt",
             ).to(device)
             gen = model.generate(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from core.paths import Paths
 from core.runs import sidecar
+from core.runs.owner import Owner, check_owner
 from core.runs.parse import GpuChunk, GpuParser, MetricChunk, MetricsParser
 from core.runs.schema import (
     CHECKPOINT_PREFIX,
@@ -68,18 +68,25 @@ def read_status_checked(run_dir: Path, now: float | None = None) -> tuple[RunSta
         return None, f"{STATUS_FILE} is not valid JSON ({exc})"
     except OSError as exc:
         return None, f"{STATUS_FILE} cannot be read ({exc.strerror or exc})"
-    if RunState(status.state).live and _owner_gone(status, now):
-        status.extra["written_state"] = status.state
-        status.state = RunState.DIED.value
+    if RunState(status.state).live:
+        why = _owner_gone(status, run_dir, now)
+        if why is not None:
+            status.extra["written_state"] = status.state
+            status.extra["died_because"] = why
+            status.state = RunState.DIED.value
     return status, None
 
 
-def _owner_gone(status: RunStatus, now: float | None) -> bool:
+def _owner_gone(status: RunStatus, run_dir: Path, now: float | None) -> str | None:
+    """Why a live-looking run is dead (None: it is not): its process is gone or is not its
+    job any more (a reused pid), or its heartbeat stopped."""
     now = time.time() if now is None else now
-    same_host = status.host in (None, socket.gethostname())
-    if same_host and status.pid is not None and not pid_alive(status.pid):
-        return True
-    return status.updated_at is not None and now - status.updated_at > STALE_AFTER_S
+    owner = check_owner(status, run_dir)
+    if owner.owner in (Owner.GONE, Owner.STRANGER):
+        return owner.detail
+    if status.updated_at is not None and now - status.updated_at > STALE_AFTER_S:
+        return f"no heartbeat for {now - status.updated_at:.0f} s"
+    return None
 
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:

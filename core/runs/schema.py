@@ -57,6 +57,8 @@ class RunStatus:
 
     state: one of RunState (never "died": readers infer that).
     pid / host: the process that owns the run; readers check the pid only on the same host.
+    pid_started / cmdline: that process's start time (psutil create_time) and argv, recorded
+        when the job starts, so a reused pid is never mistaken for the job (core.runs.owner).
     started_at / updated_at: unix seconds; updated_at is the heartbeat.
     step / total_steps / epoch: optimizer steps done, planned, and fractional epoch.
     eta_s: seconds to the end, from the rate measured since the last (re)start.
@@ -68,6 +70,8 @@ class RunStatus:
     state: str = RunState.STARTING.value
     pid: int | None = None
     host: str | None = None
+    pid_started: float | None = None
+    cmdline: list[str] | None = None
     started_at: float | None = None
     updated_at: float | None = None
     step: int = 0

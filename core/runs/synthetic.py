@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.runs.owner import identity_of
 from core.runs.schema import (
     CONFIG_FILE,
     GPU_FILE,
@@ -73,8 +74,9 @@ class FakeRun:
 
     def write_status(self, state: str, pid: int | None = None, updated_at: float | None = None,
                      exit_reason: str | None = None, host: str | None = None) -> None:
+        pid = pid if pid is not None else os.getpid()
         st = RunStatus(
-            state=state, pid=pid if pid is not None else os.getpid(),
+            state=state, pid=pid, **identity_of(pid),  # type: ignore[arg-type]
             host=host or socket.gethostname(), started_at=self.t0,
             updated_at=updated_at if updated_at is not None else time.time(),
             step=self.step, total_steps=self.total_steps,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.tokenization.dictionary import open_tagger
+from core.tokenization.guard import mecab_pieces
 
 # Feature positions differ by dictionary: UniDic (unidic-lite, 26 fields) vs IPAdic (9 fields).
 _FIELDS = {
@@ -45,7 +46,8 @@ def morphemes(text: str, dictionary: str | None = "unidic_lite", normalize: bool
         text = unicodedata.normalize("NFKC", text)
     where = _FIELDS.get(dictionary or "", {"lemma": 6, "reading": 7})
     out = []
-    for node in _tagger(dictionary)(text):
+    tagger = _tagger(dictionary)
+    for node in (n for piece in mecab_pieces(text) for n in tagger(piece)):
         feats = list(node.feature)
 
         def pick(i: int, feats: list[str] = feats) -> str:

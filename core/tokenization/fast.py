@@ -12,19 +12,24 @@ import json
 import multiprocessing
 import os
 import re
+import tempfile
 import unicodedata
 from array import array
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 from core.tokenization.dictionary import dictionary_info, open_tagger
+from core.tokenization.errors import TokenizationFailed
+from core.tokenization.guard import MECAB_MAX_CHARS, RUN_MAX_CHARS, bounded_prefix, mecab_pieces
 
 Kind = Literal["source", "target", "pieces"]
 ProgressFn = Callable[[int, int], None]
-ALGORITHM_VERSION = 1  # bump when encoding output could change, to invalidate caches
+ALGORITHM_VERSION = 2  # bump when encoding output could change, to invalidate caches (2: MeCab guard)
 CACHE_LIMIT = 500_000  # distinct words remembered per process
 PARALLEL_MIN = 2_000  # below this many texts, worker start-up costs more than it saves
 
@@ -186,12 +191,16 @@ class FastEncoder:
     def _words(self, segment: str) -> list[str]:
         if self.spec.normalize_text and not unicodedata.is_normalized("NFKC", segment):
             segment = unicodedata.normalize("NFKC", segment)
+        # A huge segment goes to MeCab in pieces (one parse of it would crash the process).
         if self.wakati:
             # Splitting the space-joined surfaces equals splitting each surface on whitespace,
             # which is what WordpieceTokenizer does to every MeCab word.
-            words = self.tagger.parse(segment).split()
+            if len(segment) <= RUN_MAX_CHARS:
+                words = self.tagger.parse(segment).split()
+            else:
+                words = [w for piece in mecab_pieces(segment) for w in self.tagger.parse(piece).split()]
         else:
-            words = [node.surface for node in self.tagger(segment)]
+            words = [node.surface for piece in mecab_pieces(segment) for node in self.tagger(piece)]
         if self.spec.do_lower_case:
             words = [w if w in self.specials else w.lower() for w in words]
         return words
@@ -222,8 +231,11 @@ class FastEncoder:
         return out
 
     def encode(self, text: str, kind: Kind, max_length: int | None) -> list[int]:
-        """source: [CLS] pieces [SEP] ≤ max_length; target: pieces [SEP] ≤ max_length; pieces: raw."""
-        ids = self.piece_ids(text)
+        """source: [CLS] pieces [SEP] ≤ max_length; target: pieces [SEP] ≤ max_length; pieces: raw.
+
+        With max_length, only the prefix the model can use is tokenized (core.tokenization.guard)."""
+        ids = self.piece_ids(text) if max_length is None else \
+            bounded_prefix(text, max_length, self.piece_ids, ceiling=MECAB_MAX_CHARS)[1]
         if kind == "pieces":
             return ids[:max_length] if max_length else ids
         if kind == "source":
@@ -254,6 +266,32 @@ def _encode_chunk(job: tuple[int, Sequence[str], Kind, int | None]) -> tuple[int
         lengths.append(len(ids))
     # Raw bytes pickle far faster than nested lists of ints.
     return index, flat.tobytes(), lengths.tobytes()
+
+
+def _encode_chunk_to_file(job: tuple[int, Sequence[str], Kind, int | None, str]) -> tuple[int, str]:
+    """_encode_chunk in a pool worker; the ids go to a file and only its name to the parent.
+
+    A worker killed while writing a large result to the executor's pipe leaves half a message
+    there, and the executor's reader then blocks forever (CPython's ProcessPoolExecutor reads
+    whole messages); a short message is written in one atomic pipe write, so a killed worker
+    is always seen as dead and the pool reports it broken.
+    """
+    index, texts, kind, max_length, folder = job
+    _, flat, lengths = _encode_chunk((index, texts, kind, max_length))
+    path = os.path.join(folder, f"{index}.bin")
+    with open(path, "wb") as fh:
+        fh.write(len(flat).to_bytes(8, "little"))
+        fh.write(flat)
+        fh.write(lengths)
+    return index, path
+
+
+def _read_chunk_file(path: str) -> tuple[bytes, bytes]:
+    with open(path, "rb") as fh:
+        blob = fh.read()
+    os.remove(path)
+    n = int.from_bytes(blob[:8], "little")
+    return blob[8 : 8 + n], blob[8 + n :]
 
 
 def local_encoder(spec: EncoderSpec) -> FastEncoder:
@@ -299,14 +337,24 @@ def encode_many(
                 progress(done, total)
         return flat, lengths
     # spawn, not fork: callers (the TUI) have threads, and a forked Tagger is not safe to share.
+    # An executor, not multiprocessing.Pool: when a worker dies (OOM killer, a crash inside
+    # MeCab, kill -9) Pool.imap waits forever, while the executor fails every pending chunk.
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(procs, initializer=_init_worker, initargs=(spec,)) as pool:
-        for _, f, ln in pool.imap(_encode_chunk, chunks):
-            flat.frombytes(f)
-            lengths.frombytes(ln)
-            done += len(ln) // 8
-            if progress is not None:
-                progress(done, total)
+    try:
+        with tempfile.TemporaryDirectory(prefix="narou-tokenize-") as folder, \
+                ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker, initargs=(spec,)) as pool:
+            for _, path in pool.map(_encode_chunk_to_file, [(*job, folder) for job in chunks]):
+                f, ln = _read_chunk_file(path)
+                flat.frombytes(f)
+                lengths.frombytes(ln)
+                done += len(ln) // 8
+                if progress is not None:
+                    progress(done, total)
+    except BrokenProcessPool as exc:
+        raise TokenizationFailed(
+            f"a tokenization worker process died after {done} of {total} texts (killed, out of "
+            "memory, or crashed); nothing was kept — run again, or with one worker to see the error"
+        ) from exc
     return flat, lengths
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from core.tokenization.dictionary import dictionary_info, open_tagger
+from core.tokenization.guard import mecab_pieces
 
 # Same order as tohoku-nlp/bert-base-japanese-v3's vocab.txt: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -27,6 +28,42 @@ def tokenizer_config(dictionary: str = "unidic_lite", max_length: int = 512) -> 
         "subword_tokenizer_type": "wordpiece",
         "mecab_kwargs": {"mecab_dic": dictionary},
     }
+
+
+def run_dir_holding(path: Path, checkpoints_dir: Path | None = None) -> Path | None:
+    """The run directory (or the checkpoints folder) that `path` is or lies inside, if any:
+    those hold a job's files, and a vocabulary written there would replace its tokenizer."""
+    from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER, METRICS_FILE, STATUS_FILE
+
+    target = path.resolve()
+    root = checkpoints_dir.resolve() if checkpoints_dir is not None else None
+    for p in (target, *target.parents):
+        if root is not None and p == root:
+            return p
+        if not p.is_dir():
+            continue
+        step = p.name[len(CHECKPOINT_PREFIX):] if p.name.startswith(CHECKPOINT_PREFIX) else ""
+        if (step.isdigit() or any((p / f).exists() for f in (STATUS_FILE, METRICS_FILE))
+                or (p / COMPLETE_MARKER).exists() and (p / "config.json").exists()):
+            return p
+    return None
+
+
+def check_out_dir(out: Path, checkpoints_dir: Path | None = None, force: bool = False) -> None:
+    """Refuse an output folder for a new vocabulary that would damage what is there: anything
+    inside a run directory or the checkpoints folder (always), a non-empty folder (unless
+    `force`), a file. Raises ValueError naming the folder."""
+    holder = run_dir_holding(out, checkpoints_dir)
+    if holder is not None:
+        what = "the checkpoints folder" if checkpoints_dir is not None and holder == checkpoints_dir.resolve() \
+            else "run directory"
+        raise ValueError(f"{out} is inside {what} {holder}; a vocabulary is never written there "
+                         "(give a folder elsewhere)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    if out.is_dir() and not force and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty; give an empty or new folder, or --force to replace "
+                         "its vocab.txt and tokenizer_config.json")
 
 
 def _usable(piece: str) -> bool:
@@ -67,7 +104,8 @@ def train_wordpiece(
             if progress is not None and seen % 1000 == 0:
                 progress(seen, total or 0)
             # Same normalisation BertJapaneseTokenizer's MecabTokenizer applies before MeCab.
-            yield tagger.parse(unicodedata.normalize("NFKC", text))
+            # In pieces: one MeCab parse of a huge text crashes the process.
+            yield " ".join(tagger.parse(piece) for piece in mecab_pieces(unicodedata.normalize("NFKC", text)))
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()

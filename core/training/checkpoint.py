@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from core.model import write_vocab_fingerprint
 from core.runs.reader import complete_checkpoints, incomplete_checkpoints
-from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER
+from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER, RunStatus
 from core.training.rundir import fsync_dir
 
 OPTIMIZER_FILE = "optimizer.pt"
@@ -145,6 +146,7 @@ def save_checkpoint(
     tmp.mkdir()
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    write_vocab_fingerprint(tmp)
     torch.save(optimizer.state_dict(), tmp / OPTIMIZER_FILE)
     torch.save(scheduler.state_dict(), tmp / SCHEDULER_FILE)
     torch.save(rng_state(), tmp / RNG_FILE)
@@ -201,6 +203,30 @@ def newest_complete(run_dir: Path) -> tuple[Path | None, list[Path]]:
         if newest is None or _step(p) > _step(newest)
     ]
     return newest, skipped
+
+
+def recover_checkpoint_fields(run_dir: Path, status: RunStatus | None) -> RunStatus:
+    """`status` (a fresh one when status.json was unreadable) with its checkpoint fields
+    rebuilt from the folder when they are missing or name no complete checkpoint: the
+    newest complete checkpoint, its step and schedule, and the best one it recorded."""
+    status = status if status is not None else RunStatus()
+    newest, _ = newest_complete(run_dir)
+    if newest is None:
+        return status
+    recorded = status.last_complete_checkpoint
+    if recorded and (run_dir / recorded / COMPLETE_MARKER).is_file() and _step(run_dir / recorded) >= _step(newest):
+        return status
+    status.last_complete_checkpoint = newest.name
+    try:
+        state = read_trainer_state(newest)
+    except (OSError, ValueError, TypeError):
+        status.step = max(status.step if isinstance(status.step, int) else 0, _step(newest))
+        return status
+    status.step = state.step
+    status.total_steps = status.total_steps or state.total_steps or None
+    if state.best_checkpoint and (run_dir / state.best_checkpoint / COMPLETE_MARKER).is_file():
+        status.best_eval_loss, status.best_checkpoint = state.best_eval_loss, state.best_checkpoint
+    return status
 
 
 def _step(p: Path) -> int:

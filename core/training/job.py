@@ -152,8 +152,9 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
             old = None
             if resume:
                 from core.runs.reader import read_status
+                from core.training.checkpoint import recover_checkpoint_fields
 
-                old = read_status(run_dir)
+                old = recover_checkpoint_fields(run_dir, read_status(run_dir))
             st = RunStatus(state=RunState.STARTING.value, started_at=time.time(),
                            best_eval_loss=old.best_eval_loss if old else None,
                            best_checkpoint=old.best_checkpoint if old else None,
@@ -352,18 +353,20 @@ def _final(status: StatusWriter | None, metrics: MetricsWriter | None, state: st
 def _relaunch(run_dir: Path, oom: OomRelaunch, status: StatusWriter | None, in_process: bool,
               datasets_dir: Path | None) -> int:
     """Replace this process with a resumed job using half the micro-batch (same pid)."""
+    argv = [sys.executable, "-m", "core.training.job", str(run_dir), "--resume",
+            "--batch-size", str(oom.batch_size), "--grad-accum", str(oom.grad_accum)]
+    if datasets_dir is not None:
+        argv += ["--datasets-dir", str(datasets_dir)]
     if status is not None:
-        status.update(write=True, state=RunState.STARTING.value,
-                      exit_reason=None, phase=f"relaunching after OOM with micro-batch {oom.batch_size}")
+        # exec keeps the pid and its start time; the argv it records must be the new one.
+        status.update(write=True, state=RunState.STARTING.value, exit_reason=None,
+                      phase=f"relaunching after OOM with micro-batch {oom.batch_size}",
+                      **({} if in_process else {"cmdline": argv}))
     if in_process:
         return run_job(run_dir, resume=True, batch_size=oom.batch_size, grad_accum=oom.grad_accum,
                        in_process=True, datasets_dir=datasets_dir)
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "core.training.job", str(run_dir), "--resume",
-            "--batch-size", str(oom.batch_size), "--grad-accum", str(oom.grad_accum)]
-    if datasets_dir is not None:
-        argv += ["--datasets-dir", str(datasets_dir)]
     os.execv(sys.executable, argv)
     return 4  # not reached
 

@@ -3,7 +3,7 @@
     launch(paths, config, foreground=False, on_warning=None) -> run_id
     preflight(paths, config) -> list[Finding]
     resume_run(paths, run_id, foreground=False, batch_size=None, grad_accum=None) -> run_id
-    stop_run(paths, run_id, wait=False, timeout=120.0) -> RunStatus | None
+    stop_run(paths, run_id, wait=False, timeout=120.0, on_note=None) -> RunStatus | None
 
 A detached job runs in its own session (survives the terminal, SSH and the TUI), reads
 stdin from /dev/null and writes stdout/stderr to train.log; a foreground job prints to the
@@ -14,6 +14,7 @@ nnodes > 1) go through torchrun into the same run dir; only rank 0 writes files.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,13 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import REPO_ROOT, Paths
-from core.runs.reader import pid_alive, read_status
-from core.runs.schema import CONFIG_FILE, LOG_FILE, RunState, RunStatus
+from core.runs.owner import Owner, check_owner
+from core.runs.reader import read_status
+from core.runs.schema import CONFIG_FILE, LOG_FILE, STATUS_FILE, RunState, RunStatus
+from core.training.checkpoint import recover_checkpoint_fields
 from core.training.config import TrainConfig
 from core.training.locks import LockBusy, RunLock
 from core.training.preflight import Finding, require_ok, run_preflight
 from core.training.rundir import (
     StatusWriter,
+    atomic_write_json,
     create_run_dir,
     environment_versions,
     git_revision,
@@ -245,11 +249,11 @@ def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
         )
     # Until the job writes its own status, readers see "starting" owned by the child's pid.
-    old = read_status(run_dir) if resume else None
-    status = old or RunStatus()
+    status = _resumed_status(run_dir) if resume else RunStatus()
     status.state, status.exit_reason = RunState.STARTING.value, None
     status.started_at = time.time()
     status.extra.pop("written_state", None)
+    status.extra.pop("died_because", None)
     StatusWriter(run_dir, status, pid=proc.pid).write()
     _reap_later(proc)
 
@@ -274,6 +278,16 @@ def _run_attached(run_dir: Path, config: TrainConfig, resume: bool, extra: list[
         raise LaunchError(f"run {run_dir.name}: job exited with code {code}")
 
 
+def _resumed_status(run_dir: Path) -> RunStatus:
+    """The status a resume starts from: a damaged status.json is kept aside (never lost) and
+    the checkpoint fields are rebuilt from the complete checkpoints in the folder."""
+    path = run_dir / STATUS_FILE
+    old = read_status(run_dir)
+    if old is None and path.exists():
+        shutil.copyfile(path, path.with_name(f"{STATUS_FILE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
+    return recover_checkpoint_fields(run_dir, old)
+
+
 _children: list[subprocess.Popen[bytes]] = []
 
 
@@ -285,29 +299,79 @@ def _reap_later(proc: subprocess.Popen[bytes]) -> None:
             _children.remove(p)
 
 
-def stop_run(paths: Paths, run_id: str, wait: bool = False, timeout: float = 120.0) -> RunStatus | None:
-    """Ask the job to checkpoint and stop (SIGTERM). With `wait`, block until it has."""
+def stop_run(paths: Paths, run_id: str, wait: bool = False, timeout: float = 120.0,
+             on_note: Callable[[str], None] | None = None) -> RunStatus | None:
+    """Ask the job to checkpoint and stop (SIGTERM), after proving its pid is this run's job.
+
+    With `wait`, block until it has stopped; a job still alive `timeout` seconds after SIGTERM
+    gets SIGKILL (said through `on_note`) and its status.json then reads "stopped" with why.
+    Raises LaunchError, signalling nothing, when the pid is gone, on another host, or a
+    different process (a reused pid)."""
     run_dir = paths.run(run_id)
     status = read_status(run_dir)
     if status is None:
         raise LaunchError(f"no run {run_id!r} in {paths.checkpoints_dir}")
+    written = status.extra.get("written_state")
+    if written is not None and "died_because" in status.extra:
+        raise LaunchError(f"run {run_id} says {written!r} but {status.extra['died_because']}; nothing signalled")
     if not RunState(status.state).live or status.pid is None:
         raise LaunchError(f"run {run_id} is not running (state {status.state})")
-    try:
-        os.kill(status.pid, signal.SIGTERM)
-    except ProcessLookupError as exc:
-        raise LaunchError(f"run {run_id}: process {status.pid} is gone") from exc
+    _signal_job(run_id, run_dir, status, signal.SIGTERM)
     if not wait:
         return status
+    st = _wait_stopped(run_dir, status, timeout)
+    if st is not None:
+        return st
+    if on_note is not None:
+        on_note(f"run {run_id} did not stop within {timeout:.0f} s of SIGTERM; sending SIGKILL to pid {status.pid}")
+    _signal_job(run_id, run_dir, status, signal.SIGKILL)
+    if _wait_stopped(run_dir, status, KILL_WAIT_S) is None:
+        raise LaunchError(f"run {run_id}: pid {status.pid} still alive {KILL_WAIT_S:.0f} s after SIGKILL")
+    return _mark_killed(run_dir, f"killed (SIGKILL): still running {timeout:.0f} s after SIGTERM")
+
+
+KILL_WAIT_S = 10.0
+
+
+def _signal_job(run_id: str, run_dir: Path, status: RunStatus, sig: signal.Signals) -> None:
+    """Send `sig` to the run's job (its process group for SIGKILL, so torchrun's workers go too)
+    only when the pid is proven to be that job."""
+    owner = check_owner(status, run_dir)
+    if owner.owner is not Owner.JOB:
+        raise LaunchError(f"run {run_id}: {owner.detail}; nothing signalled")
+    pid = status.pid
+    assert pid is not None
+    try:
+        if sig == signal.SIGKILL and os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError as exc:
+        raise LaunchError(f"run {run_id}: process {pid} is gone") from exc
+
+
+def _wait_stopped(run_dir: Path, launched: RunStatus, timeout: float) -> RunStatus | None:
+    """The status once the job's process is gone (its final state, or "died" when it could not
+    write one); None after `timeout` seconds."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
         for p in list(_children):
             p.poll()
-        st = read_status(run_dir)
-        if st is not None and not RunState(st.state).live and not pid_alive(status.pid):
-            return st
+        if check_owner(launched, run_dir).owner is not Owner.JOB:
+            return read_status(run_dir) or launched
+        if time.time() >= deadline:
+            return None
         time.sleep(0.2)
-    raise LaunchError(f"run {run_id} did not stop within {timeout:.0f} s")
+
+
+def _mark_killed(run_dir: Path, reason: str) -> RunStatus | None:
+    """Record in status.json why the (now dead) job ended: it could not write that itself."""
+    with RunLock(run_dir):  # the kernel freed the job's lock when it died; nobody else writes
+        data = read_json(run_dir / STATUS_FILE)
+        data.update(state=RunState.STOPPED.value, exit_reason=reason, phase=RunState.STOPPED.value,
+                    updated_at=time.time())
+        atomic_write_json(run_dir / STATUS_FILE, data)
+    return read_status(run_dir)
 
 
 def wait_run(paths: Paths, run_id: str, timeout: float = 600.0) -> RunStatus | None:
@@ -318,7 +382,7 @@ def wait_run(paths: Paths, run_id: str, timeout: float = 600.0) -> RunStatus | N
         for p in list(_children):
             p.poll()
         st = read_status(run_dir)
-        if st is not None and not RunState(st.state).live and (st.pid is None or not pid_alive(st.pid)):
+        if st is not None and not RunState(st.state).live and check_owner(st, run_dir).owner is not Owner.JOB:
             return st
         time.sleep(0.2)
     raise LaunchError(f"run {run_id} still live after {timeout:.0f} s")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
+from core.runs.owner import identity_of
 from core.runs.rule import is_train
 from core.runs.schema import (
     CONFIG_FILE,
@@ -154,6 +155,15 @@ class StatusWriter:
         self._write_lock = threading.Lock()  # heartbeat and loop never interleave renames
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.claim(self.status.pid)
+
+    def claim(self, pid: int) -> None:
+        """Record `pid` with its start time and argv: the proof `stop` checks before signalling."""
+        ident = identity_of(pid)
+        with self._lock:
+            self.status.pid = pid
+            self.status.pid_started = ident.get("pid_started")  # type: ignore[assignment]
+            self.status.cmdline = ident.get("cmdline")  # type: ignore[assignment]
 
     def update(self, write: bool = False, **fields: Any) -> None:
         with self._lock:

@@ -103,6 +103,10 @@ def test_ten_megabyte_record_rejected_by_default_kept_when_allowed(paths: Paths,
 
     report = run_import(src, paths, force=True, max_record_bytes=20_000_000)
     assert report.loaded == 3 and report.skipped_total == 0
+    # Kept, but cut to what MeCab can parse at once (far beyond what a model reads).
+    assert report.notes[-1] == ("big.jsonl:2: field 'story': 3,500,000 characters cut to the first 100,000 "
+                                "(a model reads only the first few hundred tokens)")
+    assert report.conversions == {"story: cut to 100,000 characters": 1}
 
 
 def test_runaway_line_is_skipped_unparsed(tmp_path: Path) -> None:

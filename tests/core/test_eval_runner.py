@@ -11,7 +11,7 @@ import pytest
 from core.cli.main import main
 from core.evaluation.data import EvalDataError, load_references
 from core.evaluation.metrics import score_titles
-from core.evaluation.runner import EvalConfig, run_eval, score_references
+from core.evaluation.runner import EvalConfig, latest_reports, run_eval, score_references
 from core.generation.options import BUILTIN_PRESETS
 from core.paths import Paths
 from tests.conftest import shared_data
@@ -44,9 +44,11 @@ def test_eval_cli_writes_report_with_baselines(
                  "--preset", "greedy", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "first_n_chars" in out and "most_common_title" in out and "chrF" in out
-    path = eval_paths.checkpoints_dir / "tiny-run" / "eval" / "checkpoint-150-validation.json"
+    folder = eval_paths.checkpoints_dir / "tiny-run" / "eval"
+    path = folder / "checkpoint-150-validation-limit12.json"
+    assert f"written {path}" in out and "12 synopses (first 12 of the split: --limit)" in out
     report = json.loads(path.read_text(encoding="utf-8"))
-    assert report["n"] == 12 and report["dataset"] == "tiny-sample"
+    assert report["n"] == 12 and report["limit"] == 12 and report["dataset"] == "tiny-sample"
     assert set(report["systems"]) == {"model", "first_n_chars", "most_common_title"}
     model = report["systems"]["model"]
     assert not model["collapse"]["collapsed"]
@@ -54,6 +56,22 @@ def test_eval_cli_writes_report_with_baselines(
     assert report["systems"]["most_common_title"]["collapse"]["n_distinct"] == 1
     assert report["systems"]["most_common_title"]["collapse"]["collapsed"]
     assert len(report["samples"]) == 12 and report["samples"][0]["generated"]
+
+
+def test_partial_eval_never_replaces_the_full_report(eval_paths: Paths, capsys) -> None:
+    folder = eval_paths.checkpoints_dir / "tiny-run" / "eval"
+    args = ["eval", "--checkpoint", "tiny-run", "--split", "test", "--preset", "greedy", "--device", "cpu"]
+    assert main(args) == 0  # the whole split (20 rows)
+    full = folder / "checkpoint-150-test.json"
+    saved = full.read_bytes()
+    assert json.loads(saved)["n"] == 20 and json.loads(saved)["limit"] is None
+    assert main([*args, "--limit", "3"]) == 0
+    assert full.read_bytes() == saved
+    assert json.loads((folder / "checkpoint-150-test-limit3.json").read_text())["n"] == 3
+    # What readers pick: the newest report overall is the partial one; the full one stays found.
+    assert [r["n"] for r in latest_reports(full.parent.parent)] == [3, 20]
+    assert [r["n"] for r in latest_reports(full.parent.parent, partial=False)] == [20]
+    capsys.readouterr()
 
 
 def test_collapse_detector_flags_planted_model(

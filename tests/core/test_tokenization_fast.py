@@ -222,8 +222,8 @@ def test_cli_tokenizer_train_from_dataset(paths: Paths, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert len((out_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()) <= 800
     assert load_tokenizer(out_dir).info.dictionary == "unidic_lite"
-    missing = _cli("tokenizer", "train", "--dataset", "nope", "--vocab-size", "800", "--out", str(out_dir),
-                   env_paths=paths)
+    missing = _cli("tokenizer", "train", "--dataset", "nope", "--vocab-size", "800", "--out",
+                   str(tmp_path / "other"), env_paths=paths)
     assert missing.returncode == 2 and "nope" in missing.stderr and "Traceback" not in missing.stderr
 
 
