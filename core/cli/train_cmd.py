@@ -91,7 +91,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("stop", parents=[common], help="checkpoint and stop a run")
     p.add_argument("run", help="run id")
     p.add_argument("--wait", action="store_true", help="wait until it has stopped")
-    p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--grace", type=float_arg(0, 1e6), default=None, metavar="SECONDS",
                    help="with --wait (implied): seconds after SIGTERM before SIGKILL (default 120)")
     p.set_defaults(func=cmd_stop)
 
@@ -231,8 +231,6 @@ def cmd_stop(args: argparse.Namespace, paths: Paths) -> int:
 
     _readable_status(_run_dir(paths, args.run), args.run, "; nothing was signalled")
     grace = 120.0 if args.grace is None else args.grace
-    if not (0 <= grace < 1e9):  # also refuses nan/inf
-        raise CliError(f"--grace must be a number of seconds ≥ 0, got {args.grace}")
     wait = args.wait or args.grace is not None
     try:
         st = stop_run(paths, args.run, wait=wait, timeout=grace,

@@ -75,6 +75,20 @@ def damaged_statuses(pid: int) -> dict[str, Any]:
     }
 
 
+def foreign_owner_statuses(pid: int) -> dict[str, Any]:
+    """Run id → a well-formed `running` status whose pid is not the run's job: a reused pid
+    on this host (with and without the job's recorded identity), and a job on another host."""
+    host = socket.gethostname()
+    base = {"state": "running", "pid": pid, "step": 3, "total_steps": 100,
+            "started_at": 1_000_000_000.0, "updated_at": 4_000_000_000.0}
+    return {
+        "st-reused-pid": {**base, "host": host},
+        "st-reused-pid-id": {**base, "host": host, "pid_started": 1_000_000_000.0,
+                             "cmdline": ["python", "-m", "core.training.job", "st-reused-pid-id"]},
+        "st-other-host": {**base, "host": f"{host}-elsewhere"},
+    }
+
+
 def truncate_weights(folder: Path, keep: float = 0.5) -> None:
     w = folder / "model.safetensors"
     data = w.read_bytes()

@@ -22,7 +22,13 @@ import pytest
 
 from core.cli.main import build_parser
 from core.paths import REPO_ROOT
-from tests.core.cli_helpers import damaged_statuses, run_cli, tree_digest, write_status
+from tests.core.cli_helpers import (
+    damaged_statuses,
+    foreign_owner_statuses,
+    run_cli,
+    tree_digest,
+    write_status,
+)
 
 SEED = 20261130
 CASES_PER_COMMAND = 10
@@ -81,7 +87,8 @@ def _make_sandbox(root: Path) -> Sandbox:
     (i / "one.jsonl").write_text(json.dumps({"story": "勇者が魔王を倒して村へ帰る物語。" * 3,
                                              "title": "帰還"}, ensure_ascii=False) + "\n")
     (i / "run.toml").write_text("lr = nan\nepochs = inf\nseed = -1\n")
-    for run_id, content in damaged_statuses(sentinel.pid).items():
+    planted = {**damaged_statuses(sentinel.pid), **foreign_owner_statuses(sentinel.pid)}
+    for run_id, content in planted.items():
         write_status(sb.checkpoints / run_id, content, raw=isinstance(content, str))
     _damaged_checkpoints(sb.checkpoints)
     _damaged_datasets(sb.datasets)
@@ -272,7 +279,8 @@ def test_fuzzed_command_ends_cleanly(sandbox: Sandbox, command: tuple[str, ...])
 def test_a_real_process_prints_one_line(sandbox: Sandbox) -> None:
     """The same boundary holds outside pytest: a subprocess, its real stderr."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    for argv in (["runs"], ["stop", "st-wrong-type"],
+    for argv in (["runs"], ["stop", "st-wrong-type"], ["stop", "st-reused-pid"],
+                 ["stop", "--wait", "--grace", "1", "st-reused-pid-id"], ["stop", "st-other-host"],
                  ["train", "--dataset", "one", "--scratch", "tiny", "--lr", "nan"]):
         run = subprocess.run([sys.executable, "-m", "core.cli.main", *argv], env=env,
                              capture_output=True, text=True, timeout=120)

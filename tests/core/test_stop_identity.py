@@ -19,6 +19,7 @@ from core.runs.owner import Owner, check_owner
 from core.runs.reader import read_status
 from core.runs.schema import RunStatus
 from core.training.rundir import StatusWriter
+from tests.core.cli_helpers import run_cli
 
 
 @pytest.fixture
@@ -108,5 +109,6 @@ def test_stop_escalates_to_sigkill_after_the_grace(tmp_path: Path, capsys) -> No
 
 def test_stop_rejects_a_bad_grace(tmp_path: Path, capsys) -> None:
     opts, run = _run(tmp_path, {"pid": os.getpid()})
-    assert main([*opts, "stop", run.name, "--grace", "nan"]) == 2
-    assert "--grace must be a number of seconds" in capsys.readouterr().err
+    for bad in ("nan", "inf", "-1"):
+        code, _out, err = run_cli([*opts, "stop", run.name, "--grace", bad])
+        assert code == 2 and "argument --grace:" in err and bad in err, err
