@@ -149,11 +149,18 @@ def load_reports_at_debug() -> Iterator[None]:
     """Demote transformers' load-report tables (≈40 lines with colour codes) to core's debug
     log, without the codes; callers write one plain line from the loading info instead."""
     hf_logger = logging.getLogger("transformers.modeling_utils")
+    # The report is a warning: a quieter transformers verbosity (set_verbosity_error, as the
+    # generate command sets) would stop it being made at all, and debug level would lose it.
+    # Lower the level for the load and let through only what the old level would have.
+    shown_from = hf_logger.getEffectiveLevel()
+    saved_level = hf_logger.level
+    if log.isEnabledFor(logging.DEBUG):
+        hf_logger.setLevel(min(shown_from, logging.WARNING))
 
     def demote(record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "LOAD REPORT" not in message:
-            return True
+            return record.levelno >= shown_from
         log.debug("%s", strip_escapes(message))
         return False
 
@@ -162,6 +169,7 @@ def load_reports_at_debug() -> Iterator[None]:
         yield
     finally:
         hf_logger.removeFilter(demote)
+        hf_logger.setLevel(saved_level)
 
 
 def _report(part: str, model: Any, info: dict[str, Any]) -> LoadReport:

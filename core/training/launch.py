@@ -313,7 +313,7 @@ def stop_run(paths: Paths, run_id: str, wait: bool = False, timeout: float = 120
         raise LaunchError(f"no run {run_id!r} in {paths.checkpoints_dir}")
     written = status.extra.get("written_state")
     if written is not None and "died_because" in status.extra:
-        raise LaunchError(f"run {run_id} says {written!r} but {status.extra['died_because']}; nothing signalled")
+        raise LaunchError(f"run {run_id} says {written!r} but {status.extra['died_because']}; nothing was signalled")
     if not RunState(status.state).live or status.pid is None:
         raise LaunchError(f"run {run_id} is not running (state {status.state})")
     _signal_job(run_id, run_dir, status, signal.SIGTERM)
@@ -338,7 +338,7 @@ def _signal_job(run_id: str, run_dir: Path, status: RunStatus, sig: signal.Signa
     only when the pid is proven to be that job."""
     owner = check_owner(status, run_dir)
     if owner.owner is not Owner.JOB:
-        raise LaunchError(f"run {run_id}: {owner.detail}; nothing signalled")
+        raise LaunchError(f"run {run_id}: {owner.detail}; nothing was signalled")
     pid = status.pid
     assert pid is not None
     try:

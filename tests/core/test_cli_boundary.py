@@ -168,9 +168,10 @@ def test_one_malformed_status_does_not_hide_the_other_runs(paths: Paths) -> None
         for run_id in set(damaged_statuses(sentinel.pid)) - {"st-huge-pid"}:
             code, _out, err = run_cli(["stop", run_id])
             assert code != 0 and _one_line(err).endswith("; nothing was signalled")
-        # A pid no process can have parses, and reads as died.
+        # A pid no process can have parses, and reads as died: stop names it and signals nothing.
         code, _out, err = run_cli(["stop", "st-huge-pid"])
-        assert code == 2 and _one_line(err) == "narou-tui: run st-huge-pid is not running (state died)"
+        assert code == 2 and _one_line(err) == (
+            f"narou-tui: run st-huge-pid says 'running' but pid {2**70} is gone; nothing was signalled")
         code, _out, err = run_cli(["stop", "st-pid-text"])
         assert _one_line(err) == (f"narou-tui: run st-pid-text: status.json field 'pid' has the wrong "
                                   f"type (str: '{sentinel.pid}'); nothing was signalled")

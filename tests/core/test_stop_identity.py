@@ -58,7 +58,7 @@ def test_stop_refuses_a_reused_pid(tmp_path: Path, bystander, capsys, recorded: 
     assert main([*opts, "stop", run.name, "--wait", "--grace", "1"]) == 2
     err = capsys.readouterr().err
     assert f"pid {bystander.pid} on this host is not its job" in err
-    assert "'sleep 60'" in err and err.rstrip().endswith("nothing signalled")
+    assert "'sleep 60'" in err and err.rstrip().endswith("nothing was signalled")
     assert err.count("\n") == 1
     time.sleep(0.2)
     assert bystander.poll() is None  # still running: nothing was signalled
@@ -70,7 +70,7 @@ def test_stop_refuses_a_job_on_another_host(tmp_path: Path, bystander, capsys) -
     opts, run = _run(tmp_path, {"pid": bystander.pid, "host": "gpu-box-7"})
     assert main([*opts, "stop", run.name]) == 2
     err = capsys.readouterr().err
-    assert "its job runs on host gpu-box-7, not on this host" in err and "nothing signalled" in err
+    assert "its job runs on host gpu-box-7, not on this host" in err and "nothing was signalled" in err
     assert bystander.poll() is None
     assert read_status(run).state == "running"  # fresh heartbeat: not ours to call dead
 
