@@ -49,7 +49,7 @@ install_cpu_torch() {
         problem="pip failed there: $(grep -v '^\s*$' "$log" | tail -n 1 || true)"
         rm -f "$log"
     fi
-    echo "setup: no NVIDIA GPU, and the PyTorch CPU wheel index $CPU_INDEX cannot be used ($problem):"
+    echo "setup: no NVIDIA GPU, and the PyTorch CPU wheel index $CPU_INDEX cannot be used ($problem)"
     echo "setup: installing $spec from pip's configured index instead (where that is PyPI, Linux gets the CUDA build: several GB)"
     if ! "${PIP[@]}" install "$spec"; then
         echo "setup: error: could not install $spec from the PyTorch CPU wheel index nor from pip's" \
@@ -71,7 +71,8 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     else
         install_cpu_torch
     fi
-    echo "setup: installed $("$VENV/bin/python" -c 'import torch
+    # -W ignore: numpy is not installed yet, and torch warns about that on import.
+    echo "setup: installed $("$VENV/bin/python" -W ignore -c 'import torch
 build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build"
 print(f"torch {torch.__version__} ({build})")')"
 fi
