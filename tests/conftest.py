@@ -53,3 +53,20 @@ def tiny_pretrained_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.pretrained_tiny import build_pretrained_bert
 
     return build_pretrained_bert(tmp_path_factory.mktemp("v3-layout-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained tiny BERT2BERT checkpoint, built once per session and shared read-only."""
+    from tests.generation_tiny import build_tiny_run
+
+    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
+
+
+@pytest.fixture
+def run_paths(paths: Paths, tiny_checkpoint: Path) -> Paths:
+    """`paths` holding a private copy of the tiny run as `tiny-run`, free to damage."""
+    import shutil
+
+    shutil.copytree(tiny_checkpoint.parent, paths.checkpoints_dir / "tiny-run")
+    return paths

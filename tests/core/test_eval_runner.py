@@ -15,12 +15,7 @@ from core.evaluation.runner import EvalConfig, latest_reports, run_eval, score_r
 from core.generation.options import BUILTIN_PRESETS
 from core.paths import Paths
 from tests.conftest import shared_data
-from tests.generation_tiny import build_collapsed_run, build_tiny_run, write_sample_dataset
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
+from tests.generation_tiny import build_collapsed_run, write_sample_dataset
 
 
 @pytest.fixture(scope="session")

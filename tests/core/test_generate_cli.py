@@ -11,18 +11,7 @@ import pytest
 
 from core.cli.main import main
 from core.paths import Paths
-from tests.generation_tiny import build_tiny_run, sample_pairs
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
-
-
-@pytest.fixture
-def run_paths(paths: Paths, tiny_checkpoint: Path) -> Paths:
-    shutil.copytree(tiny_checkpoint.parent, paths.checkpoints_dir / "tiny-run")
-    return paths
+from tests.generation_tiny import sample_pairs
 
 
 def test_generate_one_synopsis_json(run_paths: Paths, capsys: pytest.CaptureFixture[str]) -> None:

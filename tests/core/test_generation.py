@@ -26,21 +26,10 @@ from core.generation.options import (
 )
 from core.generation.service import GenerationService
 from core.paths import Paths
-from tests.generation_tiny import build_tiny_run, sample_pairs
+from tests.generation_tiny import sample_pairs
 
 # Two non-ASCII (Japanese) characters with whitespace between them = a stray decode space.
 STRAY_SPACE = re.compile(r"[^\x00-\x7f]\s+|\s+[^\x00-\x7f]")
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
-
-
-@pytest.fixture
-def run_paths(paths: Paths, tiny_checkpoint: Path) -> Paths:
-    shutil.copytree(tiny_checkpoint.parent, paths.checkpoints_dir / "tiny-run")
-    return paths
 
 
 def test_titles_are_nonempty_unspaced_and_deterministic(run_paths: Paths) -> None:

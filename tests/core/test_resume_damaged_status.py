@@ -6,18 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from core.cli.main import main
 from core.paths import Paths
 from core.runs.reader import read_status
 from core.training.launch import wait_run
-from tests.generation_tiny import build_tiny_run, write_sample_dataset
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
+from tests.generation_tiny import write_sample_dataset
 
 
 def test_resume_with_damaged_status_keeps_checkpoint_fields(paths: Paths, tiny_checkpoint: Path, capsys) -> None:

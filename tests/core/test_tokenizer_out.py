@@ -8,29 +8,15 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from core.cli.main import main
 from core.model import VOCAB_FINGERPRINT_FILE
 from core.paths import Paths
 from tests.generation_tiny import (
     DATASET,
-    build_tiny_run,
     fixed_vocab,
     sample_pairs,
     write_sample_dataset,
 )
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
-
-
-@pytest.fixture
-def run_paths(paths: Paths, tiny_checkpoint: Path) -> Paths:
-    shutil.copytree(tiny_checkpoint.parent, paths.checkpoints_dir / "tiny-run")
-    return paths
 
 
 def _digest(folder: Path) -> dict[str, str]:

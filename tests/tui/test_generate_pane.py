@@ -15,18 +15,12 @@ import pytest
 from core.paths import Paths
 from tests.generation_tiny import (
     build_collapsed_run,
-    build_tiny_run,
     sample_pairs,
     write_sample_dataset,
 )
 from tui.app import LaunchOptions, NarouApp
 
 COLLAPSED_TITLE = "竜の卵を拾った"
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "tiny-gen")
 
 
 @pytest.fixture(scope="session")
