@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from core.paths import REPO_ROOT
 from core.tokenization.dictionary import open_tagger
+from tests.bench_module import load_bench
 from tests.conftest import shared_data
-
-BENCH = REPO_ROOT / "bench" / "tokenize_speed.py"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tokenize_speed_bench", BENCH)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("tokenize_speed")
 
 
 def test_a_replaced_name_is_replaced_everywhere_and_fresh_words_never_repeat() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from core.paths import REPO_ROOT
+from tests.bench_module import load_bench
 
 BENCH = REPO_ROOT / "bench" / "train_throughput.py"
 REQUIRED = {"device", "samples_per_s", "seed_samples_per_s", "stock_samples_per_s", "ratio_vs_stock",
@@ -22,12 +22,7 @@ REQUIRED = {"device", "samples_per_s", "seed_samples_per_s", "stock_samples_per_
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("train_throughput_bench", BENCH)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("train_throughput")
 
 
 def test_synthetic_pairs_have_narou_lengths_and_learnable_titles() -> None:
