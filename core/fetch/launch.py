@@ -13,6 +13,7 @@ from typing import Any
 
 from core.fetch.store import FetchLayout, atomic_write_json, read_json
 from core.paths import REPO_ROOT, Paths
+from core.runs.owner import running_argv
 
 
 def lock_held(layout: FetchLayout) -> bool:
@@ -69,16 +70,8 @@ def snapshot(paths: Paths, name: str, log_bytes: int = 2000) -> FetchSnapshot:
 
 def _launched_process_alive(job: dict[str, Any]) -> bool:
     """Whether the process job.json names still runs that argv (a reused pid does not)."""
-    import psutil
-
-    pid, argv = job.get("pid"), job.get("argv")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not isinstance(argv, list):
-        return False
-    try:
-        proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE and proc.cmdline() == argv
-    except (psutil.Error, OSError):
-        return False
+    argv = job.get("argv")
+    return isinstance(argv, list) and running_argv(job.get("pid")) == argv
 
 
 def start_detached(paths: Paths, name: str, fetch_args: list[str]) -> subprocess.Popen[bytes]:

@@ -53,6 +53,20 @@ def identity_of(pid: int) -> dict[str, object]:
         return {}
 
 
+def running_argv(pid: object) -> list[str] | None:
+    """argv of the live (non-zombie) process `pid` on this host; None when there is none or it
+    cannot be read. Compare it with a recorded argv to tell a process from a reused pid."""
+    import psutil
+
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        return None if proc.status() == psutil.STATUS_ZOMBIE else proc.cmdline()
+    except (psutil.Error, OSError):
+        return None
+
+
 def _describe(started: float, cmdline: list[str]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
     cmd = " ".join(cmdline) or "?"
