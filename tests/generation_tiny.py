@@ -106,12 +106,13 @@ def build_collapsed_run(
     import torch
 
     from core.model import build_model
-    from core.tokenization import load_tokenizer, train_wordpiece
+    from core.tokenization import load_tokenizer
 
     torch.manual_seed(0)
     pairs = [{**p, "title": title} for p in sample_pairs()]
-    tok_dir = train_wordpiece([p["story"] for p in pairs] + [title], 1200,
-                              root / f"{run_id}-vocab")
+    # The deterministic vocabulary: with the trainer's, the planted model's one title came
+    # out a piece different on some machines ("竜の卵をのた" for "竜の卵をた").
+    tok_dir = fixed_vocab([p["story"] for p in pairs] + [title], 1200, root / f"{run_id}-vocab")
     tok = load_tokenizer(str(tok_dir)).tokenizer
     model = build_model(tok, scratch="tiny", max_title_tokens=32)
     src = tok([p["story"] for p in pairs], padding=True, truncation=True, max_length=128,

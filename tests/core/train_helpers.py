@@ -12,6 +12,7 @@ from typing import Any
 
 from core.paths import REPO_ROOT, Paths
 from core.training.config import TrainConfig
+from tests.generation_tiny import fixed_vocab
 
 SAMPLE_JSONL = REPO_ROOT / "datasets" / "sample" / "sample.jsonl"
 _BUILT: dict[str, Path] = {}
@@ -23,7 +24,6 @@ def shared_root() -> Path:
         return _BUILT["root"]
     from core.data.importer import ImportOptions, import_dataset
     from core.data.store import load_dataset_dict
-    from core.tokenization import train_wordpiece
 
     root = Path(tempfile.mkdtemp(prefix="narou-train-tests-"))
     atexit.register(shutil.rmtree, root, True)
@@ -32,7 +32,9 @@ def shared_root() -> Path:
     import_dataset(SAMPLE_JSONL, "sample", p, ImportOptions())
     train = load_dataset_dict(p, "sample")["train"]
     texts = [t for row in train for t in (row["story"], row["title"])]
-    train_wordpiece(texts, 2000, root / "tok")
+    # Deterministic, so a training test behaves the same on every machine (the trainer's
+    # vocabulary is not).
+    fixed_vocab(texts, 2000, root / "tok")
     _BUILT["root"] = root
     return root
 
