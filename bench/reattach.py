@@ -6,7 +6,13 @@ it has the metrics.bin sidecar a real run has; `reattach_jsonl_only_s` is the sa
 with the sidecar moved away (an older run: every line parsed from metrics.jsonl).
 
     .venv/bin/python bench/reattach.py [--lines 1000000] [--refreshes 10] [--keep DIR]
+    .venv/bin/python bench/reattach.py --only-watch-cost [--watch-cost 30]
 Last line of output: one JSON object with the figures.
+
+Watching cost: the real TUI (`narou-tui attach`) in a detached tmux session, attached to a
+synthetic 20,000-step run; its CPU time (utime + stime from /proc/<pid>/stat) over a window,
+as a percentage of one core, first with nothing changing, then with a writer process appending
+one metrics line per second.
 """
 
 from __future__ import annotations
@@ -84,6 +90,69 @@ def writer_main(run_dir: str, step: int, total: int, step_s: float, t0: float) -
     while True:
         fr.advance(20)
         time.sleep(0.2)
+
+
+def slow_writer_main(run_dir: str, step: int, total: int) -> None:
+    """The watched job at one metrics line per second, until terminated."""
+    fr = FakeRun(Path(run_dir), total_steps=total, eval_every=10**9, save_every=10**9,
+                 step_s=1.0, t0=time.time() - step, seed=2)
+    fr.step = step
+    while True:
+        fr.advance(1)
+        time.sleep(1.0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def core_share(pid: int, seconds: float) -> float:
+    """Percent of one core the process used over the next `seconds` of wall time."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+def watch_cost(seconds: float, steps: int = 20_000) -> dict[str, float]:
+    """CPU share of an attached TUI: idle, then with one new metrics line per second."""
+    root = Path(tempfile.mkdtemp(prefix="narou-watch-"))
+    sock = f"narou-watch-{os.getpid()}"
+    writer: subprocess.Popen[bytes] | None = None
+    try:
+        fr = FakeRun(root / "checkpoints" / "watched", total_steps=steps * 2, eval_every=500,
+                     save_every=5000, step_s=1.0, t0=time.time() - steps).create()
+        while fr.step < steps:
+            fr.advance(min(5000, steps - fr.step))
+        with open(fr.run_dir / "gpu.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(fr.gpu_lines(fr.t0, time.time()))
+        (root / "datasets").mkdir()
+        repo = Path(__file__).resolve().parents[1]
+        cmd = (f"cd {repo} && PYTHONPATH={repo} exec {sys.executable} -m core.cli.main "
+               f"--datasets-dir {root / 'datasets'} --checkpoints-dir {root / 'checkpoints'} "
+               f"attach watched --readonly")
+        pid = int(subprocess.check_output(
+            ["tmux", "-L", sock, "new-session", "-d", "-x", "120", "-y", "40", "-P", "-F",
+             "#{pane_pid}", cmd], text=True).strip())
+        # Let it start and chart the history before the window opens.
+        time.sleep(12)
+        idle = core_share(pid, seconds)
+        writer = subprocess.Popen([sys.executable, __file__, "--slow-writer", str(fr.run_dir),
+                                   str(fr.step), str(fr.total_steps)])
+        time.sleep(3)
+        busy = core_share(pid, seconds)
+        return {"watch_idle_core_pct": idle, "watch_1line_s_core_pct": busy,
+                "watch_window_s": seconds}
+    finally:
+        if writer is not None:
+            writer.terminate()
+            writer.wait()
+        subprocess.run(["tmux", "-L", sock, "kill-server"], check=False,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def train_records(run_dir: Path) -> int:
@@ -165,11 +234,26 @@ def main() -> None:
                     help="stop GpuSampled bubbling from the Train screen back to the App (which "
                          "re-forwards it: an endless loop that keeps the UI thread busy); a "
                          "stand-in until tui/screens/train.py stops the message itself")
+    ap.add_argument("--watch-cost", type=float, default=30.0, metavar="S",
+                    help="seconds in each watching-cost window (0: skip that part)")
+    ap.add_argument("--only-watch-cost", action="store_true",
+                    help="measure only the watching cost")
     ap.add_argument("--writer", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--slow-writer", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.writer:
         d, step, total, step_s, t0 = args.writer
         writer_main(d, int(step), int(total), float(step_s), float(t0))
+        return
+    if args.slow_writer:
+        d, step, total = args.slow_writer
+        slow_writer_main(d, int(step), int(total))
+        return
+    if args.only_watch_cost:
+        res = watch_cost(args.watch_cost)
+        print(f"watching cost, idle:          {res['watch_idle_core_pct']:.2f}% of one core")
+        print(f"watching cost, 1 line/s:      {res['watch_1line_s_core_pct']:.2f}% of one core")
+        print(json.dumps({k: round(v, 4) for k, v in res.items()}))
         return
     if args.stop_gpu_echo:
         from tui.screens.train import TrainScreen

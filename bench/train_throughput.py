@@ -394,7 +394,8 @@ def run_project(name: str, data: Any, val: Any, tok: Any, plan: Plan) -> dict[st
 
     from core.model import count_parameters
     from core.training.config import TrainConfig, resolve_compile
-    from core.training.loop import Dist, Loop, LoopContext
+    from core.training.context import Dist, LoopContext
+    from core.training.loop import Loop
     from core.training.rundir import MetricsWriter
 
     compile_ = {"project": plan.compile or resolve_compile(TrainConfig().compile), "project_compiled": "on",

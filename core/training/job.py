@@ -16,8 +16,8 @@ from typing import Any
 from core.paths import Paths
 from core.runs.schema import METRICS_FILE, TOKENIZER_DIR, RunState, RunStatus
 from core.training.config import TrainConfig, pick_batch_split
+from core.training.context import Dist, LoopContext, OomRelaunch, StopTraining
 from core.training.locks import LockBusy, RunLock
-from core.training.loop import Dist, LoopContext, OomRelaunch, StopTraining
 from core.training.rundir import GpuLogger, MetricsWriter, StatusWriter, last_segment, read_json
 
 

@@ -88,7 +88,7 @@ def test_checkpoint_round_trip_on_cuda(cuda_run: tuple[Paths, str], tmp_path: Pa
 
     from core.model import load_checkpoint, strip_pooler
     from core.training.checkpoint import TrainerState, load_training_state, save_checkpoint
-    from core.training.loop import lr_lambda_factory, make_optimizer
+    from core.training.optim import lr_lambda_factory, make_optimizer
 
     paths, run_id = cuda_run
     ck = paths.run(run_id) / f"checkpoint-{STEPS}"

@@ -19,8 +19,8 @@ from core.runs.schema import RunState, RunStatus
 from core.telemetry.nvml import GpuSample, ProcessMem
 from core.training.checkpoint import TrainerState
 from core.training.config import TrainConfig
+from core.training.faults import NAN_ENV, OOM_ENV
 from core.training.launch import LaunchError, launch
-from core.training.loop import NAN_ENV, OOM_ENV
 from core.training.rundir import GpuLogger, JsonlWriter
 from tests.core.train_helpers import job_env, make_paths, read_metrics, tiny_config
 

@@ -8,8 +8,8 @@ import pytest
 
 from core.runs.reader import read_status
 from core.training.config import ConfigError, TrainConfig, resolve_compile
+from core.training.faults import COMPILE_BACKEND_ENV
 from core.training.launch import launch
-from core.training.loop import COMPILE_BACKEND_ENV
 from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config
 
 

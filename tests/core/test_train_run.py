@@ -11,8 +11,8 @@ from core.runs.reader import complete_checkpoints, read_status
 from core.runs.rule import effective_history
 from core.runs.schema import COMPLETE_MARKER, RunStatus
 from core.training.checkpoint import FREE_BYTES_ENV, read_trainer_state
+from core.training.faults import NAN_ENV, OOM_ENV
 from core.training.launch import LaunchError, launch, resume_run
-from core.training.loop import NAN_ENV, OOM_ENV
 from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config, tokenizer_dir
 
 
