@@ -92,7 +92,8 @@ class NarouApp(App[None]):
         """Where worker failures' tracebacks are written."""
         return self.paths.config_dir / LOG_NAME
 
-    # Seconds between polls of the watched run / between GPU samples; a factory for the
+    # Seconds between polls of the watched run (twice that while it is quiet, see
+    # RunWatch.next_poll_s) / between GPU samples; a factory for the
     # NVML sampler (tests pass one that reports a fixed state).
     RUN_POLL_S: ClassVar[float] = 1.0
     GPU_POLL_S: ClassVar[float] = 2.0
@@ -148,7 +149,7 @@ class NarouApp(App[None]):
             listener.post_message(RunUpdated(watch.run_id, appended, message.initial,
                                              watch.last_apply_ms))
         if message.complete:
-            self.set_timer(self.RUN_POLL_S, self._poll_run)
+            self.set_timer(watch.next_poll_s(self.RUN_POLL_S), self._poll_run)
 
     def start_gpu_sampler(self) -> None:
         """Start sampling NVML every GPU_POLL_S (idempotent; first call from the Train pane)."""

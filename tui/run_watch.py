@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from core.runs.tail import tail_lines
 from tui.messages.train import RunPolled
 
 LOG_TAIL_LINES = 200
+# After this many polls in a row that brought nothing new, the run is polled half as often.
+QUIET_AFTER = 3
 # Largest slice read per chunk; a 1M-line history arrives as a few chunks of this size.
 CHUNK_BYTES = 32 << 20
 
@@ -43,6 +47,22 @@ class RunWatch:
         self.last_apply_ms = 0.0
         self.last_bytes = 0
         self.gpu_live: deque[Any] = deque(maxlen=600)
+        self._log_stamp: tuple[int, int] | None = None
+        self.quiet_polls = 0
+
+    def _log_if_changed(self) -> list[str] | None:
+        """train.log's tail, or None when the file is as it was at the last poll (size and
+        mtime): a quiet run then costs one stat a second, not a 64 KiB read and split."""
+        try:
+            st = os.stat(self.run_dir / LOG_FILE)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = (-1, 0)
+        if stamp == self._log_stamp:
+            return None
+        lines = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+        self._log_stamp = stamp  # only once read: a failed read is tried again next poll
+        return lines
 
     # ------------------------------------------------------------ worker thread
     def poll(self) -> tuple[RunPolled, Exception | None]:
@@ -73,7 +93,7 @@ class RunWatch:
             status = read_status(self.run_dir)
             status_read = True
             config = read_config(self.run_dir) if self.polls == 0 or not self.config else None
-            log = tail_lines(self.run_dir / LOG_FILE, LOG_TAIL_LINES, max_bytes=64 << 10)
+            log = self._log_if_changed()
         except Exception as exc:  # raised by the worker after posting what was read
             error = exc
         used = self.reader.metrics.bytes_read + self.reader.gpu.bytes_read - before
@@ -96,9 +116,12 @@ class RunWatch:
             nan_steps += res.non_finite_steps
         for g in msg.gpu:
             self.history.apply_gpu(g)
+        news = bool(appended or msg.gpu or msg.log_tail is not None or msg.initial)
         # After a failed read, what was not read keeps its last value.
         if msg.status_read:
+            news = news or _without_heartbeat(msg.status) != _without_heartbeat(self.status)
             self.status = msg.status
+        self.quiet_polls = 0 if news else self.quiet_polls + 1
         if msg.config is not None:
             self.config = msg.config
         if msg.log_tail is not None:
@@ -117,3 +140,17 @@ class RunWatch:
         self.last_bytes = msg.bytes_read
         self.last_apply_ms = (time.perf_counter() - t0) * 1000
         return appended, alerts
+
+    def next_poll_s(self, base_s: float) -> float:
+        """Seconds to the next poll: `base_s`, doubled while the run is quiet.
+
+        A job heartbeats, logs and saves at its own pace; a run with nothing new for a few
+        polls (stalled, between long log intervals, finished) costs half the wakeups, and the
+        first new line brings the pace back.
+        """
+        return base_s * 2 if self.quiet_polls >= QUIET_AFTER else base_s
+
+
+def _without_heartbeat(status: RunStatus | None) -> RunStatus | None:
+    """The status less its heartbeat time: a rewrite that only moves `updated_at` is no news."""
+    return None if status is None else replace(status, updated_at=None)

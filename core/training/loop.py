@@ -153,15 +153,20 @@ class Loop:
 
     def _check_disk(self, n_params: int) -> bool:
         """False when the next save would not fit (the save is then refused)."""
-        verdict = disk_verdict(self.ctx.run_dir, n_params, self.state.step)
-        # The low-disk warning is said once a segment; a refusal every time it happens.
-        if verdict is None or (verdict.event == "disk_low" and self._disk_warned):
+        v = disk_verdict(self.ctx.run_dir, n_params, self.state.step)
+        if v is None:
             return True
-        self._disk_warned = self._disk_warned or verdict.event == "disk_low"
-        self._event(verdict.event, reason=verdict.message, free_bytes=verdict.free, need_bytes=verdict.need)
-        self._status(write=True, disk_warning=verdict.message)
-        print(f"warning: {verdict.message}{verdict.console_tail}", flush=True)
-        return verdict.event != "save_refused"
+        if v.refused:
+            self._event("save_refused", reason=v.message, free_bytes=v.free, need_bytes=v.need)
+            print(f"warning: {v.message}; previous checkpoints are untouched", flush=True)
+        elif self._disk_warned:
+            return True  # the low-disk warning is said once a segment
+        else:
+            self._disk_warned = True
+            self._event("disk_low", reason=v.message, free_bytes=v.free, need_bytes=v.need)
+            print(f"warning: {v.message}", flush=True)
+        self._status(write=True, disk_warning=v.message)
+        return not v.refused
 
     # ------------------------------------------------------------------ eval / save
     def evaluate(self) -> float:

@@ -13,13 +13,12 @@ GIB = 1 << 30
 
 @dataclass(frozen=True)
 class DiskVerdict:
-    """A save that will not fit (`save_refused`) or that leaves little room (`disk_low`)."""
+    """A save that will not fit (`refused`) or that leaves little room."""
 
-    event: str
+    refused: bool
     message: str
     free: int
     need: int
-    console_tail: str = ""
 
 
 def disk_verdict(run_dir: Path, n_params: int, step: int) -> DiskVerdict | None:
@@ -28,10 +27,10 @@ def disk_verdict(run_dir: Path, n_params: int, step: int) -> DiskVerdict | None:
     free = free_bytes(run_dir)
     # A 20% margin: the forecast is the last checkpoint's size and the next may be a bit larger.
     if free < need * 1.2:
-        return DiskVerdict("save_refused", f"not enough disk for checkpoint-{step}: {free / GIB:.2f} GiB free, "
-                           f"needs ≈ {need / GIB:.2f} GiB", free, need, "; previous checkpoints are untouched")
+        return DiskVerdict(True, f"not enough disk for checkpoint-{step}: {free / GIB:.2f} GiB free, "
+                           f"needs ≈ {need / GIB:.2f} GiB", free, need)
     if free < need * 4:
-        return DiskVerdict("disk_low", f"disk almost full: {free / GIB:.2f} GiB free, each checkpoint ≈ "
+        return DiskVerdict(False, f"disk almost full: {free / GIB:.2f} GiB free, each checkpoint ≈ "
                            f"{need / GIB:.2f} GiB", free, need)
     return None
 

@@ -18,7 +18,8 @@ class RunPolled(Message):
 
     generation: which `watch_run` call it belongs to (stale polls are dropped).
     chunks / gpu: what was appended since the last poll, already parsed into columns.
-    log_tail: the last lines of train.log. poll_ms / bytes_read: cost of this poll.
+    log_tail: the last lines of train.log (None: unchanged since the last poll).
+    poll_ms / bytes_read: cost of this poll.
     initial: the first poll after attaching (history load; alerts stay silent).
     complete: False when a read failed part-way (the failure goes to the App's handler);
         then status_read False / config None / log_tail None say what was not read.

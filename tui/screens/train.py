@@ -27,6 +27,7 @@ from tui.messages.train import (
     RunsListed,
     RunUpdated,
 )
+from tui.redraw import show_text
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
@@ -35,6 +36,7 @@ from tui.widgets.run_progress import ProgressInfo, RunProgress
 from tui.workers import ForwardWorkerFailures, background
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
     from textual.worker import Worker
 
     from core.training.config import TrainConfig
@@ -43,7 +45,11 @@ if TYPE_CHECKING:
 
 STEP_WINDOWS: tuple[int | None, ...] = (None, 1_000, 10_000, 100_000)
 TIME_WINDOWS: tuple[float | None, ...] = (None, 3600.0, 6 * 3600.0, 24 * 3600.0)
-RUN_LIST_S = 3.0
+# The watched run has its own 1 s poll; the list only finds other runs and their states.
+RUN_LIST_S = 10.0
+# Live data redraws the charts at most this often (a redraw of the eight charts is the most
+# expensive thing a watching TUI does; LlamaBoard refreshes every 2 s, W&B every 10-15 s).
+CHART_PERIOD_S = 2.0
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
 VIEWS = ("charts", "log", "probes", "launch")
@@ -98,6 +104,8 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         self.window_index = 0
         self.view = "charts"
         self._charts_dirty = True
+        self._charts_at = -math.inf  # time.monotonic() of the last chart update
+        self._charts_timer: Timer | None = None
         self._last_probe_version = -1
         self._log_tail: list[str] = []
         self.refresh_count = 0
@@ -217,7 +225,10 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         if changed or initial:
             self._charts_dirty = True
         if self._charts_dirty and self.view == "charts":
-            self.update_charts()
+            if initial:
+                self.update_charts()
+            else:
+                self._update_charts_soon()
         self._update_progress(watch)
         self._update_events(watch)
         if self.view == "log":
@@ -243,10 +254,24 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         seq = STEP_WINDOWS if self.x_mode == "step" else TIME_WINDOWS
         return seq[self.window_index % len(seq)]
 
+    def _update_charts_soon(self) -> None:
+        """Update the charts now, or once CHART_PERIOD_S has passed since the last update."""
+        wait = self._charts_at + CHART_PERIOD_S - time.monotonic()
+        if wait <= 0:
+            self.update_charts()
+        elif self._charts_timer is None:
+            self._charts_timer = self.set_timer(wait, self._charts_due)
+
+    def _charts_due(self) -> None:
+        self._charts_timer = None
+        if self._charts_dirty and self.view == "charts":
+            self.update_charts()
+
     def update_charts(self) -> None:
         """Rebuild every chart's data from the history (O(points / BLOCK + width) each)."""
         watch = self.watch
         self._charts_dirty = False
+        self._charts_at = time.monotonic()
         if watch is None:
             return
         h = watch.history
@@ -296,7 +321,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         status += "whole run" if win is None else (
             f"last {win:,.0f} steps" if by_step else f"last {win / 3600:.0f} h")
         status += f"  smoothing {alpha:.2f}  ({h.n_train:,} points, {h.lines:,} lines)"
-        self.query_one("#chart-status", Static).update(status)
+        show_text(self.query_one("#chart-status", Static), Text(status, no_wrap=True, overflow="ellipsis"))
 
     def shown_gpu(self) -> int | None:
         """The card index the GPU charts show (None before any GPU sample)."""
@@ -402,7 +427,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
             t.append(f"{e.get('event')} {detail}\n", style=style)
         if not watch.history.events:
             t.append("no events yet", style="dim")
-        self.query_one("#train-events", Static).update(t)
+        show_text(self.query_one("#train-events", Static), t)
 
     def _update_log(self, watch: RunWatch) -> None:
         lines = watch.log_tail

@@ -8,6 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.redraw import show_text
+
 
 def _bar(frac: float, width: int = 12) -> str:
     frac = min(1.0, max(0.0, frac))
@@ -31,12 +33,12 @@ class GpuPanel(Static):
             ("no GPU telemetry", f" ({reason})")
         t = Text(head, style="bold yellow")
         t.append(detail, style="dim")
-        self.update(t)
+        show_text(self, t)
 
     def show_samples(self, samples: Sequence[Any]) -> None:
         self.unavailable = None
         if not samples:
-            self.update(Text("GPU: no samples", style="dim"))
+            show_text(self, Text("GPU: no samples", style="dim"))
             return
         t = Text(no_wrap=True, overflow="ellipsis")
         for i, s in enumerate(samples):
@@ -51,4 +53,4 @@ class GpuPanel(Static):
             temp = f"{s.temp_c:.0f}°C" if s.temp_c is not None else "—"
             power = f"{s.power_w:.0f} W" if s.power_w is not None else "—"
             t.append(f"temp {temp}  power {power}")
-        self.update(t)
+        show_text(self, t)

@@ -28,6 +28,9 @@ def age_text(seconds: float | None) -> str:
     return f"{s:.0f}s"
 
 
+COLUMNS = ("run", "state", "progress", "best", "age")
+
+
 class RunList(DataTable[Any]):
     """Runs newest first; the highlighted row keeps its run across refreshes."""
 
@@ -36,13 +39,11 @@ class RunList(DataTable[Any]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.runs: list[RunSummary] = []
+        self._shown: dict[str, tuple[Text, Text, str, str, str]] = {}
 
     def on_mount(self) -> None:
-        self.add_column("run", key="run")
-        self.add_column("state", key="state")
-        self.add_column("progress", key="progress")
-        self.add_column("best", key="best")
-        self.add_column("age", key="age")
+        for key in COLUMNS:
+            self.add_column(key, key=key)
 
     @property
     def selected_run(self) -> str | None:
@@ -54,27 +55,44 @@ class RunList(DataTable[Any]):
                     watched: str | None = None) -> None:
         now = time.time() if now is None else now
         keep = self.selected_run or watched
+        rows = [self._row(r, now, watched) for r in runs]
         self.runs = runs
+        if [r.run_id for r in runs] == list(self._shown) and self.row_count == len(rows):
+            # The same runs in the same order (every few seconds while one is watched):
+            # rewrite only the cells that changed, so the table is not rebuilt and relaid out.
+            for run_id, row in zip(self._shown, rows, strict=True):
+                for column, old, cell in zip(COLUMNS, self._shown[run_id], row, strict=True):
+                    if old != cell:
+                        # A wider cell widens its column; a narrower one leaves it (no relayout).
+                        grow = len(str(cell)) > len(str(old))
+                        self.update_cell(run_id, column, cell, update_width=grow)
+                self._shown[run_id] = row
+            return
         self.clear()
-        for r in runs:
-            st = r.status
-            name = Text(("▶ " if r.run_id == watched else "  ") + r.run_id)
-            state = Text(r.state, style=STATE_STYLE.get(r.state, ""))
-            if st and st.total_steps:
-                prog = f"{100 * st.step / st.total_steps:.0f}% {st.step}/{st.total_steps}"
-            elif st:
-                prog = str(st.step)
-            else:
-                prog = "—"
-            best = f"{st.best_eval_loss:.3f}" if st and st.best_eval_loss is not None else "—"
-            ref = st.updated_at if st and st.updated_at else r.started_at
-            self.add_row(name, state, prog, best, age_text(now - ref if ref else None),
-                         key=r.run_id)
+        self._shown = {}
+        for r, row in zip(runs, rows, strict=True):
+            self.add_row(*row, key=r.run_id)
+            self._shown[r.run_id] = row
         if keep is not None:
             for i, r in enumerate(runs):
                 if r.run_id == keep:
                     self.move_cursor(row=i, animate=False)
                     break
+
+    @staticmethod
+    def _row(r: RunSummary, now: float, watched: str | None) -> tuple[Text, Text, str, str, str]:
+        st = r.status
+        name = Text(("▶ " if r.run_id == watched else "  ") + r.run_id)
+        state = Text(r.state, style=STATE_STYLE.get(r.state, ""))
+        if st and st.total_steps:
+            prog = f"{100 * st.step / st.total_steps:.0f}% {st.step}/{st.total_steps}"
+        elif st:
+            prog = str(st.step)
+        else:
+            prog = "—"
+        best = f"{st.best_eval_loss:.3f}" if st and st.best_eval_loss is not None else "—"
+        ref = st.updated_at if st and st.updated_at else r.started_at
+        return name, state, prog, best, age_text(now - ref if ref else None)
 
     def describe(self) -> str:
         """Plain one-line-per-run text (for logs and tests)."""

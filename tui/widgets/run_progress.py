@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.runs.eta import Eta, format_duration
+from tui.redraw import show_text
 from tui.widgets.run_list import STATE_STYLE
 
 
@@ -43,7 +44,7 @@ class RunProgress(Static):
 
     def show(self, info: ProgressInfo) -> None:
         self.info = info
-        self.update(self.text(info))
+        show_text(self, self.text(info))
 
     @staticmethod
     def text(info: ProgressInfo, bar_w: int = 22) -> Text:
