@@ -98,8 +98,9 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
             steps = h.train["step"]
             assert (steps[1:] > steps[:-1]).all()  # torn lines never produced bad rows
             assert h.bad_lines == 0
-            await pilot.pause(0.3)
-            assert loss.data.series[0].x[-1] >= 400 and loss.draw_count > draws
+            # Live data redraws the charts at most every CHART_PERIOD_S: wait for that redraw.
+            await _until(pilot, lambda: loss.data.series[0].x[-1] >= 400)
+            assert loss.draw_count > draws
             info = screen.query_one(RunProgress).info
             assert info.state == "running" and info.step >= 400 and info.total_steps == 2000
             assert info.eta is not None and info.eta.eta_end_s is not None

@@ -47,9 +47,10 @@ STEP_WINDOWS: tuple[int | None, ...] = (None, 1_000, 10_000, 100_000)
 TIME_WINDOWS: tuple[float | None, ...] = (None, 3600.0, 6 * 3600.0, 24 * 3600.0)
 # The watched run has its own 1 s poll; the list only finds other runs and their states.
 RUN_LIST_S = 10.0
-# Live data redraws the charts at most this often (a redraw of the eight charts is the most
-# expensive thing a watching TUI does; LlamaBoard refreshes every 2 s, W&B every 10-15 s).
-CHART_PERIOD_S = 2.0
+# Live data redraws the charts at most this often: redrawing the eight charts is the most
+# expensive thing a watching TUI does (measured with bench/reattach.py --only-watch-cost),
+# and a chart of a long run moves by a dot column every few minutes.
+CHART_PERIOD_S = 4.0
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
 VIEWS = ("charts", "log", "probes", "launch")

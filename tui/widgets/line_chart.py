@@ -15,6 +15,8 @@ from core.runs.series import MinMaxPyramid, minmax_buckets
 # Braille dot bits by (row 0..3, column 0..1) inside one cell.
 _DOTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.int64)
 _Y_LABEL_W = 8
+# The character of each braille bit mask (an empty cell is a space).
+_GLYPHS = [chr(0x2800 + b) if b else " " for b in range(256)]
 
 
 @dataclass
@@ -162,16 +164,13 @@ class LineChart(Widget):
             out.append("\n")
             out.append(labels.get(r, "").rjust(_Y_LABEL_W - 1)[: _Y_LABEL_W - 1] + "┤",
                        style="dim")
-            row_bits, row_owner = bits[r], owner[r]
-            c = 0
-            while c < plot_w:
+            row_owner = owner[r]
+            chars = "".join([_GLYPHS[b] for b in bits[r].tolist()])
+            # One span per run of cells drawn by the same series.
+            cuts = [0, *(np.flatnonzero(row_owner[1:] != row_owner[:-1]) + 1).tolist(), plot_w]
+            for c, e in zip(cuts[:-1], cuts[1:], strict=True):
                 o = row_owner[c]
-                e = c + 1
-                while e < plot_w and row_owner[e] == o:
-                    e += 1
-                chars = "".join(chr(0x2800 + int(b)) if b else " " for b in row_bits[c:e])
-                out.append(chars, style=d.series[o].color if o >= 0 else "")
-                c = e
+                out.append(chars[c:e], style=d.series[o].color if o >= 0 else "")
         left, mid, right = (fmt_x(v - d.x_origin, d.x_format) for v in (x0, (x0 + x1) / 2, x1))
         axis = " " * _Y_LABEL_W + left
         mid_pos = _Y_LABEL_W + plot_w // 2 - len(mid) // 2
@@ -183,24 +182,32 @@ class LineChart(Widget):
 
 def _dots(lo: np.ndarray, hi: np.ndarray, last: np.ndarray, y0: float, y1: float, nrow: int,
           connect: bool) -> np.ndarray:
-    """Boolean (nrow, ncol) dot grid: each column lit from its min to its max row."""
+    """Boolean (nrow, ncol) dot grid: each column lit from its min to its max row.
+
+    With `connect`, a column also reaches the row where the previous drawn column ended, so
+    the line has no gaps; empty (non-finite) columns are skipped, not bridged to zero.
+    """
     ncol = len(lo)
-    grid = np.zeros((nrow, ncol), bool)
     scale = (nrow - 1) / (y1 - y0)
     with np.errstate(invalid="ignore"):
         r_lo = np.rint((y1 - lo) * scale)  # row 0 is the top
         r_hi = np.rint((y1 - hi) * scale)
         r_last = np.rint((y1 - last) * scale)
-    prev = math.nan
-    for c in range(ncol):
-        a, b = r_hi[c], r_lo[c]
-        if not (math.isfinite(a) and math.isfinite(b)):
-            continue
-        if connect and math.isfinite(prev):
-            a, b = min(a, prev), max(b, prev)
-        grid[int(max(a, 0)): int(min(b, nrow - 1)) + 1, c] = True
-        prev = r_last[c] if math.isfinite(r_last[c]) else (r_lo[c] + r_hi[c]) / 2
-    return grid
+        ok = np.isfinite(r_lo) & np.isfinite(r_hi)
+        top, bottom = r_hi.copy(), r_lo.copy()
+        if connect and ok.any():
+            ends = np.where(np.isfinite(r_last), r_last, (r_lo + r_hi) / 2)
+            # The end row of the nearest drawn column to the left, if there is one.
+            drawn = np.maximum.accumulate(np.where(ok, np.arange(ncol), -1))
+            before = np.concatenate(([-1], drawn[:-1]))
+            has = before >= 0
+            prev = ends[np.where(has, before, 0)]
+            top = np.where(has, np.minimum(top, prev), top)
+            bottom = np.where(has, np.maximum(bottom, prev), bottom)
+        first = np.trunc(np.maximum(np.where(ok, top, 0), 0))
+        final = np.trunc(np.minimum(np.where(ok, bottom, -1), nrow - 1))
+    rows = np.arange(nrow)[:, None]
+    return (rows >= first[None, :]) & (rows <= final[None, :]) & ok[None, :]
 
 
 def _to_cells(grid: np.ndarray, h: int, w: int) -> np.ndarray:
