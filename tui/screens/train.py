@@ -322,7 +322,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         status += "whole run" if win is None else (
             f"last {win:,.0f} steps" if by_step else f"last {win / 3600:.0f} h")
         status += f"  smoothing {alpha:.2f}  ({h.n_train:,} points, {h.lines:,} lines)"
-        show_text(self.query_one("#chart-status", Static), Text(status, no_wrap=True, overflow="ellipsis"))
+        show_text(self.query_one("#chart-status", Static), Text(status))
 
     def shown_gpu(self) -> int | None:
         """The card index the GPU charts show (None before any GPU sample)."""
