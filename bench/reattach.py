@@ -11,8 +11,8 @@ Last line of output: one JSON object with the figures.
 
 Watching cost: the real TUI (`narou-tui attach`) in a detached tmux session, attached to a
 synthetic 20,000-step run; its CPU time (utime + stime from /proc/<pid>/stat) over a window,
-as a percentage of one core, first with nothing changing, then with a writer process appending
-one metrics line per second.
+as a percentage of one core, first with nothing new but the job's status heartbeat (every 5 s),
+then with a writer process also appending one metrics line per second.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from core.paths import Paths  # noqa: E402
 from core.runs import sidecar  # noqa: E402
 from core.runs.history import RunHistory  # noqa: E402
 from core.runs.parse import MetricsParser  # noqa: E402
+from core.runs.schema import HEARTBEAT_S  # noqa: E402
 from core.runs.synthetic import FakeRun  # noqa: E402
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart  # noqa: E402
 
@@ -92,13 +93,19 @@ def writer_main(run_dir: str, step: int, total: int, step_s: float, t0: float) -
         time.sleep(0.2)
 
 
-def slow_writer_main(run_dir: str, step: int, total: int) -> None:
-    """The watched job at one metrics line per second, until terminated."""
+def slow_writer_main(run_dir: str, step: int, total: int, lines: bool, pid: int) -> None:
+    """The watched job: a status heartbeat every HEARTBEAT_S as a real job writes it, and with
+    `lines` one metrics line per second; until terminated."""
     fr = FakeRun(Path(run_dir), total_steps=total, eval_every=10**9, save_every=10**9,
                  step_s=1.0, t0=time.time() - step, seed=2)
     fr.step = step
+    tick = 0
     while True:
-        fr.advance(1)
+        if lines:
+            fr.advance(1)
+        if tick % int(HEARTBEAT_S) == 0:
+            fr.write_status("running", pid=pid)
+        tick += 1
         time.sleep(1.0)
 
 
@@ -118,7 +125,8 @@ def core_share(pid: int, seconds: float) -> float:
 
 
 def watch_cost(seconds: float, steps: int = 20_000) -> dict[str, float]:
-    """CPU share of an attached TUI: idle, then with one new metrics line per second."""
+    """CPU share of an attached TUI: with only the job's heartbeat, then with one new metrics
+    line per second as well."""
     root = Path(tempfile.mkdtemp(prefix="narou-watch-"))
     sock = f"narou-watch-{os.getpid()}"
     writer: subprocess.Popen[bytes] | None = None
@@ -139,11 +147,17 @@ def watch_cost(seconds: float, steps: int = 20_000) -> dict[str, float]:
              "#{pane_pid}", cmd], text=True).strip())
         # Let it start and chart the history before the window opens.
         time.sleep(12)
-        idle = core_share(pid, seconds)
-        writer = subprocess.Popen([sys.executable, __file__, "--slow-writer", str(fr.run_dir),
-                                   str(fr.step), str(fr.total_steps)])
-        time.sleep(3)
-        busy = core_share(pid, seconds)
+        shares = []
+        for lines in (False, True):
+            writer = subprocess.Popen([sys.executable, __file__, "--slow-writer", str(fr.run_dir),
+                                       str(fr.step), str(fr.total_steps), str(int(lines)),
+                                       str(os.getpid())])
+            time.sleep(3)  # the writer's interpreter starts
+            shares.append(core_share(pid, seconds))
+            writer.terminate()
+            writer.wait()
+            writer = None
+        idle, busy = shares
         return {"watch_idle_core_pct": idle, "watch_1line_s_core_pct": busy,
                 "watch_window_s": seconds}
     finally:
@@ -245,15 +259,15 @@ def main() -> None:
     ap.add_argument("--only-watch-cost", action="store_true",
                     help="measure only the watching cost")
     ap.add_argument("--writer", nargs=5, help=argparse.SUPPRESS)
-    ap.add_argument("--slow-writer", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--slow-writer", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.writer:
         d, step, total, step_s, t0 = args.writer
         writer_main(d, int(step), int(total), float(step_s), float(t0))
         return
     if args.slow_writer:
-        d, step, total = args.slow_writer
-        slow_writer_main(d, int(step), int(total))
+        d, step, total, lines, pid = args.slow_writer
+        slow_writer_main(d, int(step), int(total), lines == "1", int(pid))
         return
     if args.only_watch_cost:
         res = watch_cost(args.watch_cost)
