@@ -1,10 +1,11 @@
-"""The training loop: bucketed batches, AMP, accumulation, eval + probes, saves, faults.
+"""The training loop: one segment of steps, with evals, probes and saves on their intervals.
 
 Written for throughput on a GPU: pre-tokenized columns gathered by offset, shapes padded to a
 few repeating buckets, fused AdamW, bf16 autocast, TF32, opt-in torch.compile with symbolic
 lengths (one graph for every bucket, eager fallback), SDPA, and no
 host synchronisation inside a step (losses stay on the device and are read once per
-`log_steps`). Only rank 0 writes files.
+`log_steps`). Only rank 0 writes files. What the loop calls but is not the step itself lives
+beside it: optim, schedule, meter, faults, compile_policy, save_guards, context.
 """
 
 from __future__ import annotations
