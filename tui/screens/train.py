@@ -35,6 +35,7 @@ from tui.widgets.run_progress import ProgressInfo, RunProgress
 from tui.workers import ForwardWorkerFailures, background
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
     from textual.worker import Worker
 
     from core.training.config import TrainConfig
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 STEP_WINDOWS: tuple[int | None, ...] = (None, 1_000, 10_000, 100_000)
 TIME_WINDOWS: tuple[float | None, ...] = (None, 3600.0, 6 * 3600.0, 24 * 3600.0)
 RUN_LIST_S = 3.0
+# Quiet time after the last keystroke in the launch form before the preflight runs again.
+CHECK_DEBOUNCE_S = 0.4
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
 VIEWS = ("charts", "log", "probes", "launch")
@@ -66,6 +69,9 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
                 tooltip="Probe titles per evaluation and the run's events"),
         Binding("n", "view('launch')", "New run", id="train.new",
                 tooltip="Open the launch form for a new run"),
+        Binding("b", "toggle_side", "Runs", id="train.side",
+                tooltip="Show or hide the runs / progress / GPU column (an overlay on narrow "
+                "terminals)"),
         Binding("s", "stop", "Stop", id="train.stop",
                 tooltip="Checkpoint, then stop the watched run"),
         Binding("r", "resume", "Resume", id="train.resume",
@@ -103,6 +109,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         self.refresh_count = 0
         self.last_refresh_ms = 0.0
         self._auto_attached = False
+        self._check_timer: Timer | None = None
 
     @property
     def narou(self) -> NarouApp:
@@ -196,6 +203,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key is not None and event.row_key.value:
             self.attach(str(event.row_key.value))
+            self.remove_class("-side-open")  # the overlay has done its job: show the charts
 
     def attach(self, run_id: str) -> None:
         self.narou.watch_run(run_id)
@@ -456,8 +464,18 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
             self._update_probes(watch)
         elif name == "launch":
             self._preview_command()
-            self.query_one(LaunchForm).focus()
+            self._check_soon()
+            self.query_one(LaunchForm).focus_fields()
         self.refresh_bindings()
+
+    def action_toggle_side(self) -> None:
+        """Narrow terminals: the side column as an overlay; otherwise hide it or show it."""
+        if self.has_class("-narrow"):
+            self.toggle_class("-side-open")
+            if self.has_class("-side-open"):
+                self.query_one(RunList).focus()
+        else:
+            self.toggle_class("-side-hidden")
 
     def action_toggle_x(self) -> None:
         self.x_mode = "time" if self.x_mode == "step" else "step"
@@ -530,6 +548,18 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     # ------------------------------------------------------------------ launch
     def on_launch_form_changed(self, message: LaunchForm.Changed) -> None:
         self._preview_command()
+        self._check_soon()
+
+    def _check_soon(self) -> None:
+        """Run the preflight once typing pauses, so its result follows the fields."""
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(CHECK_DEBOUNCE_S, self._check_if_shown)
+
+    def _check_if_shown(self) -> None:
+        self._check_timer = None
+        if self.view == "launch" and not self.readonly:
+            self.action_check_launch()
 
     def _preview_command(self) -> None:
         form = self.query_one(LaunchForm)
@@ -562,6 +592,12 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
 
     def on_launch_checked(self, message: LaunchChecked) -> None:
         form = self.query_one(LaunchForm)
+        try:
+            current = form.config().cli_command()
+        except Exception:
+            current = None
+        if current != message.command:
+            return  # the fields changed while it ran: the newer check's result is coming
         form.show_findings(message.findings)
         form.show_command("$ " + message.command)
 
