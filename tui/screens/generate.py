@@ -57,6 +57,8 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
                 tooltip="Stop comparing: only A generates"),
         Binding("ctrl+t", "train_demo", "Demo model", id="generate.demo", priority=True,
                 tooltip="Train a tiny demo model on the bundled sample"),
+        Binding("ctrl+o", "toggle_side", "Checkpoints", id="generate.side", priority=True,
+                tooltip="Show or hide the checkpoint list (an overlay on narrow terminals)"),
         Binding("f5", "refresh", "Refresh", id="generate.refresh",
                 tooltip="Re-read the run directories"),
     ]
@@ -88,6 +90,7 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
                 yield Static("No model loaded.", id="load-status", classes="muted")
                 yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
             with Vertical(id="gen-mid"):
+                yield Static("ctrl+o: checkpoint list", classes="muted narrow-only")
                 yield Label("Synopsis (あらすじ)", classes="section")
                 yield TextArea(id="synopsis", soft_wrap=True, show_line_numbers=False)
                 yield Static("", id="source", classes="muted")
@@ -144,6 +147,16 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
     @on(CheckpointBrowser.Picked)
     def _picked(self, event: CheckpointBrowser.Picked) -> None:
         self._load(event.slot, event.spec)
+        self.remove_class("-side-open")  # the overlay has done its job: back to the synopsis
+
+    def action_toggle_side(self) -> None:
+        """Narrow terminals: the checkpoint list as an overlay; otherwise hide it or show it."""
+        if self.has_class("-narrow"):
+            self.toggle_class("-side-open")
+            if self.has_class("-side-open"):
+                self.query_one(CheckpointBrowser).focus()
+        else:
+            self.toggle_class("-side-hidden")
 
     def _load(self, slot: str, spec: str) -> None:
         self.specs[slot] = spec

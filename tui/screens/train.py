@@ -138,6 +138,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
                 yield Static("", id="train-events")
             with ContentSwitcher(initial="view-charts", id="train-main"):
                 with VerticalScroll(id="view-charts"):
+                    yield Static("b: runs, progress, GPU and events", classes="muted narrow-only")
                     yield Static("", id="chart-status")
                     yield LineChart("loss", id="chart-loss")
                     with Grid(id="chart-grid"):

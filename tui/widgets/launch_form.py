@@ -93,7 +93,6 @@ class LaunchForm(Vertical):
     LaunchForm { padding: 0 1; }
     LaunchForm #launch-fields { height: 1fr; }
     LaunchForm #launch-groups { layout: grid; grid-size: 1; grid-gutter: 0 2; height: auto; }
-    .-wide LaunchForm #launch-groups { grid-size: 2; }
     LaunchForm .launch-group { height: auto; }
     LaunchForm .launch-group-title { color: $accent; text-style: bold; margin-top: 1; }
     LaunchForm .launch-row { height: 1; }
