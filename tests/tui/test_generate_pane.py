@@ -18,6 +18,7 @@ from tests.generation_tiny import (
     sample_pairs,
     write_sample_dataset,
 )
+from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
 from tui.app import LaunchOptions, NarouApp
 
 COLLAPSED_TITLE = "竜の卵を拾った"
@@ -186,8 +187,9 @@ def _listing_only_runs(root: Path) -> None:
     os.utime(root / "narou-base-0412", (fixed + 60, fixed + 60))
 
 
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
 def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+                       monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     _listing_only_runs(paths.checkpoints_dir)
@@ -198,7 +200,7 @@ def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
         await pilot.pause()  # type: ignore[attr-defined]
 
     try:
-        assert snap_compare(_app(paths), terminal_size=(120, 40), run_before=type_synopsis)
+        assert snap_compare(_app(paths), terminal_size=size, run_before=type_synopsis)
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
