@@ -26,6 +26,7 @@ from tui.messages.generate import (
     ModelLoaded,
     ModelLoadProgress,
 )
+from tui.side_column import FoldingSideColumn
 from tui.widgets.checkpoint_browser import CheckpointBrowser
 from tui.widgets.decoding_form import DecodingForm
 from tui.widgets.generation_history import GenerationHistory, HistoryEntry
@@ -40,10 +41,11 @@ EMPTY_HINT = (
 EVAL_LIMIT = 200
 
 
-class GenerateScreen(ForwardWorkerFailures, Screen[None]):
+class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     """Type or pick a synopsis, choose checkpoints (A, optional B) and decoding, get titles."""
 
     CSS_PATH = "../styles/generate.tcss"
+    SIDE_FOCUS = "#browser"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+g", "generate", "Generate", id="generate.run", priority=True,
                 tooltip="Generate titles for the synopsis with A (and B)"),
@@ -82,8 +84,8 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="gen-body"):
-            with Vertical(id="gen-left"):
+        with Horizontal(id="gen-body", classes="with-side-column"):
+            with Vertical(id="gen-left", classes="side-column"):
                 yield Label("Checkpoints  (enter: A · b: B)", classes="section")
                 yield CheckpointBrowser(id="browser")
                 yield Static(EMPTY_HINT, id="empty-hint")
@@ -147,16 +149,7 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
     @on(CheckpointBrowser.Picked)
     def _picked(self, event: CheckpointBrowser.Picked) -> None:
         self._load(event.slot, event.spec)
-        self.remove_class("-side-open")  # the overlay has done its job: back to the synopsis
-
-    def action_toggle_side(self) -> None:
-        """Narrow terminals: the checkpoint list as an overlay; otherwise hide it or show it."""
-        if self.has_class("-narrow"):
-            self.toggle_class("-side-open")
-            if self.has_class("-side-open"):
-                self.query_one(CheckpointBrowser).focus()
-        else:
-            self.toggle_class("-side-hidden")
+        self.close_side_overlay()
 
     def _load(self, slot: str, spec: str) -> None:
         self.specs[slot] = spec

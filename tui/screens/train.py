@@ -27,6 +27,7 @@ from tui.messages.train import (
     RunsListed,
     RunUpdated,
 )
+from tui.side_column import FoldingSideColumn
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
@@ -57,10 +58,11 @@ CHARTS: tuple[tuple[str, str], ...] = (
 )
 
 
-class TrainScreen(ForwardWorkerFailures, Screen[None]):
+class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     """Runs on the left, the watched run's charts (or log / probes / launch form) on the right."""
 
     CSS_PATH = "../styles/train.tcss"
+    SIDE_FOCUS = "#run-list"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "view('charts')", "Charts", id="train.charts",
                 tooltip="Show the loss / learning-rate / GPU charts"),
@@ -126,8 +128,8 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="train-body"):
-            with Vertical(id="train-side"):
+        with Horizontal(id="train-body", classes="with-side-column"):
+            with Vertical(id="train-side", classes="side-column"):
                 yield Static("Runs  (enter: watch)", classes="section")
                 yield RunList(id="run-list")
                 yield Static("Progress", classes="section")
@@ -204,7 +206,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key is not None and event.row_key.value:
             self.attach(str(event.row_key.value))
-            self.remove_class("-side-open")  # the overlay has done its job: show the charts
+            self.close_side_overlay()
 
     def attach(self, run_id: str) -> None:
         self.narou.watch_run(run_id)
@@ -468,15 +470,6 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
             self._check_soon()
             self.query_one(LaunchForm).focus_fields()
         self.refresh_bindings()
-
-    def action_toggle_side(self) -> None:
-        """Narrow terminals: the side column as an overlay; otherwise hide it or show it."""
-        if self.has_class("-narrow"):
-            self.toggle_class("-side-open")
-            if self.has_class("-side-open"):
-                self.query_one(RunList).focus()
-        else:
-            self.toggle_class("-side-hidden")
 
     def action_toggle_x(self) -> None:
         self.x_mode = "time" if self.x_mode == "step" else "step"
