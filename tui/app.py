@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from tui.run_watch import RunWatch
 
 
+# Terminal widths (cells) where the layouts change: below NORMAL_WIDTH side columns collapse
+# to a key-toggled overlay (an 80×24 SSH terminal); from WIDE_WIDTH charts and text get more.
+NORMAL_WIDTH = 100
+WIDE_WIDTH = 160
+
+
 @dataclass
 class LaunchOptions:
     """How the app was opened: which pane first, and an optional run to attach to.
@@ -44,6 +50,10 @@ class NarouApp(App[None]):
     TITLE = "narou-tui"
     SUB_TITLE = "BERT2BERT title workbench"
     CSS_PATH = "app.tcss"
+    # Width classes every screen (panes, the Fetch screen, dialogs) gets on resize; the panes'
+    # CSS narrows or collapses side columns on -narrow and gives charts/text more on -wide.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"), (NORMAL_WIDTH, "-normal"), (WIDE_WIDTH, "-wide")]
     COMMANDS = App.COMMANDS | {PaneCommands}
     MODES: ClassVar[dict[str, str]] = {
         "dataset": "tui.screens.dataset:DatasetScreen",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.paths import Paths
+from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
 from tui.app import LaunchOptions, NarouApp
 from tui.dataset_view import SearchQuery, SortKey, open_records
 from tui.search_marks import search_marks
@@ -470,12 +471,14 @@ def _snap_app(paths: Paths) -> NarouApp:
     return _app(paths)
 
 
-def test_snapshot_table(data_paths: Paths, snap_compare) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
+def test_snapshot_table(data_paths: Paths, snap_compare, size: tuple[int, int]  # type: ignore[no-untyped-def]
+                        ) -> None:
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _open(pilot.app, pilot, "novels")
         await pilot.pause()
 
-    assert snap_compare(_snap_app(data_paths), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(_snap_app(data_paths), terminal_size=size, run_before=run_before)
 
 
 def test_snapshot_detail(data_paths: Paths, snap_compare) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Pilot test of the Fetch screen: start a real detached fetch against the API double, watch, cancel."""
+"""Fetch screen: start a real detached fetch against the API double, watch, cancel; snapshots."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from core.fetch.store import FetchLayout, read_json
 from core.paths import Paths
 from core.runs.reader import pid_alive
 from tests.core.narou_api_double import running_double
+from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
 from tui.app import NarouApp
 from tui.screens.fetch import FetchScreen
 from tui.widgets.fetch_progress import FetchProgress
@@ -82,3 +83,21 @@ async def _drive(paths: Paths, url: str) -> None:
         assert state and state["status"] == "stopped" and 0 < state["records"] < 3000
         log = FetchLayout.of(paths, "tuifetch").log.read_text("utf-8")
         assert "stopped on request" in log and "Traceback" not in log
+
+
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
+def test_snapshot_form_with_error(paths: Paths, snap_compare, size: tuple[int, int]  # type: ignore[no-untyped-def]
+                                  ) -> None:
+    async def refused(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = FetchScreen()
+        await pilot.app.push_screen(screen)
+        await pilot.pause()
+        screen.query_one("#f-name", Input).value = "narou-snap"
+        screen.query_one("#f-since", Input).value = "2020-02-30"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "since: invalid date" in str(screen.query_one("#fetch-error").render())
+        screen.set_focus(None)  # no text cursor: its blink would make the picture vary
+        await pilot.pause()
+
+    assert snap_compare(NarouApp(paths), terminal_size=size, run_before=refused)

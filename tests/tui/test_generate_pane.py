@@ -18,6 +18,7 @@ from tests.generation_tiny import (
     sample_pairs,
     write_sample_dataset,
 )
+from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
 from tui.app import LaunchOptions, NarouApp
 
 COLLAPSED_TITLE = "竜の卵を拾った"
@@ -186,8 +187,33 @@ def _listing_only_runs(root: Path) -> None:
     os.utime(root / "narou-base-0412", (fixed + 60, fixed + 60))
 
 
+@sync
+async def test_checkpoint_list_is_an_overlay_at_80x24(paths: Paths) -> None:
+    _listing_only_runs(paths.checkpoints_dir)
+    app = _app(paths)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        side, synopsis = screen.query_one("#gen-left"), screen.query_one("#synopsis")
+        assert not side.display
+        wide = synopsis.size.width
+        await pilot.press("ctrl+o")  # priority: it works while the synopsis has the keyboard
+        await pilot.pause()
+        assert side.display and side.region.overlaps(synopsis.region)
+        assert screen.query_one("#browser").has_focus and synopsis.size.width == wide
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert not side.display
+        # 120 columns: the list is in the layout, narrower than on a wide screen.
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(0.3)
+        assert side.display and side.region.right <= synopsis.region.x
+        assert side.size.width < 30 < 36 <= synopsis.size.width
+
+
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
 def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+                       monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     _listing_only_runs(paths.checkpoints_dir)
@@ -198,7 +224,7 @@ def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
         await pilot.pause()  # type: ignore[attr-defined]
 
     try:
-        assert snap_compare(_app(paths), terminal_size=(120, 40), run_before=type_synopsis)
+        assert snap_compare(_app(paths), terminal_size=size, run_before=type_synopsis)
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

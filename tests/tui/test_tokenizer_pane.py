@@ -13,6 +13,7 @@ from core.data.fields import Record
 from core.data.store import fingerprint, write_dataset
 from core.paths import Paths
 from tests.generation_tiny import fixed_vocab
+from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
 from tui.app import LaunchOptions, NarouApp
 
 # Original texts written for these tests (stable, so the snapshot's ids never drift).
@@ -241,8 +242,9 @@ async def test_v1_style_folder_shows_ipadic_and_the_warning(
         assert screen.encoder_spec.dictionary == "ipadic"
 
 
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
 def test_snapshot_with_japanese_text(snap_compare, tiny: Paths, vocab_dir: Path,  # type: ignore[no-untyped-def]
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                     monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
     from textual.widgets import Input, TextArea
 
     # Loaded by run id: the header then names the run, not this session's temporary folder.
@@ -261,4 +263,4 @@ def test_snapshot_with_japanese_text(snap_compare, tiny: Paths, vocab_dir: Path,
         await _until(pilot, lambda: source.breakdown is not None and source.breakdown.max_length == 24)
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=ready)
+    assert snap_compare(app, terminal_size=size, run_before=ready)

@@ -1,5 +1,6 @@
 """Train pane: live run dirs appended by a writer thread, died detection, alerts, snapshots,
-keyboard view switching, read-only mode, and a real `tiny` launch from the form (slow)."""
+keyboard view switching, read-only mode, layouts at 80×24 / 120×40, the launch form's
+always-visible check, and a real `tiny` launch from the form (slow)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ import time
 import numpy as np
 import pytest
 
+from core.data.fields import Record
+from core.data.store import fingerprint, write_dataset
 from core.paths import REPO_ROOT, Paths
 from core.runs.synthetic import FakeRun
 from core.telemetry.nvml import GpuSample
+from core.training.config import TrainConfig
+from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
+from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import LineChart
 from tui.widgets.run_list import RunList
 from tui.widgets.run_progress import RunProgress
@@ -253,8 +259,9 @@ def _snapshot_run(paths: Paths) -> None:
     fr.log("学習を開始します\nstep 3000 loss 2.03\n学習が終わりました")
 
 
-def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch
-                             ) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
+def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch,
+                             size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     _snapshot_run(paths)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
     monkeypatch.setattr(NarouApp, "gpu_sampler_factory", FixedGpu)
@@ -268,7 +275,7 @@ def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.Mon
         await _until(pilot, lambda: app.screen.query_one(RunList).runs)
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(140, 45), run_before=ready)
+    assert snap_compare(app, terminal_size=size, run_before=ready)
 
 
 @pytest.mark.slow
@@ -288,6 +295,118 @@ def test_snapshot_probes_view(paths: Paths, snap_compare, monkeypatch: pytest.Mo
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(140, 45), run_before=ready)
+
+
+def test_narrow_terminal_gives_the_charts_the_width_and_b_shows_the_runs(paths: Paths) -> None:
+    _snapshot_run(paths)
+
+    async def run() -> None:
+        app = _app(paths, "20250615-1200-demo")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None
+                         and app.run_watch.history.n_train == 3000)
+            await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+            await pilot.pause(0.2)
+            screen = app.screen
+            loss = screen.query_one("#chart-loss", LineChart)
+            side = screen.query_one("#train-side")
+            assert loss.size.width >= 60, loss.size
+            assert not side.display
+            # b: the side column over the charts, which keep their width; all run columns show.
+            await pilot.press("b")
+            await pilot.pause(0.2)
+            runs = screen.query_one(RunList)
+            assert side.display and side.region.x == 0 and side.region.overlaps(loss.region)
+            assert loss.size.width >= 60
+            assert runs.virtual_size.width <= runs.size.width, "the run table needs scrolling"
+            # Picking a run is what the overlay was opened for: it closes.
+            assert runs.has_focus
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            assert not side.display
+            # A wider terminal: the side column is back in the layout; b hides it there too.
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause(0.3)
+            assert side.display and side.region.width > 0
+            beside = loss.size.width
+            assert side.region.right <= loss.region.x
+            await pilot.press("b")
+            await pilot.pause(0.2)
+            assert not side.display and loss.size.width > beside
+
+    asyncio.run(run())
+
+
+def _tiny_dataset(paths: Paths) -> None:
+    """A built dataset too small to train on: the preflight's answer to it never varies."""
+    recs = [Record(f"題名その{i}", f"あらすじその{i}。少年は旅に出る。", f"N{i:04d}AA", "", None, None,
+                   f"test:{i}") for i in range(6)]
+    splits = {"train": recs[:4], "validation": recs[4:5], "test": recs[5:]}
+    write_dataset(paths, "tiny", splits, {"name": "tiny", "fingerprint": fingerprint(splits),
+                                          "counts": {k: len(v) for k, v in splits.items()}})
+
+
+@pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
+def test_snapshot_launch_form_with_preflight(paths: Paths, snap_compare, size: tuple[int, int]
+                                             ) -> None:  # type: ignore[no-untyped-def]
+    _tiny_dataset(paths)
+    app = _app(paths)
+
+    async def checked(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("n")
+        findings = app.screen.query_one("#launch-findings")
+        await _until(pilot, lambda: "training pairs" in str(findings.render()))
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=checked)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_launch_check_result_is_on_screen_and_follows_the_fields(paths: Paths,
+                                                                  size: tuple[int, int]) -> None:
+    _tiny_dataset(paths)
+
+    async def run() -> None:
+        app = _app(paths)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("n")
+            screen = app.screen
+            findings = screen.query_one("#launch-findings")
+            # Opening the form runs the preflight: no ctrl+t needed.
+            await _until(pilot, lambda: "dataset 'tiny' has only 4 training pairs"
+                         in str(findings.render()))
+            above_footer = screen.query_one("Footer").region.y
+            for wid in ("#launch-check", "#launch-go", "#launch-findings", "#launch-command"):
+                region = screen.query_one(wid).region
+                assert region.height > 0 and region.x >= 0 and region.right <= size[0], wid
+                assert region.y >= 1 and region.bottom <= above_footer, (wid, region)
+            # A typed field: after the debounce the result names it, still without ctrl+t.
+            screen.query_one("#f-max_steps").value = "abc"
+            await _until(pilot, lambda: "max steps: 'abc' is not a valid int"
+                         in str(findings.render()))
+            screen.query_one("#f-max_steps").value = ""
+            await _until(pilot, lambda: "training pairs" in str(findings.render()))
+            assert "narou-tui train --dataset tiny --scratch tiny" in \
+                str(screen.query_one("#launch-command").render())
+
+    asyncio.run(run())
+
+
+def test_launch_form_builds_the_seed_recipe(paths: Paths) -> None:
+    _tiny_dataset(paths)
+
+    async def run() -> None:
+        app = _app(paths)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("n")
+            form = app.screen.query_one(LaunchForm)
+            assert form.config().to_json() == \
+                TrainConfig(dataset="tiny", scratch="tiny").to_json()
+            # Folded fields still count.
+            form.query_one("#f-seed").value = "7"
+            assert form.config().seed == 7
+
+    asyncio.run(run())
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from tui.messages.generate import (
     ModelLoaded,
     ModelLoadProgress,
 )
+from tui.side_column import FoldingSideColumn
 from tui.widgets.checkpoint_browser import CheckpointBrowser
 from tui.widgets.decoding_form import DecodingForm
 from tui.widgets.generation_history import GenerationHistory, HistoryEntry
@@ -40,10 +41,11 @@ EMPTY_HINT = (
 EVAL_LIMIT = 200
 
 
-class GenerateScreen(ForwardWorkerFailures, Screen[None]):
+class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     """Type or pick a synopsis, choose checkpoints (A, optional B) and decoding, get titles."""
 
     CSS_PATH = "../styles/generate.tcss"
+    SIDE_FOCUS = "#browser"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+g", "generate", "Generate", id="generate.run", priority=True,
                 tooltip="Generate titles for the synopsis with A (and B)"),
@@ -57,6 +59,8 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
                 tooltip="Stop comparing: only A generates"),
         Binding("ctrl+t", "train_demo", "Demo model", id="generate.demo", priority=True,
                 tooltip="Train a tiny demo model on the bundled sample"),
+        Binding("ctrl+o", "toggle_side", "Checkpoints", id="generate.side", priority=True,
+                tooltip="Show or hide the checkpoint list (an overlay on narrow terminals)"),
         Binding("f5", "refresh", "Refresh", id="generate.refresh",
                 tooltip="Re-read the run directories"),
     ]
@@ -80,14 +84,15 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="gen-body"):
-            with Vertical(id="gen-left"):
+        with Horizontal(id="gen-body", classes="with-side-column"):
+            with Vertical(id="gen-left", classes="side-column"):
                 yield Label("Checkpoints  (enter: A · b: B)", classes="section")
                 yield CheckpointBrowser(id="browser")
                 yield Static(EMPTY_HINT, id="empty-hint")
                 yield Static("No model loaded.", id="load-status", classes="muted")
                 yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
             with Vertical(id="gen-mid"):
+                yield Static("ctrl+o: checkpoint list", classes="muted narrow-only")
                 yield Label("Synopsis (あらすじ)", classes="section")
                 yield TextArea(id="synopsis", soft_wrap=True, show_line_numbers=False)
                 yield Static("", id="source", classes="muted")
@@ -144,6 +149,7 @@ class GenerateScreen(ForwardWorkerFailures, Screen[None]):
     @on(CheckpointBrowser.Picked)
     def _picked(self, event: CheckpointBrowser.Picked) -> None:
         self._load(event.slot, event.spec)
+        self.close_side_overlay()
 
     def _load(self, slot: str, spec: str) -> None:
         self.specs[slot] = spec

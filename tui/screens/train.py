@@ -28,6 +28,7 @@ from tui.messages.train import (
     RunUpdated,
 )
 from tui.redraw import show_text
+from tui.side_column import FoldingSideColumn
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
@@ -51,6 +52,8 @@ RUN_LIST_S = 10.0
 # expensive thing a watching TUI does (measured with bench/reattach.py --only-watch-cost),
 # and a chart of a long run moves by a dot column every few minutes.
 CHART_PERIOD_S = 4.0
+# Quiet time after the last keystroke in the launch form before the preflight runs again.
+CHECK_DEBOUNCE_S = 0.4
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
 VIEWS = ("charts", "log", "probes", "launch")
@@ -61,10 +64,11 @@ CHARTS: tuple[tuple[str, str], ...] = (
 )
 
 
-class TrainScreen(ForwardWorkerFailures, Screen[None]):
+class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     """Runs on the left, the watched run's charts (or log / probes / launch form) on the right."""
 
     CSS_PATH = "../styles/train.tcss"
+    SIDE_FOCUS = "#run-list"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "view('charts')", "Charts", id="train.charts",
                 tooltip="Show the loss / learning-rate / GPU charts"),
@@ -73,6 +77,9 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
                 tooltip="Probe titles per evaluation and the run's events"),
         Binding("n", "view('launch')", "New run", id="train.new",
                 tooltip="Open the launch form for a new run"),
+        Binding("b", "toggle_side", "Runs", id="train.side",
+                tooltip="Show or hide the runs / progress / GPU column (an overlay on narrow "
+                "terminals)"),
         Binding("s", "stop", "Stop", id="train.stop",
                 tooltip="Checkpoint, then stop the watched run"),
         Binding("r", "resume", "Resume", id="train.resume",
@@ -112,6 +119,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         self.refresh_count = 0
         self.last_refresh_ms = 0.0
         self._auto_attached = False
+        self._check_timer: Timer | None = None
 
     @property
     def narou(self) -> NarouApp:
@@ -128,8 +136,8 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="train-body"):
-            with Vertical(id="train-side"):
+        with Horizontal(id="train-body", classes="with-side-column"):
+            with Vertical(id="train-side", classes="side-column"):
                 yield Static("Runs  (enter: watch)", classes="section")
                 yield RunList(id="run-list")
                 yield Static("Progress", classes="section")
@@ -140,6 +148,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
                 yield Static("", id="train-events")
             with ContentSwitcher(initial="view-charts", id="train-main"):
                 with VerticalScroll(id="view-charts"):
+                    yield Static("b: runs, progress, GPU and events", classes="muted narrow-only")
                     yield Static("", id="chart-status")
                     yield LineChart("loss", id="chart-loss")
                     with Grid(id="chart-grid"):
@@ -205,6 +214,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key is not None and event.row_key.value:
             self.attach(str(event.row_key.value))
+            self.close_side_overlay()
 
     def attach(self, run_id: str) -> None:
         self.narou.watch_run(run_id)
@@ -482,7 +492,8 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
             self._update_probes(watch)
         elif name == "launch":
             self._preview_command()
-            self.query_one(LaunchForm).focus()
+            self._check_soon()
+            self.query_one(LaunchForm).focus_fields()
         self.refresh_bindings()
 
     def action_toggle_x(self) -> None:
@@ -556,6 +567,18 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     # ------------------------------------------------------------------ launch
     def on_launch_form_changed(self, message: LaunchForm.Changed) -> None:
         self._preview_command()
+        self._check_soon()
+
+    def _check_soon(self) -> None:
+        """Run the preflight once typing pauses, so its result follows the fields."""
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(CHECK_DEBOUNCE_S, self._check_if_shown)
+
+    def _check_if_shown(self) -> None:
+        self._check_timer = None
+        if self.view == "launch" and not self.readonly:
+            self.action_check_launch()
 
     def _preview_command(self) -> None:
         form = self.query_one(LaunchForm)
@@ -588,6 +611,12 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
 
     def on_launch_checked(self, message: LaunchChecked) -> None:
         form = self.query_one(LaunchForm)
+        try:
+            current = form.config().cli_command()
+        except Exception:
+            current = None
+        if current != message.command:
+            return  # the fields changed while it ran: the newer check's result is coming
         form.show_findings(message.findings)
         form.show_command("$ " + message.command)
 
