@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.cli.errors import CliError
+from core.cli.errors import EXIT_KNOWN, CliError
 from core.cli.numbers import float_arg
 from core.paths import Paths
 
@@ -45,6 +45,13 @@ def run_export(args: argparse.Namespace, paths: Paths) -> int:
     from core.export.errors import ExportError
     from core.export.folder import export_checkpoint
 
+    if args.push_to_hub:  # a repo id the hub would refuse is a bad argument: say so first
+        from core.export.hub import check_repo_id
+
+        try:
+            check_repo_id(args.push_to_hub)
+        except ExportError as exc:
+            raise CliError(str(exc)) from exc
     _quiet_transformers()
 
     def progress(message: str) -> None:
@@ -55,7 +62,7 @@ def run_export(args: argparse.Namespace, paths: Paths) -> int:
         result = export_checkpoint(paths, args.checkpoint, args.out, force=args.force,
                                    model_ref=args.push_to_hub, progress=progress)
     except ExportError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(str(exc), EXIT_KNOWN) from exc
     if result.note:
         print(f"narou-tui: warning: {result.note}", file=sys.stderr)
     url = None
@@ -68,7 +75,7 @@ def run_export(args: argparse.Namespace, paths: Paths) -> int:
                               timeout_s=args.hub_timeout,
                               commit_message=f"Upload {result.spec} exported by narou-tui")
         except ExportError as exc:
-            raise CliError(f"push to the hub failed: {exc}") from exc
+            raise CliError(f"push to the hub failed: {exc}", EXIT_KNOWN) from exc
     if args.json:
         print(json.dumps({"checkpoint": result.spec, "out": str(result.out),
                           "files": list(result.files), "weights_bytes": result.weights_bytes,

@@ -169,8 +169,8 @@ def _eval_section(facts: CardFacts) -> list[str]:
         n_prefix = (r.get("baselines") or {}).get("first_n_chars", "N")
         part = f", first {r['limit']} rows" if r.get("limit") is not None else ""
         out += ["", f"`narou-tui eval` on the {r.get('split')} split of {r.get('dataset')} "
-                f"({r.get('n')} synopses{part}), character-level scores, decoding "
-                f"`{json.dumps(_short_options(r.get('options') or {}))}`:", ""]
+                f"({r.get('n')} synopses{part}), character-level scores; decoding: "
+                f"{_options_text(r.get('options') or {})}:", ""]
         rows = []
         for key, scores in r["systems"].items():
             name = SYSTEM_NAMES.get(key, key).format(n=n_prefix)
@@ -202,6 +202,10 @@ def _short_options(options: dict[str, Any]) -> dict[str, Any]:
     keep = ("num_beams", "do_sample", "length_penalty", "no_repeat_ngram_size",
             "repetition_penalty", "max_new_tokens")
     return {k: options[k] for k in keep if k in options}
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in _short_options(options).items())
 
 
 def _base_section(facts: CardFacts) -> list[str]:
@@ -236,7 +240,7 @@ def render_card(facts: CardFacts, model_ref: str) -> str:
     t = facts.tokenizer
     dictionary = str(t.get("dictionary") or "unidic_lite")
     package = dictionary.replace("_", "-")
-    decoding = ", ".join(f"{k}={v}" for k, v in _short_options(facts.decoding).items())
+    decoding = _options_text(facts.decoding)
     lines = [
         front_matter(facts), "",
         f"# BERT2BERT title generator for 小説家になろう ({facts.spec})", "",

@@ -47,6 +47,13 @@ def _check_reachable(endpoint: str, token: str, timeout_s: float, folder: Path) 
                           f"{_kept(folder)}") from None
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a repo id the hub would reject, before any work is done."""
+    if not _REPO_ID.match(repo_id):
+        raise ExportError(f"--push-to-hub {repo_id!r}: a repo id is OWNER/NAME (letters, digits, "
+                          "'.', '_', '-')")
+
+
 def push_folder(folder: Path, repo_id: str, *, private: bool = False,
                 timeout_s: float = DEFAULT_TIMEOUT_S, commit_message: str | None = None) -> str:
     """Create `repo_id` (if needed) and upload `folder` to it; returns the repo's URL.
@@ -56,9 +63,10 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False,
     """
     from huggingface_hub import HfApi, get_token
 
-    if not _REPO_ID.match(repo_id):
-        raise ExportError(f"--push-to-hub {repo_id!r}: a repo id is OWNER/NAME (letters, digits, "
-                          "'.', '_', '-')")
+    check_repo_id(repo_id)
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"):
+        raise ExportError(f"HF_HUB_OFFLINE is set, so nothing may be uploaded; unset it to push; "
+                          f"{_kept(folder)}")
     token = get_token()
     if not token:
         raise ExportError(f"no Hugging Face token: set HF_TOKEN or run `hf auth login`; "

@@ -24,7 +24,7 @@ from tests.generation_tiny import sample_pairs, write_sample_dataset
 
 EXPORTED_FILES = ["README.md", "config.json", "generation_config.json", "model.safetensors",
                   "tokenizer_config.json", "vocab.txt"]
-EVAL_ROWS = 6
+EVAL_ROWS = 3
 # Runs the card's snippet in a fresh interpreter that cannot import the project: a finder
 # placed first on sys.meta_path refuses `core`/`tui`/`tests` (the venv's editable install would
 # otherwise make them importable even under -I).
@@ -216,6 +216,7 @@ def test_push_without_network_fails_fast_and_keeps_the_export(
     shutil.copytree(tiny_checkpoint.parent, paths.checkpoints_dir / "tiny-run")
     port = _free_port()  # nothing listens there: connections are refused at once
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     out = paths.config_dir / "pushed"
     code, _, err = run_cli(["export", "tiny-run", "--out", str(out), "--push-to-hub",
@@ -241,6 +242,7 @@ def test_push_to_a_silent_hub_gives_up_after_the_timeout(
         silent.listen(4)
         endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setenv("HF_TOKEN", "hf_test_token")
         with pytest.raises(ExportError) as caught:
             push_folder(out, "someone/tiny-titles", timeout_s=1)
@@ -278,6 +280,7 @@ def test_push_with_a_refused_token_sends_nothing(
     try:
         endpoint = f"http://127.0.0.1:{server.server_address[1]}"
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setenv("HF_TOKEN", "hf_wrong_token")
         with pytest.raises(ExportError, match=r"refused the token \(HTTP 401\)"):
             push_folder(out, "someone/tiny-titles", timeout_s=5)
@@ -299,6 +302,10 @@ def test_push_needs_a_token_and_a_repo_id(
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ExportError, match=r"^HF_HUB_OFFLINE is set, so nothing may be uploaded"):
+        push_folder(out, "someone/tiny-titles")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
     with pytest.raises(ExportError, match=r"^no Hugging Face token: set HF_TOKEN or run `hf auth login`"):
         push_folder(out, "someone/tiny-titles")
     with pytest.raises(ExportError, match=r"a repo id is OWNER/NAME"):
