@@ -55,7 +55,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
             yield Input(str(default_out(self.spec)), id="export-out",
                         tooltip="The folder to write: new or empty, outside the run folders")
             yield Checkbox("replace an earlier export in that folder", id="export-force")
-            yield Static("", id="export-error")
+            yield Static("", id="export-error", markup=False)
             yield Label("enter: export · escape: cancel", classes="muted")
 
     def on_mount(self) -> None:
@@ -76,7 +76,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
         try:
             check_export_dir(out, self.checkpoints_dir, force)
         except ExportError as exc:
-            error.update(str(exc).replace("or --force", "or tick 'replace'"))
+            error.update(str(exc).replace("or --force to", "or tick the box above to"))
             return
         self.dismiss(ExportChoice(out, force))
 
