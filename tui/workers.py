@@ -40,6 +40,7 @@ WORKER_LABELS: dict[str, str] = {
     "gen-row": "Picking a dataset row",
     "gen-eval": "Evaluating {name}",
     "gen-demo": "Starting the demo training",
+    "gen-export": "Exporting {name}",
     "run-list": "Listing runs",
     "run-stop": "Stopping run {name}",
     "run-resume": "Resuming run {name}",

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.cli.train_cmd",
     "core.cli.attach_cmd",
     "core.cli.generate_cmd",
+    "core.cli.export_cmd",
 )
 
 

@@ -157,6 +157,10 @@ async def _evaluate(pilot: Pilot[None], screen: Any) -> None:
     await pilot.press("ctrl+e")
 
 
+async def _export(pilot: Pilot[None], screen: Any) -> None:
+    screen.start_export("some-run", screen.app.paths.config_dir / "export")
+
+
 @dataclass
 class Case:
     """One worker group: where it lives, what to break, how to start it, what proves recovery."""
@@ -226,6 +230,8 @@ CASES = [
          _evaluate, subject="some-run"),
     Case("gen-demo", "generate", "core.generation.demo:start_demo", OSError("injected: demo"),
          _keys("ctrl+t"), recovered=lambda app, s, inj: s.demo_run is None),
+    Case("gen-export", "generate", "core.export.folder:export_checkpoint",
+         OSError("injected: export"), _export, subject="some-run"),
     # Train pane
     Case("run-list", "train", "tui.screens.train:list_runs", PermissionError("injected: runs")),
     Case("run-stop", "train", "core.training.launch:stop_run", OSError("injected: stop"),

@@ -69,3 +69,19 @@ class DemoFinished(Message):
     def __init__(self, run_id: str, ok: bool, reason: str | None) -> None:
         super().__init__()
         self.run_id, self.ok, self.reason = run_id, ok, reason
+
+
+class ExportProgress(Message):
+    """A step of exporting a checkpoint as a Hugging Face folder."""
+
+    def __init__(self, spec: str, text: str) -> None:
+        super().__init__()
+        self.spec, self.text = spec, text
+
+
+class ExportDone(Message):
+    """A checkpoint was written as a Hugging Face folder at `out` (`files`: what it holds)."""
+
+    def __init__(self, spec: str, out: str, files: tuple[str, ...]) -> None:
+        super().__init__()
+        self.spec, self.out, self.files = spec, out, files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
@@ -22,6 +23,8 @@ from tui.messages.generate import (
     DemoProgress,
     EvalDone,
     EvalProgress,
+    ExportDone,
+    ExportProgress,
     GenerationDone,
     ModelLoaded,
     ModelLoadProgress,
@@ -198,7 +201,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
                 self.query_one(f"#results-{slot.lower()}", TitleResults).set_checkpoint(
                     "no checkpoint")
             status.update(f"{slot or ''} {line}".strip())
-        elif worker.group in ("gen-titles", "gen-row"):
+        elif worker.group in ("gen-titles", "gen-row", "gen-export"):
             status.update(line)
         elif worker.group == "gen-eval":
             self.query_one("#eval-table", Static).update(line)
@@ -210,6 +213,37 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         self.specs["B"] = None
         self.loaded["B"] = False
         self.query_one("#results").remove_class("ab")
+
+    # ----- export -------------------------------------------------------------------------
+    @on(CheckpointBrowser.ExportRequested)
+    def _export_requested(self, event: CheckpointBrowser.ExportRequested) -> None:
+        from tui.screens.export_dialog import ExportChoice, ExportDialog
+
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is not None:
+                self.start_export(event.spec, choice.out, choice.force)
+
+        self.app.push_screen(ExportDialog(event.spec, self.app.paths.checkpoints_dir), chosen)
+
+    def start_export(self, spec: str, out: Path, force: bool = False) -> None:
+        self.query_one("#load-status", Static).update(f"exporting {spec} to {out}…")
+        self._export_worker(spec, out, force)
+
+    @background("gen-export", subject=lambda spec, out, force=False: spec)
+    def _export_worker(self, spec: str, out: Path, force: bool = False) -> None:
+        from core.export.folder import export_checkpoint
+
+        result = export_checkpoint(self.app.paths, spec, out, force=force,
+                                   progress=lambda m: self.post_message(ExportProgress(spec, m)))
+        self.post_message(ExportDone(result.spec, str(result.out), result.files))
+
+    def on_export_progress(self, msg: ExportProgress) -> None:
+        self.query_one("#load-status", Static).update(f"export {msg.spec}: {msg.text}")
+
+    def on_export_done(self, msg: ExportDone) -> None:
+        self.query_one("#load-status", Static).update(f"exported {msg.spec} to {msg.out}")
+        self.notify(f"Exported {msg.spec} to {msg.out} ({len(msg.files)} files): it loads with "
+                    "plain transformers, see README.md there")
 
     # ----- generation ---------------------------------------------------------------------
     def action_generate(self) -> None:

@@ -30,6 +30,9 @@ class CheckpointBrowser(DataTable[Text | str]):
         Binding("b", "pick('B')", "Load as B", id="generate.browser.load_b",
                 tooltip="Load the highlighted checkpoint as B: the same synopsis goes "
                 "through both, side by side"),
+        Binding("x", "export", "Export", id="generate.browser.export",
+                tooltip="Write the highlighted checkpoint as a Hugging Face folder with a model "
+                "card (asks for the folder)"),
     ]
 
     class Picked(Message):
@@ -38,6 +41,13 @@ class CheckpointBrowser(DataTable[Text | str]):
         def __init__(self, spec: str, slot: str) -> None:
             super().__init__()
             self.spec, self.slot = spec, slot
+
+    class ExportRequested(Message):
+        """A complete checkpoint to export; the pane asks where."""
+
+        def __init__(self, spec: str) -> None:
+            super().__init__()
+            self.spec = spec
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
@@ -89,7 +99,8 @@ class CheckpointBrowser(DataTable[Text | str]):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return self._rows.get(str(key))
 
-    def action_pick(self, slot: str) -> None:
+    def _usable(self) -> CheckpointInfo | None:
+        """The highlighted checkpoint when it is complete; else None, with a notification."""
         ck = self.highlighted()
         if ck is None:
             self.notify("This run has no checkpoint yet.", severity="warning")
@@ -97,4 +108,15 @@ class CheckpointBrowser(DataTable[Text | str]):
             self.notify(f"{ck.spec} is incomplete (its save was interrupted) and cannot be "
                         "loaded.", severity="warning")
         else:
+            return ck
+        return None
+
+    def action_pick(self, slot: str) -> None:
+        ck = self._usable()
+        if ck is not None:
             self.post_message(self.Picked(ck.spec, slot))
+
+    def action_export(self) -> None:
+        ck = self._usable()
+        if ck is not None:
+            self.post_message(self.ExportRequested(ck.spec))
