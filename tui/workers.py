@@ -41,6 +41,7 @@ WORKER_LABELS: dict[str, str] = {
     "gen-eval": "Evaluating {name}",
     "gen-demo": "Starting the demo training",
     "run-list": "Listing runs",
+    "run-compare": "Reading the marked runs",
     "run-stop": "Stopping run {name}",
     "run-resume": "Resuming run {name}",
     "preflight": "Checking the launch form",

@@ -24,6 +24,7 @@ import numpy as np
 from core.runs.history import RunHistory, read_history
 from core.runs.reader import read_config, read_status_checked
 from core.runs.rule import int_field, step_of
+from core.runs.schema import CONFIG_FILE, METRICS_FILE, STATUS_FILE
 
 X_AXES: tuple[str, ...] = ("step", "samples", "hours")
 X_LABELS: dict[str, str] = {"step": "optimizer step", "samples": "samples seen",
@@ -334,6 +335,32 @@ def compare(runs: list[ComparedRun]) -> Comparison:
 
 def compare_dirs(run_dirs: list[Path]) -> Comparison:
     return compare([load_run(d) for d in run_dirs])
+
+
+class RunCache:
+    """Compared runs by folder, read again only when one of their files changed (a view that
+    refreshes every few seconds re-reads only the runs still training)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[Path, tuple[tuple[Any, ...], ComparedRun]] = {}
+
+    def get(self, run_dir: Path) -> ComparedRun:
+        run_dir = Path(run_dir)
+        key = tuple(_stamp(run_dir / name) for name in (METRICS_FILE, STATUS_FILE, CONFIG_FILE))
+        hit = self._runs.get(run_dir)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        run = load_run(run_dir)
+        self._runs[run_dir] = (key, run)
+        return run
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 # ---------------------------------------------------------------------- leaderboard

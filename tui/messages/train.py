@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
+from core.runs.compare import Comparison
 from core.runs.parse import GpuChunk, MetricChunk
 from core.runs.reader import RunSummary
 from core.runs.schema import RunStatus
@@ -82,3 +83,10 @@ class RunActionDone(Message):
     action: str
     run_id: str | None
     error: str | None = None
+
+
+@dataclass
+class RunsCompared(Message):
+    """The marked runs read for comparison (None when fewer than two are marked)."""
+
+    comparison: Comparison | None

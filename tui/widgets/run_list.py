@@ -1,11 +1,15 @@
-"""RunList: every run directory with state, progress, best eval loss and age."""
+"""RunList: every run directory with state, progress, best eval loss and age; runs can be
+marked for comparison (each mark a letter in its run's colour)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 
 from core.runs.eta import format_duration
@@ -28,14 +32,37 @@ def age_text(seconds: float | None) -> str:
     return f"{s:.0f}s"
 
 
+# One colour per marked run, in marking order: the same in the list, the charts and the table.
+MARK_COLORS: tuple[str, ...] = ("bright_cyan", "bright_magenta", "bright_yellow", "bright_green",
+                                "orange1", "bright_red", "bright_blue", "white")
+
+
+def mark_style(index: int) -> tuple[str, str]:
+    """(letter, colour) of the index-th marked run: A, B, … then 1-based numbers."""
+    letter = chr(ord("A") + index) if index < 26 else str(index + 1)
+    return letter, MARK_COLORS[index % len(MARK_COLORS)]
+
+
 class RunList(DataTable[Any]):
     """Runs newest first; the highlighted row keeps its run across refreshes."""
 
     DEFAULT_CSS = "RunList { height: auto; max-height: 12; }"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space,m", "toggle_mark", "Mark", id="train.mark",
+                tooltip="Mark the highlighted run for comparison (two or more overlay)"),
+    ]
+
+    @dataclass
+    class MarksChanged(Message):
+        """The marked runs changed; `marked` in marking order (letters A, B, … follow it)."""
+
+        marked: list[str]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.runs: list[RunSummary] = []
+        self.marked: list[str] = []
+        self._watched: str | None = None
 
     def on_mount(self) -> None:
         self.add_column("run", key="run")
@@ -55,10 +82,15 @@ class RunList(DataTable[Any]):
         now = time.time() if now is None else now
         keep = self.selected_run or watched
         self.runs = runs
+        self._watched = watched
+        ids = {r.run_id for r in runs}
+        if any(m not in ids for m in self.marked):  # a marked run was removed from disk
+            self.marked = [m for m in self.marked if m in ids]
+            self.post_message(self.MarksChanged(list(self.marked)))
         self.clear()
         for r in runs:
             st = r.status
-            name = Text(("▶ " if r.run_id == watched else "  ") + r.run_id)
+            name = self._name_cell(r.run_id)
             state = Text(r.state, style=STATE_STYLE.get(r.state, ""))
             if st and st.total_steps:
                 prog = f"{100 * st.step / st.total_steps:.0f}% {st.step}/{st.total_steps}"
@@ -75,6 +107,29 @@ class RunList(DataTable[Any]):
                 if r.run_id == keep:
                     self.move_cursor(row=i, animate=False)
                     break
+
+    def _name_cell(self, run_id: str) -> Text:
+        """'▶A run-id': watched marker, then the mark letter in the run's colour."""
+        name = Text("▶" if run_id == self._watched else " ")
+        if run_id in self.marked:
+            letter, colour = mark_style(self.marked.index(run_id))
+            name.append(letter, style=f"bold {colour}")
+        else:
+            name.append(" ")
+        name.append(run_id)
+        return name
+
+    def action_toggle_mark(self) -> None:
+        run_id = self.selected_run
+        if run_id is None:
+            return
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked.append(run_id)
+        for r in self.runs:  # letters follow the marking order: later ones may move up
+            self.update_cell(r.run_id, "run", self._name_cell(r.run_id))
+        self.post_message(self.MarksChanged(list(self.marked)))
 
     def describe(self) -> str:
         """Plain one-line-per-run text (for logs and tests)."""
