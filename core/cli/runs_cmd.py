@@ -45,12 +45,12 @@ def cmd_compare(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, paths: Paths) -> int:
-    from core.runs.compare import MISSING, format_hours, leaderboard, load_run, value_at
+    from core.runs.compare import MISSING, format_hours, rank_runs, value_at
     from core.runs.reader import list_runs
 
     runs = list_runs(paths)
-    scores = [load_run(r.path).scores for r in runs if not r.problem]
-    ranked = leaderboard(scores, args.sort)
+    order, scores = rank_runs(runs, args.sort)
+    ranked = [scores[r.run_id] for r in order if r.run_id in scores]
     if args.json:
         for rank, s in enumerate(ranked, 1):
             print(json.dumps({"rank": rank} | s.to_json(), ensure_ascii=False))

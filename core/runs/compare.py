@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.runs.history import RunHistory, read_history
-from core.runs.reader import read_config, read_status_checked
+from core.runs.reader import RunSummary, read_config, read_status_checked
 from core.runs.rule import int_field, step_of
 from core.runs.schema import CONFIG_FILE, METRICS_FILE, STATUS_FILE
 
@@ -375,6 +375,16 @@ def leaderboard(scores: list[RunScores], key: str) -> list[RunScores]:
         return (0, -v if larger_better else v)
 
     return sorted(scores, key=rank)
+
+
+def rank_runs(runs: list[RunSummary], key: str, cache: RunCache | None = None
+              ) -> tuple[list[RunSummary], dict[str, RunScores]]:
+    """`runs` in leaderboard order (unreadable ones last) and their scores by run id."""
+    get = cache.get if cache is not None else load_run
+    scores = {r.run_id: get(r.path).scores for r in runs if not r.problem}
+    by_id = {r.run_id: r for r in runs}
+    ranked = [by_id[s.run_id] for s in leaderboard(list(scores.values()), key)]
+    return ranked + [r for r in runs if r.problem], scores
 
 
 # ---------------------------------------------------------------------- text

@@ -101,6 +101,15 @@ def test_marked_runs_overlay_with_only_lr_differing(pair_paths: Paths) -> None:
             await _until(pilot, lambda: screen.view == "charts")
             assert screen.check_action("view", ("compare",)) is False
 
+            # The leaderboard order: o cycles newest → best chrF → best eval loss.
+            runs = screen.query_one(RunList)
+            await pilot.press("o", "o")
+            assert runs.order == "eval_loss"
+            ranked = sorted(cmp.runs, key=lambda r: r.scores.best_eval_loss or 0.0)
+            await _until(pilot, lambda: [r.run_id for r in runs.runs] == [r.run_id for r in ranked])
+            await pilot.press("o")
+            await _until(pilot, lambda: [r.run_id for r in runs.runs] == NAMES[::-1])
+
     asyncio.run(run())
 
 

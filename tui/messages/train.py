@@ -63,9 +63,11 @@ class GpuSampled(Message):
 
 @dataclass
 class RunsListed(Message):
-    """A fresh scan of checkpoints/ for the run list."""
+    """A fresh scan of checkpoints/ for the run list, in the order to show; `scores`: the
+    runs' RunScores by id when the list is a leaderboard."""
 
     runs: list[RunSummary]
+    scores: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Log, Static
 
-from core.runs.compare import RunCache, compare
+from core.runs.compare import RunCache, compare, rank_runs
 from core.runs.eta import SAVE_KEYS, TOTAL_KEYS, config_int, estimate
 from core.runs.history import compile_activity
 from core.runs.reader import complete_checkpoints, list_runs
@@ -110,6 +110,7 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
         self.last_refresh_ms = 0.0
         self._auto_attached = False
         self._run_cache = RunCache()  # marked runs, re-read only when their files change
+        self._run_order = RunList.ORDERS[0]
 
     @property
     def narou(self) -> NarouApp:
@@ -192,12 +193,17 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
     # ------------------------------------------------------------------ run list
     @background("run-list", exclusive=True)
     def _list_runs(self) -> None:
-        self.post_message(RunsListed(list_runs(self.narou.paths)))
+        runs, order = list_runs(self.narou.paths), self._run_order
+        if order == RunList.ORDERS[0]:
+            self.post_message(RunsListed(runs))
+            return
+        ranked, scores = rank_runs(runs, order, self._run_cache)
+        self.post_message(RunsListed(ranked, scores))
 
     def on_runs_listed(self, message: RunsListed) -> None:
         watched = self.watch.run_id if self.watch else None
         runs = self.query_one(RunList)
-        runs.update_runs(message.runs, type(self).clock(), watched)
+        runs.update_runs(message.runs, type(self).clock(), watched, message.scores)
         if len(runs.marked) >= 2:  # a marked run still training gets its new lines
             self._compare_runs(list(runs.marked))
         if not self._auto_attached:
@@ -205,6 +211,10 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
             if self.watch is None and message.runs:
                 live = [r for r in message.runs if r.status and RunState(r.status.state).live]
                 self.narou.watch_run((live or message.runs)[0].run_id)
+
+    def on_run_list_order_changed(self, message: RunList.OrderChanged) -> None:
+        self._run_order = message.order
+        self._list_runs()
 
     def on_run_list_marks_changed(self, message: RunList.MarksChanged) -> None:
         self.refresh_bindings()

@@ -50,7 +50,11 @@ class RunList(DataTable[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space,m", "toggle_mark", "Mark", id="train.mark",
                 tooltip="Mark the highlighted run for comparison (two or more overlay)"),
+        Binding("o", "cycle_order", "Order", id="train.order",
+                tooltip="List the runs newest first, by best chrF, or by best eval loss"),
     ]
+    # Orders of the list: newest first, then the leaderboard keys of core.runs.compare.
+    ORDERS: ClassVar[tuple[str, ...]] = ("newest", "chrf", "eval_loss")
 
     @dataclass
     class MarksChanged(Message):
@@ -58,18 +62,36 @@ class RunList(DataTable[Any]):
 
         marked: list[str]
 
+    @dataclass
+    class OrderChanged(Message):
+        """The list is to be ordered by `order` (one of ORDERS) from the next listing on."""
+
+        order: str
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.runs: list[RunSummary] = []
         self.marked: list[str] = []
         self._watched: str | None = None
+        self.order = self.ORDERS[0]
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         self.add_column("run", key="run")
         self.add_column("state", key="state")
         self.add_column("progress", key="progress")
-        self.add_column("best", key="best")
+        self.add_column("chrF" if self.order == "chrf" else "best", key="best")
         self.add_column("age", key="age")
+
+    def action_cycle_order(self) -> None:
+        self.order = self.ORDERS[(self.ORDERS.index(self.order) + 1) % len(self.ORDERS)]
+        self.clear(columns=True)
+        self._add_columns()
+        self.notify(f"Runs ordered by {'best ' if self.order != 'newest' else ''}"
+                    f"{self.order.replace('_', ' ')}")
+        self.post_message(self.OrderChanged(self.order))
 
     @property
     def selected_run(self) -> str | None:
@@ -78,7 +100,8 @@ class RunList(DataTable[Any]):
         return self.runs[self.cursor_row].run_id
 
     def update_runs(self, runs: list[RunSummary], now: float | None = None,
-                    watched: str | None = None) -> None:
+                    watched: str | None = None, scores: dict[str, Any] | None = None) -> None:
+        """Show `runs` in the order given; `scores` (RunScores by run id) fill the chrF column."""
         now = time.time() if now is None else now
         keep = self.selected_run or watched
         self.runs = runs
@@ -99,6 +122,9 @@ class RunList(DataTable[Any]):
             else:
                 prog = "—"
             best = f"{st.best_eval_loss:.3f}" if st and st.best_eval_loss is not None else "—"
+            if self.order == "chrf":
+                chrf = getattr((scores or {}).get(r.run_id), "best_chrf", None)
+                best = f"{chrf:.1f}" if chrf is not None else "—"
             ref = st.updated_at if st and st.updated_at else r.started_at
             self.add_row(name, state, prog, best, age_text(now - ref if ref else None),
                          key=r.run_id)
