@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from core.cli.errors import CliError
 from core.paths import Paths
@@ -34,6 +35,10 @@ def cmd_compare(args: argparse.Namespace, paths: Paths) -> int:
     if twice:
         raise CliError(f"runs compare: run {twice[0]!r} is given more than once")
     cmp = compare_dirs([_run_dir(paths, r) for r in args.runs])
+    for run in cmp.runs:
+        if not run.config:  # missing or damaged: every field of it reads as absent
+            print(f"narou-tui: run {run.run_id}: no readable config.json, its config fields "
+                  "show as —", file=sys.stderr)
     if args.json:
         print(json.dumps(cmp.to_json(), ensure_ascii=False))
         return 0

@@ -81,6 +81,18 @@ def test_compare_cli_refuses_bad_arguments_in_one_line(lr_pair: list[Path]) -> N
     assert code != 0 and "no run 'nope'" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_run_with_a_damaged_config_is_compared_and_named(tmp_path: Path) -> None:
+    lines = [_train(s, 100.0 + s, 0) for s in (1, 2)]
+    _write_run(tmp_path / "good", lines, {"train": {"lr": 1e-4}})
+    bad = _write_run(tmp_path / "bad", lines, {})
+    (bad / "config.json").write_text("{not json")
+    code, out, err = _cli(tmp_path, "runs", "compare", "good", "bad")
+    assert code == 0
+    assert err.strip() == "narou-tui: run bad: no readable config.json, its config fields show as —"
+    assert out.splitlines()[1].split() == ["lr", "0.0001", "—"]
+    assert (bad / "config.json").read_text() == "{not json"  # never rewritten
+
+
 # ---------------------------------------------------------------------- written by hand
 def _write_run(d: Path, lines: list[dict[str, Any]], config: dict[str, Any],
                state: str = "finished") -> Path:
