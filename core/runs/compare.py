@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.runs.config_diff import IGNORED_FIELDS, differing_fields, is_number
 from core.runs.history import RunHistory, read_history
 from core.runs.reader import RunSummary, read_config, read_status_checked
 from core.runs.rule import int_field, step_of
@@ -29,11 +30,6 @@ from core.runs.schema import CONFIG_FILE, METRICS_FILE, STATUS_FILE
 X_AXES: tuple[str, ...] = ("step", "samples", "hours")
 X_LABELS: dict[str, str] = {"step": "optimizer step", "samples": "samples seen",
                             "hours": "training hours"}
-# Always different between runs, or paths that say where rather than what: never compared.
-IGNORED_FIELDS: tuple[str, ...] = (
-    "run_id", "created", "command", "train.run_name", "paths.*", "dataset.path",
-    "tokenizer.path", "tokenizer.dictionary_path",
-)
 # Leaderboard keys: (field of RunScores, larger is better).
 SORT_KEYS: dict[str, tuple[str, bool]] = {
     "chrf": ("best_chrf", True), "eval_loss": ("best_eval_loss", False),
@@ -100,7 +96,7 @@ class ComparedRun:
             return s, v
         rows = [(step_of(q), (q.get("quality") or {}).get(key)) for q in self.history.quality
                 if isinstance(q.get("quality"), dict)]
-        rows = [(s, float(v)) for s, v in rows if _is_number(v) and s >= 0]
+        rows = [(s, float(v)) for s, v in rows if is_number(v) and s >= 0]
         if not rows:
             return np.empty(0), np.empty(0)
         arr = np.array(rows, np.float64)
@@ -232,7 +228,7 @@ def segment_spans(history: RunHistory) -> dict[int, tuple[float, float]]:
             add(int(seg), float(t.min()))
             add(int(seg), float(t.max()))
     for e in history.events:
-        if _is_number(e.get("t")):
+        if is_number(e.get("t")):
             add(max(int_field(e.get("segment"), 0), 0), float(e["t"]))
     return spans
 
@@ -283,49 +279,9 @@ def best_quality(lines: Iterable[dict[str, Any]], key: str) -> tuple[float, int]
     best: tuple[float, int] | None = None
     for q in lines:
         v = q.get("quality", {}).get(key) if isinstance(q.get("quality"), dict) else None
-        if _is_number(v) and math.isfinite(v) and (best is None or v > best[0]):
+        if is_number(v) and math.isfinite(v) and (best is None or v > best[0]):
             best = (float(v), step_of(q))
     return best
-
-
-# ---------------------------------------------------------------------- config table
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts to dotted keys ('train.lr'); lists and scalars are leaves."""
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def ignored(key: str) -> bool:
-    return any(key == pat or (pat.endswith(".*") and key.startswith(pat[:-1]))
-               for pat in IGNORED_FIELDS)
-
-
-def display_key(key: str) -> str:
-    """'train.lr' → 'lr' (a TrainConfig field reads as its flag); other sections stay dotted."""
-    return key[len("train."):] if key.startswith("train.") else key
-
-
-def differing_fields(configs: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], int]:
-    """({display key: one value per run}, how many compared keys were the same in all)."""
-    flat = [flatten(c) for c in configs]
-    keys: list[str] = []
-    for f in flat:
-        keys += [k for k in f if k not in keys and not ignored(k)]
-    diff: dict[str, list[Any]] = {}
-    same = 0
-    for k in keys:
-        vals = [f.get(k) for f in flat]
-        if all(_same(v, vals[0]) for v in vals[1:]):
-            same += 1
-        else:
-            diff[display_key(k)] = vals
-    return diff, same
 
 
 def compare(runs: list[ComparedRun]) -> Comparison:
@@ -434,16 +390,6 @@ def value_at(v: float | None, step: int | None, fmt: str) -> str:
 
 def _fmt(v: float | None, fmt: str) -> str:
     return MISSING if v is None or not math.isfinite(v) else fmt.format(v)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if _is_number(a) and _is_number(b):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    return bool(a == b) and type(a) is type(b)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _finite_or_none(v: Any) -> Any:

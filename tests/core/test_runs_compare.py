@@ -9,13 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.runs.compare import (
-    compare_dirs,
-    differing_fields,
-    leaderboard,
-    load_run,
-    table_text,
-)
+from core.runs.compare import compare_dirs, leaderboard, load_run, table_text
+from core.runs.config_diff import differing_fields
 from tests.compare_runs import STEPS
 from tests.core.cli_helpers import run_cli
 
