@@ -70,3 +70,11 @@ def run_paths(paths: Paths, tiny_checkpoint: Path) -> Paths:
 
     shutil.copytree(tiny_checkpoint.parent, paths.checkpoints_dir / "tiny-run")
     return paths
+
+
+@pytest.fixture(scope="session")
+def lr_pair(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two tiny runs trained for real that differ only in lr (built once, shared read-only)."""
+    from tests.compare_runs import train_lr_pair
+
+    return train_lr_pair(tmp_path_factory.mktemp("lr-pair"))

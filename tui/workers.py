@@ -42,6 +42,7 @@ WORKER_LABELS: dict[str, str] = {
     "gen-demo": "Starting the demo training",
     "gen-export": "Exporting {name}",
     "run-list": "Listing runs",
+    "run-compare": "Reading the marked runs",
     "run-stop": "Stopping run {name}",
     "run-resume": "Resuming run {name}",
     "preflight": "Checking the launch form",

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.cli.errors import CliError
 from core.cli.numbers import float_arg, int_arg
+from core.cli.runs_cmd import cmd_leaderboard, register_runs_extras
 from core.paths import PathError, Paths
 from core.training.config import LIMITS
 
@@ -87,6 +88,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("runs", parents=[common], help="list training runs")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.set_defaults(func=cmd_runs)
+    register_runs_extras(p, common)
 
     p = subparsers.add_parser("stop", parents=[common], help="checkpoint and stop a run")
     p.add_argument("run", help="run id")
@@ -185,6 +187,8 @@ def _row(summary: Any) -> dict[str, Any]:
 def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
     from core.runs.reader import list_runs
 
+    if args.sort:
+        return cmd_leaderboard(args, paths)
     rows = [_row(s) for s in list_runs(paths)]
     if args.json:
         for r in rows:

@@ -40,7 +40,7 @@ class ApplyResult:
 
 
 class RunHistory:
-    """Train/eval/event/probe/GPU history of one run (single-threaded: apply on one thread)."""
+    """Train/eval/event/probe/quality/GPU history of one run (single-threaded: apply on one thread)."""
 
     def __init__(self, smoothing: float = DEFAULT_SMOOTHING) -> None:
         dtypes: dict[str, Any] = {k: np.float64 for k in TRAIN_FIELDS}
@@ -51,6 +51,7 @@ class RunHistory:
         self.evals: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.probes: list[dict[str, Any]] = []
+        self.quality: list[dict[str, Any]] = []  # title-quality lines, one per eval that ran it
         gdt: dict[str, Any] = {k: np.float64 for k in GPU_FIELDS} | {"index": np.int64}
         gdt |= {f"{k}_{e}": np.float64 for k in GPU_SPREAD for e in ("lo", "hi")}
         self.gpu = Columns(gdt)
@@ -89,11 +90,14 @@ class RunHistory:
                         self._cut(cut, res)
                         self.evals = [e for e in self.evals if step_of(e) <= cut]
                         self.probes = [p for p in self.probes if step_of(p) <= cut]
+                        self.quality = [q for q in self.quality if step_of(q) <= cut]
                 self.events.append(rec)
             elif kind == "eval":
                 self.rule.admit_marked(rec, self.evals)
             elif kind == "probe":
                 self.rule.admit_marked(rec, self.probes)
+            elif kind == "quality":
+                self.rule.admit_marked(rec, self.quality)
         self._train_rows(cols, row, len(cols["step"]), res)
         self._refresh_derived(self._lowest)
         res.non_finite_steps = list(chunk.non_finite_steps)

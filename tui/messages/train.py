@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
+from core.runs.compare import Comparison
 from core.runs.parse import GpuChunk, MetricChunk
 from core.runs.reader import RunSummary
 from core.runs.schema import RunStatus
@@ -63,9 +64,11 @@ class GpuSampled(Message):
 
 @dataclass
 class RunsListed(Message):
-    """A fresh scan of checkpoints/ for the run list."""
+    """A fresh scan of checkpoints/ for the run list, in the order to show; `scores`: the
+    runs' RunScores by id when the list is a leaderboard."""
 
     runs: list[RunSummary]
+    scores: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,3 +86,10 @@ class RunActionDone(Message):
     action: str
     run_id: str | None
     error: str | None = None
+
+
+@dataclass
+class RunsCompared(Message):
+    """The marked runs read for comparison (None when fewer than two are marked)."""
+
+    comparison: Comparison | None

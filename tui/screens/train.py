@@ -15,6 +15,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Log, Static
 
+from core.runs.compare import RunCache, compare, rank_runs
 from core.runs.eta import SAVE_KEYS, TOTAL_KEYS, config_int, estimate
 from core.runs.history import compile_activity
 from core.runs.reader import complete_checkpoints, list_runs
@@ -24,6 +25,7 @@ from tui.messages.train import (
     GpuSampled,
     LaunchChecked,
     RunActionDone,
+    RunsCompared,
     RunsListed,
     RunUpdated,
 )
@@ -32,6 +34,7 @@ from tui.side_column import FoldingSideColumn
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
+from tui.widgets.run_compare import RunCompare
 from tui.widgets.run_list import RunList
 from tui.widgets.run_progress import ProgressInfo, RunProgress
 from tui.workers import ForwardWorkerFailures, background
@@ -56,7 +59,7 @@ CHART_PERIOD_S = 4.0
 CHECK_DEBOUNCE_S = 0.4
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
-VIEWS = ("charts", "log", "probes", "launch")
+VIEWS = ("charts", "log", "probes", "launch", "compare")
 CHARTS: tuple[tuple[str, str], ...] = (
     ("lr", "learning rate"), ("grad", "grad norm"), ("sps", "samples/s"),
     ("gpu-util", "GPU util / VRAM %"), ("gpu-mem", "VRAM GiB"), ("gpu-temp", "GPU °C"),
@@ -87,7 +90,10 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         Binding("g", "generate", "Generate", id="train.generate",
                 tooltip="Open the run's best/newest checkpoint in the Generate pane"),
         Binding("x", "toggle_x", "X: step/time", id="train.x_axis",
-                tooltip="Plot against optimizer step or wall time"),
+                tooltip="Plot against optimizer step or wall time (comparing: step, samples "
+                "seen or training hours)"),
+        Binding("v", "view('compare')", "Compare", id="train.compare",
+                tooltip="Overlay the marked runs (mark them in the run list with space or m)"),
         Binding("d", "next_gpu", "Next GPU", id="train.next_gpu",
                 tooltip="GPU charts: show the next card of a multi-GPU run"),
         Binding("w", "window", "Window", id="train.window",
@@ -120,6 +126,8 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         self.last_refresh_ms = 0.0
         self._auto_attached = False
         self._check_timer: Timer | None = None
+        self._run_cache = RunCache()  # marked runs, re-read only when their files change
+        self._run_order = RunList.ORDERS[0]
 
     @property
     def narou(self) -> NarouApp:
@@ -157,6 +165,7 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
                 yield Log(id="view-log", highlight=False)
                 yield VerticalScroll(Static("", id="train-probes"), id="view-probes")
                 yield LaunchForm(self._dataset_names(), id="view-launch")
+                yield RunCompare(id="view-compare")
         yield Footer()
 
     def _dataset_names(self) -> list[str]:
@@ -191,6 +200,8 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             return False
         if action in ("launch", "check_launch"):
             return self.view == "launch"
+        if action == "view" and parameters == ("compare",):
+            return len(self.query_one(RunList).marked) >= 2
         if action in ("stop", "resume", "generate"):
             return self.watch is not None
         if action == "next_gpu":
@@ -200,16 +211,50 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     # ------------------------------------------------------------------ run list
     @background("run-list", exclusive=True)
     def _list_runs(self) -> None:
-        self.post_message(RunsListed(list_runs(self.narou.paths)))
+        runs, order = list_runs(self.narou.paths), self._run_order
+        if order == RunList.ORDERS[0]:
+            self.post_message(RunsListed(runs))
+            return
+        ranked, scores = rank_runs(runs, order, self._run_cache)
+        self.post_message(RunsListed(ranked, scores))
 
     def on_runs_listed(self, message: RunsListed) -> None:
         watched = self.watch.run_id if self.watch else None
-        self.query_one(RunList).update_runs(message.runs, type(self).clock(), watched)
+        runs = self.query_one(RunList)
+        runs.update_runs(message.runs, type(self).clock(), watched, message.scores)
+        if len(runs.marked) >= 2:  # a marked run still training gets its new lines
+            self._compare_runs(list(runs.marked))
         if not self._auto_attached:
             self._auto_attached = True
             if self.watch is None and message.runs:
                 live = [r for r in message.runs if r.status and RunState(r.status.state).live]
                 self.narou.watch_run((live or message.runs)[0].run_id)
+
+    def on_run_list_order_changed(self, message: RunList.OrderChanged) -> None:
+        self._run_order = message.order
+        self._list_runs()
+
+    def on_run_list_marks_changed(self, message: RunList.MarksChanged) -> None:
+        self.refresh_bindings()
+        if len(message.marked) >= 2:
+            self._compare_runs(list(message.marked))
+            if self.view != "launch":
+                self.action_view("compare")
+        elif self.view == "compare":
+            self.query_one(RunCompare).show(None)
+            self.action_view("charts")
+
+    @background("run-compare", exclusive=True)
+    def _compare_runs(self, run_ids: list[str]) -> None:
+        paths = self.narou.paths
+        runs = [self._run_cache.get(paths.run(r)) for r in run_ids]
+        self.post_message(RunsCompared(compare(runs)))
+
+    def on_runs_compared(self, message: RunsCompared) -> None:
+        marked = self.query_one(RunList).marked
+        cmp = message.comparison
+        if cmp is not None and [r.run_id for r in cmp.runs] == marked:  # not a stale read
+            self.query_one(RunCompare).show(cmp)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key is not None and event.row_key.value:
@@ -497,6 +542,9 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         self.refresh_bindings()
 
     def action_toggle_x(self) -> None:
+        if self.view == "compare":
+            self.query_one(RunCompare).cycle_axis()
+            return
         self.x_mode = "time" if self.x_mode == "step" else "step"
         self.update_charts()
 
