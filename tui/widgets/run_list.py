@@ -107,7 +107,6 @@ class RunList(DataTable[Any]):
         """Show `runs` in the order given; `scores` (RunScores by run id) fill the chrF column."""
         now = time.time() if now is None else now
         keep = self.selected_run or watched
-        rows = [self._row(r, now, watched) for r in runs]
         self.runs = runs
         self._watched = watched
         ids = {r.run_id for r in runs}
