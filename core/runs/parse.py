@@ -33,7 +33,7 @@ GPU_FIELDS: tuple[str, ...] = (
     "power_w_min", "power_w_max",
 )
 # Markers of the rare line kinds; a line holding one is parsed in full by `json`.
-RARE_MARKERS: tuple[bytes, ...] = (b'"eval_', b'"event"', b'"probe"')
+RARE_MARKERS: tuple[bytes, ...] = (b'"eval_', b'"event"', b'"probe"', b'"quality"')
 # Below this size a failing piece is parsed line by line instead of bisected further.
 _MIN_BISECT = 64 << 10
 
@@ -44,7 +44,7 @@ class MetricChunk:
 
     train: column name → array (TRAIN_FIELDS as float64 with NaN for missing, plus int64
         "step" and "segment" (−1 when absent)); one entry per train line.
-    evals / events / probes: the full records of those kinds.
+    evals / events / probes / qualities: the full records of those kinds.
     rare / rare_rows: the records of all three kinds in file order, and for each the number
         of this chunk's train rows before it; exact for `resumed` events (where a history
         may be cut), a lower bound for the others (whose rule does not look at train rows).
@@ -57,6 +57,7 @@ class MetricChunk:
     evals: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
+    qualities: list[dict[str, Any]] = field(default_factory=list)
     rare: list[dict[str, Any]] = field(default_factory=list)
     rare_rows: list[int] = field(default_factory=list)
     non_finite_steps: list[int] = field(default_factory=list)
@@ -281,7 +282,8 @@ class MetricsParser:
 
 def _sort_rare(chunk: MetricChunk, rare: list[tuple[int, dict[str, Any]]]) -> None:
     """File-ordered (train rows before, record) pairs into the chunk's kinds; others dropped."""
-    lists = {"probe": chunk.probes, "event": chunk.events, "eval": chunk.evals}
+    lists = {"probe": chunk.probes, "event": chunk.events, "eval": chunk.evals,
+             "quality": chunk.qualities}
     for rows, rec in rare:
         kind = marked_kind(rec)
         if kind is not None:

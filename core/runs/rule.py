@@ -8,8 +8,9 @@ rewrite the past is ignored and counted under a reason; it never erases data:
     segment (hand-appended, or a second writer): BACKWARD;
   * a line of an older segment arriving after a newer one took over: STALE;
   * a train/eval/probe line without a usable step: NO_STEP.
-Evals and probes follow the same rule among themselves (a newer segment's line replaces the
-older segment's lines from its step on), and resume events cut them like the train lines.
+Evals, probes and quality lines follow the same rule among themselves (a newer segment's
+line replaces the older segment's lines from its step on), and resume events cut them like
+the train lines.
 
 The live view (RunHistory fed chunk by chunk), a fresh reattach (one big chunk, from the
 JSONL or from metrics.bin) and `effective_history` (plain records) all run this class over
@@ -37,9 +38,11 @@ def is_train(rec: dict[str, Any]) -> bool:
 
 
 def marked_kind(rec: dict[str, Any]) -> str | None:
-    """'probe', 'event' or 'eval' for the rare line kinds (train lines are none of them)."""
+    """'probe', 'event', 'quality' or 'eval' for the rare line kinds (train lines are none)."""
     if is_train(rec):
         return None
+    if "quality" in rec:
+        return "quality"
     if "probe" in rec:
         return "probe"
     if "event" in rec:
@@ -186,7 +189,7 @@ def effective_history(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]
     """
     rule = HistoryRule()
     train: list[tuple[int, int]] = []  # (index, step) of kept train lines
-    marked: dict[str, list[dict[str, Any]]] = {"eval": [], "probe": []}
+    marked: dict[str, list[dict[str, Any]]] = {"eval": [], "probe": [], "quality": []}
     order: dict[int, int] = {}  # id(record) -> index, for evals/probes
     events: list[int] = []
     recs = [r for r in records if isinstance(r, dict)]
