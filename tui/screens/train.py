@@ -309,12 +309,12 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
                                 ("distinct", "distinct_1", "bright_magenta")):
             qs, qt, qv = h.quality_series(key)
             qx = qs if by_step else qt
-            series = [ChartSeries(key.replace("_", "-"), qx, qv, color, points=len(qv) == 1)]
+            series = [ChartSeries("model", qx, qv, color, points=len(qv) == 1)]
             base = h.quality_baseline(key)
             if base is not None and len(qx):
                 lo = x0 if x0 is not None else float(qx[0])
                 hi = max(x_end if x_end is not None else lo, float(qx[-1]))
-                series.append(ChartSeries("first-N-chars", np.array([lo, hi]),
+                series.append(ChartSeries("baseline", np.array([lo, hi]),
                                           np.array([base, base]), "grey50"))
             self.query_one(f"#chart-{cid}", LineChart).set_data(
                 data(series if len(qv) else [], empty_text=empty))
