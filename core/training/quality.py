@@ -131,7 +131,8 @@ class QualityMonitor:
         c = scores.collapse
         if c.collapsed and not self._collapsed:
             metrics.event(step, "collapse", reason=(
-                f"title quality: {c.n_distinct} distinct titles for {c.n_inputs} synopses "
+                f"title quality: {c.n_distinct} distinct title{'' if c.n_distinct == 1 else 's'} "
+                f"for {c.n_inputs} synopses "
                 f"(distinct-1 {scores.distinct_1:.2f}); 「{c.top_output}」 for "
                 f"{c.top_share:.0%} of them"), title=c.top_output)
         self._collapsed = c.collapsed

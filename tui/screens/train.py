@@ -47,8 +47,9 @@ RUN_LIST_S = 3.0
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
 VIEWS = ("charts", "log", "probes", "launch")
+BASELINE_POINTS = 512  # more than any chart has dot columns
 CHARTS: tuple[tuple[str, str], ...] = (
-    ("chrf", "title chrF"), ("distinct", "title distinct-1"),
+    ("chrf", "chrF"), ("distinct", "distinct-1"),
     ("lr", "learning rate"), ("grad", "grad norm"), ("sps", "samples/s"),
     ("gpu-util", "GPU util / VRAM %"), ("gpu-mem", "VRAM GiB"), ("gpu-temp", "GPU °C"),
     ("gpu-power", "GPU W"),
@@ -309,13 +310,15 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
                                 ("distinct", "distinct_1", "bright_magenta")):
             qs, qt, qv = h.quality_series(key)
             qx = qs if by_step else qt
-            series = [ChartSeries("model", qx, qv, color, points=len(qv) == 1)]
+            series = [ChartSeries("model", qx, qv, color, points=True)]
             base = h.quality_baseline(key)
             if base is not None and len(qx):
                 lo = x0 if x0 is not None else float(qx[0])
                 hi = max(x_end if x_end is not None else lo, float(qx[-1]))
-                series.append(ChartSeries("baseline", np.array([lo, hi]),
-                                          np.array([base, base]), "grey50"))
+                # Dense, so the chart draws a line (it joins neighbouring columns only).
+                flat = np.linspace(lo, hi, BASELINE_POINTS)
+                series.append(ChartSeries("baseline", flat, np.full_like(flat, base),
+                                          "grey50"))
             self.query_one(f"#chart-{cid}", LineChart).set_data(
                 data(series if len(qv) else [], empty_text=empty))
 
