@@ -162,6 +162,8 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
                            step=old.step if old else 0, total_steps=old.total_steps if old else None)
             status = StatusWriter(run_dir, st, pid=pid)
             status.update(segment=segment, phase="starting", world_size=dist.world)
+            if old is not None and "best_chrf" in old.extra:  # carried over like best_eval_loss
+                status.update(best_chrf=old.extra["best_chrf"])
             status.start()
             metrics = MetricsWriter(run_dir, segment)
             gpu = GpuLogger(run_dir)
