@@ -83,6 +83,7 @@ class QualityMonitor:
         self.samples = len(data.stories)
         self._since = time.perf_counter()  # the job's clock since the previous pass
         self._collapsed = False
+        self.off_reason: str | None = None  # set when a pass failed: no more passes
 
     @classmethod
     def for_run(cls, paths: Paths, run_dir: Path, dataset: str, samples: int) -> QualityMonitor | None:
@@ -93,10 +94,28 @@ class QualityMonitor:
         return cls(data, run_dir) if data.stories else None
 
     def measure(self, model: Any, tokenizer: Any, device: Any, state: Any, epoch: float,
-                metrics: Any) -> float:
+                metrics: Any) -> float | None:
         """Title the current set with the in-memory model, write the quality line (and, the
         first time for this set, the baseline), and return chrF. `state` is the
-        TrainerState: the sample count in use and the baseline's live in its `extra`."""
+        TrainerState: the sample count in use and the baseline's live in its `extra`.
+
+        A pass that fails never ends the run: a `warning` event says why, later evaluations
+        skip the pass, and None is returned."""
+        if self.off_reason is not None:
+            return None
+        try:
+            return self._measure(model, tokenizer, device, state, epoch, metrics)
+        except Exception as exc:  # noqa: BLE001 - a metric must not cost a 50-hour run
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            self.off_reason = (f"title quality is off for the rest of this job: its pass at step "
+                               f"{state.step} failed ({type(exc).__name__}: {first})")
+            print(f"warning: {self.off_reason}", flush=True)
+            if metrics is not None:
+                metrics.event(state.step, "warning", reason=self.off_reason)
+            return None
+
+    def _measure(self, model: Any, tokenizer: Any, device: Any, state: Any, epoch: float,
+                 metrics: Any) -> float:
         start = time.perf_counter()
         job_s = start - self._since
         n = min(self.samples, int(state.extra.get(SAMPLES_KEY) or self.samples))

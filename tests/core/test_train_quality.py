@@ -148,3 +148,15 @@ def test_a_pass_over_its_time_share_shrinks_the_next_and_says_so(
     assert len(reduced) == 1 and reduced[0]["samples"] == MIN_SAMPLES
     assert reduced[0]["reason"].startswith(f"title quality: 12 → {MIN_SAMPLES} samples")
     assert state.extra["quality_samples"] == MIN_SAMPLES
+
+
+def test_a_failing_pass_turns_quality_off_without_ending_the_run() -> None:
+    monitor = QualityMonitor(QualitySet(["あらすじ"], ["題"], 5), Path("run"))
+    state, lines = TrainerState(step=3), Lines()
+    # An object without a model's config: building the pass fails before any title.
+    assert monitor.measure(object(), None, "cpu", state, 0.1, lines) is None
+    assert lines.records == [{"step": 3, "event": "warning", "reason": (
+        "title quality is off for the rest of this job: its pass at step 3 failed "
+        "(AttributeError: 'object' object has no attribute 'config')")}]
+    assert monitor.measure(object(), None, "cpu", state, 0.2, lines) is None
+    assert len(lines.records) == 1  # no second attempt, no second warning
