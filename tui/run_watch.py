@@ -110,7 +110,9 @@ class RunWatch:
         appended = 0
         alerts: list[Alert] = []
         nan_steps: list[int] = []
+        events: list[dict] = []
         for chunk in msg.chunks:
+            events += chunk.events
             res = self.history.apply(chunk)
             appended += res.appended
             nan_steps += res.non_finite_steps
@@ -131,6 +133,7 @@ class RunWatch:
         alerts += self.alerts.observe_state(state, status.exit_reason if status else None)
         if not msg.initial:
             alerts += self.alerts.observe_nan(nan_steps)
+            alerts += self.alerts.observe_collapse(events)
         h = self.history
         alerts += self.alerts.observe_progress(
             h.train["t"], h.train["step"], h.segment_start, state,

@@ -41,6 +41,9 @@ _OVERRIDES: tuple[tuple[str, type, str], ...] = (
     ("max-source-len", int, "synopsis tokens incl. [CLS]/[SEP] (default 512)"),
     ("max-target-len", int, "title tokens incl. [SEP] (default 64)"),
     ("probe-size", int, "validation synopses titled at every eval (default 8)"),
+    ("quality-samples", int, "validation synopses titled and scored at each eval, 0 = off "
+                             "(default 128; fewer when it would take over ~10% of training time)"),
+    ("best-by", str, "eval_loss|chrf: the metric that picks the best checkpoint (default eval_loss)"),
     ("eval-samples", int, "validation rows in each eval loss, 0 = all (default 2000)"),
     ("pad-multiple-source", int, "pad synopsis batches to a multiple of this (default 32)"),
     ("pad-multiple-target", int, "pad title batches to a multiple of this (default 8)"),

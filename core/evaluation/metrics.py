@@ -106,6 +106,11 @@ def length_error(hyps: Sequence[str], refs: Sequence[str]) -> tuple[float, float
     return sum(abs(d) for d in diffs) / len(diffs), sum(diffs) / len(diffs)
 
 
+def mean_length(texts: Sequence[str]) -> float:
+    """Mean length of the titles in normalised characters (0 for none)."""
+    return sum(len(normalize(t)) for t in texts) / len(texts) if texts else 0.0
+
+
 def copied_chars(title: str, synopsis: str, min_chars: int = COPY_MIN_CHARS) -> int:
     """Characters of `title` inside some substring of ≥ min_chars that occurs in `synopsis`."""
     t, s = normalize(title), normalize(synopsis)
@@ -188,6 +193,7 @@ class TitleScores:
     length_bias: float
     copy_rate: float
     collapse: CollapseReport
+    mean_len: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -215,4 +221,5 @@ def score_titles(
         length_bias=bias,
         copy_rate=mean_copy_rate(hyps, synopses),
         collapse=collapse(hyps, collapse_threshold),
+        mean_len=mean_length(hyps),
     )

@@ -137,7 +137,7 @@ def run_eval(
     options = _first(config.options)
     stories = [r["story"] for r in rows]
     titles = [r["title"] for r in rows]
-    hyps = _generate_top1(loaded, stories, options, config.batch_size,
+    hyps = generate_top1(loaded, stories, options, config.batch_size,
                           lambda f: report(f"generating {config.split}", 0.2 + 0.6 * f))
     n_prefix = prefix_length(train_titles)
     common = most_common_title(train_titles)
@@ -150,7 +150,7 @@ def run_eval(
     ref_section = None
     if refs is not None:
         ref_stories = [r["story"] for r in refs.rows]
-        ref_hyps = _generate_top1(loaded, ref_stories, options, config.batch_size,
+        ref_hyps = generate_top1(loaded, ref_stories, options, config.batch_size,
                                   lambda f: report("generating for references", 0.8 + 0.15 * f))
         ref_section = score_references(refs, ref_hyps, n_prefix, common, thr)
     samples = [
@@ -168,8 +168,10 @@ def run_eval(
     return result
 
 
-def _generate_top1(loaded: Any, stories: list[str], options: DecodingOptions, batch: int,
-                   tick: Callable[[float], None]) -> list[str]:
+def generate_top1(loaded: Any, stories: list[str], options: DecodingOptions, batch: int,
+                  tick: Callable[[float], None] = lambda _f: None) -> list[str]:
+    """The best title for each synopsis, `batch` synopses per generate call (the training
+    job's quality pass calls this too, so its figures match `narou-tui eval`'s)."""
     out: list[str] = []
     for start in range(0, len(stories), batch):
         chunk = stories[start:start + batch]

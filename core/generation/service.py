@@ -115,9 +115,8 @@ class GenerationService:
         report(f"reading {weights_bytes / 2**20:,.1f} MiB of weights", 0.5)
         model, tokenizer = load_for_generation(info.path, choice.device)
         report("ready", 1.0)
-        enc = getattr(model.config, "encoder", None)
-        max_src = min(int(getattr(enc, "max_position_embeddings", 512) or 512), 512)
-        loaded = LoadedModel(info, model, tokenizer, choice, time.perf_counter() - t0, max_src)
+        loaded = LoadedModel(info, model, tokenizer, choice, time.perf_counter() - t0,
+                             source_limit(model))
         with self._lock:
             self._cache[info.path] = loaded
             while len(self._cache) > self.max_cached:
@@ -141,6 +140,12 @@ class GenerationService:
             GenerationResult(s, c, loaded.spec, options, loaded.device.device, per, r)
             for s, c, r in zip(synopses, cands, refs, strict=True)
         ]
+
+
+def source_limit(model: Any) -> int:
+    """Synopsis tokens the model reads: its encoder's positions, at most 512."""
+    enc = getattr(model.config, "encoder", None)
+    return min(int(getattr(enc, "max_position_embeddings", 512) or 512), 512)
 
 
 def generate_batch(

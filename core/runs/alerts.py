@@ -1,4 +1,4 @@
-"""Alerts worth a terminal bell: finished, failed, died, stopped, NaN loss, stalled.
+"""Alerts worth a terminal bell: finished, failed, died, stopped, NaN loss, stalled, collapse.
 
 Only changes seen while watching alert: attaching to a run that finished last week is
 silent, and so is the NaN history it may hold. A stall is "no step for 5x the median step
@@ -19,11 +19,14 @@ STALL_FACTOR = 5.0
 STALL_FLOOR_S = 10.0
 # Repeated NaN lines alert again only after this many seconds.
 NAN_REPEAT_S = 60.0
+# A collapse lasts many evaluations: alert again only after this many seconds.
+COLLAPSE_REPEAT_S = 600.0
 
 
 @dataclass
 class Alert:
-    """One alert. kind: finished|failed|died|stopped|nan|stall; severity as Textual's notify."""
+    """One alert. kind: finished|failed|died|stopped|nan|stall|collapse; severity as
+    Textual's notify."""
 
     kind: str
     message: str
@@ -38,6 +41,7 @@ class AlertTracker:
         self.run_id = run_id
         self._state: str | None = None
         self._last_nan_alert = -1e18
+        self._last_collapse_alert = -1e18
         self._progress_step = -1
         self._progress_t: float | None = None
         self._stalled = False
@@ -74,6 +78,18 @@ class AlertTracker:
         self._last_nan_alert = now
         where = f"step {steps[0]}" + (f" (+{len(steps) - 1} more)" if len(steps) > 1 else "")
         return [Alert("nan", f"Run {self.run_id}: NaN/inf loss at {where}", "error")]
+
+    def observe_collapse(self, events: list[dict], now: float | None = None) -> list[Alert]:
+        """An alert for newly seen `collapse` events (written from the probe titles or from
+        the title-quality figures), at most once per COLLAPSE_REPEAT_S."""
+        found = [e for e in events if e.get("event") == "collapse"]
+        now = time.time() if now is None else now
+        if not found or now - self._last_collapse_alert < COLLAPSE_REPEAT_S:
+            return []
+        self._last_collapse_alert = now
+        e = found[-1]
+        return [Alert("collapse", f"Run {self.run_id} collapsed at step {e.get('step')}: "
+                                  f"{e.get('reason') or 'one title for every synopsis'}")]
 
     def observe_progress(
         self, t: np.ndarray, steps: np.ndarray, segment_start: int, state: str | None,

@@ -94,7 +94,7 @@ class ComparedRun:
         if key.startswith("eval_"):
             s, _t, v = self.history.eval_series(key)
             return s, v
-        rows = [(step_of(q), (q.get("quality") or {}).get(key)) for q in self.history.quality
+        rows = [(step_of(q), (q.get("quality") or {}).get(key)) for q in self.history.qualities
                 if isinstance(q.get("quality"), dict)]
         rows = [(s, float(v)) for s, v in rows if is_number(v) and s >= 0]
         if not rows:
@@ -260,7 +260,7 @@ def scores_of(run_id: str, history: RunHistory, state: str, spans: list[tuple[in
     best = history.best_eval()
     if best is not None:
         sc.best_eval_loss, sc.best_eval_step = best
-    chrf = best_quality(history.quality, "chrf")
+    chrf = best_quality(history.qualities, "chrf")
     if chrf is not None:
         sc.best_chrf, sc.best_chrf_step = chrf
     if spans and tr.n:

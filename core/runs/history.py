@@ -40,7 +40,7 @@ class ApplyResult:
 
 
 class RunHistory:
-    """Train/eval/event/probe/quality/GPU history of one run (single-threaded: apply on one thread)."""
+    """Train/eval/event/probe/GPU history of one run (single-threaded: apply on one thread)."""
 
     def __init__(self, smoothing: float = DEFAULT_SMOOTHING) -> None:
         dtypes: dict[str, Any] = {k: np.float64 for k in TRAIN_FIELDS}
@@ -51,7 +51,7 @@ class RunHistory:
         self.evals: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.probes: list[dict[str, Any]] = []
-        self.quality: list[dict[str, Any]] = []  # title-quality lines, one per eval that ran it
+        self.qualities: list[dict[str, Any]] = []  # title-quality lines, one per evaluation
         gdt: dict[str, Any] = {k: np.float64 for k in GPU_FIELDS} | {"index": np.int64}
         gdt |= {f"{k}_{e}": np.float64 for k in GPU_SPREAD for e in ("lo", "hi")}
         self.gpu = Columns(gdt)
@@ -90,14 +90,14 @@ class RunHistory:
                         self._cut(cut, res)
                         self.evals = [e for e in self.evals if step_of(e) <= cut]
                         self.probes = [p for p in self.probes if step_of(p) <= cut]
-                        self.quality = [q for q in self.quality if step_of(q) <= cut]
+                        self.qualities = [q for q in self.qualities if step_of(q) <= cut]
                 self.events.append(rec)
             elif kind == "eval":
                 self.rule.admit_marked(rec, self.evals)
             elif kind == "probe":
                 self.rule.admit_marked(rec, self.probes)
             elif kind == "quality":
-                self.rule.admit_marked(rec, self.quality)
+                self.rule.admit_marked(rec, self.qualities)
         self._train_rows(cols, row, len(cols["step"]), res)
         self._refresh_derived(self._lowest)
         res.non_finite_steps = list(chunk.non_finite_steps)
@@ -194,13 +194,34 @@ class RunHistory:
 
     def eval_series(self, key: str = "eval_loss") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(step, t, value) arrays of one eval metric."""
-        rows = [(e.get("step"), e.get("t"), e.get(key)) for e in self.evals]
-        rows = [r for r in rows if isinstance(r[2], int | float)]
-        if not rows:
-            z = np.empty(0)
-            return z, z, z
-        arr = np.array([[_num(a), _num(b), _num(c)] for a, b, c in rows], np.float64)
-        return arr[:, 0], arr[:, 1], arr[:, 2]
+        return _series([(e.get("step"), e.get("t"), e.get(key)) for e in self.evals])
+
+    def quality_series(self, key: str = "chrf") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(step, t, value) arrays of one title-quality figure (chrf, distinct_1, …)."""
+        return _series([(q.get("step"), q.get("t"), _figure(q.get("quality"), key))
+                        for q in self.qualities])
+
+    def quality_baseline(self, key: str = "chrf") -> float | None:
+        """The first-N-characters baseline of a quality figure (the latest one logged)."""
+        for q in reversed(self.qualities):
+            value = _figure(q.get("baseline"), key)
+            if value is not None:
+                return value
+        return None
+
+
+def _figure(figures: Any, key: str) -> float | None:
+    value = figures.get(key) if isinstance(figures, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _series(rows: list[tuple[Any, Any, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = [r for r in rows if isinstance(r[2], int | float)]
+    if not rows:
+        z = np.empty(0)
+        return z, z, z
+    arr = np.array([[_num(a), _num(b), _num(c)] for a, b, c in rows], np.float64)
+    return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
 def read_history(run_dir: Path, chunk_bytes: int = 32 << 20) -> RunHistory:

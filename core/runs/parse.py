@@ -2,7 +2,7 @@
 
 A 50-hour run has over a million metric lines; `json.loads` per line costs ~10 s here, so
 train lines go through pyarrow's C++ JSON reader with an explicit schema (only the fields
-the UI plots, everything else ignored). The rare kinds (evals, events, probes, quality) are found by
+the UI plots, everything else ignored). The rare kinds (evals, events, probes) are found by
 a byte search and parsed with `json` so their free-form fields survive. Anything arrow
 refuses (a torn or glued line, a string where a number belongs) is bisected down to small
 pieces that fall back to the per-line parser, so one bad line never costs the whole chunk.
@@ -44,8 +44,8 @@ class MetricChunk:
 
     train: column name → array (TRAIN_FIELDS as float64 with NaN for missing, plus int64
         "step" and "segment" (−1 when absent)); one entry per train line.
-    evals / events / probes / quality: the full records of those kinds.
-    rare / rare_rows: the records of all these kinds in file order, and for each the number
+    evals / events / probes / qualities: the full records of those kinds.
+    rare / rare_rows: the records of all three kinds in file order, and for each the number
         of this chunk's train rows before it; exact for `resumed` events (where a history
         may be cut), a lower bound for the others (whose rule does not look at train rows).
     non_finite_steps: steps whose loss or grad_norm was NaN/inf (arrow cannot tell a NaN
@@ -57,7 +57,7 @@ class MetricChunk:
     evals: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
-    quality: list[dict[str, Any]] = field(default_factory=list)
+    qualities: list[dict[str, Any]] = field(default_factory=list)
     rare: list[dict[str, Any]] = field(default_factory=list)
     rare_rows: list[int] = field(default_factory=list)
     non_finite_steps: list[int] = field(default_factory=list)
@@ -283,7 +283,7 @@ class MetricsParser:
 def _sort_rare(chunk: MetricChunk, rare: list[tuple[int, dict[str, Any]]]) -> None:
     """File-ordered (train rows before, record) pairs into the chunk's kinds; others dropped."""
     lists = {"probe": chunk.probes, "event": chunk.events, "eval": chunk.evals,
-             "quality": chunk.quality}
+             "quality": chunk.qualities}
     for rows, rec in rare:
         kind = marked_kind(rec)
         if kind is not None:

@@ -8,8 +8,9 @@ rewrite the past is ignored and counted under a reason; it never erases data:
     segment (hand-appended, or a second writer): BACKWARD;
   * a line of an older segment arriving after a newer one took over: STALE;
   * a train/eval/probe line without a usable step: NO_STEP.
-Evals, probes and quality lines follow the same rule among themselves (a newer segment's line replaces the
-older segment's lines from its step on), and resume events cut them like the train lines.
+Evals, probes and quality lines follow the same rule among themselves (a newer segment's
+line replaces the older segment's lines from its step on), and resume events cut them like
+the train lines.
 
 The live view (RunHistory fed chunk by chunk), a fresh reattach (one big chunk, from the
 JSONL or from metrics.bin) and `effective_history` (plain records) all run this class over
@@ -182,8 +183,7 @@ def _is_int(v: Any) -> bool:
 
 
 def effective_history(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records the rule keeps, in file order (train lines, evals, probes, quality lines;
-    every event).
+    """The records the rule keeps, in file order (train lines, evals, probes; every event).
 
     The plain-record form of what RunHistory builds from a run directory.
     """

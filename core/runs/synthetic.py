@@ -114,10 +114,25 @@ class FakeRun:
                                                                            + i) % 4]}
                           for i in range(2)]
                 out.append({"t": t, "step": s, "probe": titles, "segment": self.segment})
+                out.append(self.quality_line(s, t))
             if s % self.save_every == 0:
                 out.append({"t": t, "step": s, "event": "saved",
                             "checkpoint": f"checkpoint-{s}", "segment": self.segment})
         return out
+
+    def quality_line(self, step: int, t: float) -> dict[str, Any]:
+        """A quality line whose chrF climbs past the baseline (the baseline on the first)."""
+        rise = 1 - math.exp(-4 * step / self.total_steps)
+        figures = {"chrf": 8 + 22 * rise, "bleu": 2 + 10 * rise, "rouge_l": 10 + 20 * rise,
+                   "distinct_1": 0.2 + 0.5 * rise, "distinct_2": 0.3 + 0.6 * rise,
+                   "copy_rate": 0.3, "mean_len": 18.0}
+        rec = {"t": t, "step": step, "epoch": round(step / self.total_steps, 4),
+               "quality": figures, "quality_samples": 128, "quality_s": 1.5,
+               "segment": self.segment}
+        if step == self.eval_every:
+            rec["baseline"] = {"chrf": 14.0, "bleu": 9.0, "rouge_l": 22.0, "distinct_1": 0.6,
+                               "distinct_2": 0.9, "copy_rate": 1.0, "mean_len": 18.0}
+        return rec
 
     def lines_for(self, steps: int, nan_at: int | None = None) -> str:
         """The text for the next `steps` steps (as `records_for`), for raw appends."""

@@ -37,8 +37,10 @@ class TrainerState:
     steps done inside it (resume skips exactly these). total_steps: planned steps.
     batch_size / grad_accum / world_size: the split in use when saved. plan_batch: the batch
     size the epoch plan is cut with (constant for a run; micro-batches are pieces of it).
-    best_eval_loss / best_checkpoint: best validation loss seen at a save, and where.
-    last_eval_loss: the most recent validation loss. samples_per_s: rate when saved.
+    best_eval_loss: lowest validation loss seen at a save. best_chrf: highest title chrF
+    seen at a save. best_checkpoint: the save that is best by the run's `best_by`.
+    last_eval_loss / last_chrf: the most recent evaluation's figures. samples_per_s: rate
+    when saved.
     segment: metrics segment of the job that saved it.
     """
 
@@ -53,6 +55,8 @@ class TrainerState:
     best_eval_loss: float | None = None
     best_checkpoint: str | None = None
     last_eval_loss: float | None = None
+    best_chrf: float | None = None
+    last_chrf: float | None = None
     samples_per_s: float | None = None
     segment: int = 0
     saved_at: float = 0.0
@@ -62,6 +66,21 @@ class TrainerState:
     def from_json(cls, data: dict[str, Any]) -> TrainerState:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def record_best(state: TrainerState, name: str, best_by: str) -> None:
+    """After an evaluation at the step saved as `name`: update the best figures, and make
+    `name` the best checkpoint when it beats the best so far by `best_by` (eval_loss: lower,
+    chrf: higher; a tie keeps the earlier one)."""
+    loss, chrf = state.last_eval_loss, state.last_chrf
+    loss_better = loss is not None and (state.best_eval_loss is None or loss < state.best_eval_loss)
+    chrf_better = chrf is not None and (state.best_chrf is None or chrf > state.best_chrf)
+    if loss_better:
+        state.best_eval_loss = loss
+    if chrf_better:
+        state.best_chrf = chrf
+    if loss_better if best_by == "eval_loss" else chrf_better:
+        state.best_checkpoint = name
 
 
 def checkpoint_name(step: int) -> str:

@@ -14,6 +14,7 @@ from core.paths import PathError, safe_name
 EFFECTIVE_BATCH = 64  # the seed talk's effective batch (4 × 16 on an 8 GB card)
 COMPILE_MODES = ("auto", "on", "off", "static", "dynamic")
 BUCKET_BY = ("source_target", "source")
+BEST_BY = ("eval_loss", "chrf")
 # Values a run's frozen config.json means when it lacks a field (it predates the field):
 # the job resumes with what that run really used, not with today's default.
 FROZEN_LEGACY = {"bucket_by": "source", "pad_multiple_source": 64, "pad_multiple_target": 16,
@@ -31,7 +32,7 @@ LIMITS: dict[str, tuple[float | None, float | None]] = {
     "eval_samples": (0, 10**10), "save_total_limit": (0, 10**6), "probe_size": (0, 10**5),
     "seed": (0, SEED_MAX), "nan_patience": (1, 10**6), "vocab_size": (100, 1_000_000),
     "gpus": (1, 4096), "nnodes": (1, 10**5), "node_rank": (0, 10**5), "master_port": (1, 65535),
-    "threads": (0, 4096), "workers": (0, 4096),
+    "threads": (0, 4096), "workers": (0, 4096), "quality_samples": (0, 10**6),
 }
 
 
@@ -67,6 +68,11 @@ class TrainConfig:
     eval_samples: validation rows used for eval loss (the first N; 0 = all).
     save_total_limit: keep this many newest checkpoints (the best is always kept too).
     probe_size: validation synopses whose generated titles are logged at every eval.
+    quality_samples: validation synopses titled (greedy) and scored at every eval (chrF,
+        BLEU, ROUGE-L, distinct-1/2, copy rate, mean length) as a `quality` line; the first N
+        rows, fewer when the pass would take over ~10% of training time; 0 = off.
+    best_by: eval_loss|chrf: which evaluation decides the best checkpoint (kept by
+        rotation, starred in lists, loaded by default for generation).
     seed: seeds model init, dropout and the data order.
     precision: auto|bf16|fp16|fp32 (auto: bf16 where supported, else fp16 on CUDA, fp32 on CPU).
     compile: auto|on|off|static|dynamic (torch.compile of the model's forward and backward):
@@ -112,6 +118,8 @@ class TrainConfig:
     eval_samples: int = 2000
     save_total_limit: int = 3
     probe_size: int = 8
+    quality_samples: int = 128
+    best_by: str = "eval_loss"
     seed: int = 42
     precision: str = "auto"
     compile: str = "auto"
@@ -166,6 +174,11 @@ class TrainConfig:
             raise ConfigError(f"precision: auto|bf16|fp16|fp32, got {self.precision!r}")
         if self.bucket_by not in BUCKET_BY:
             raise ConfigError(f"bucket_by: {'|'.join(BUCKET_BY)}, got {self.bucket_by!r}")
+        if self.best_by not in BEST_BY:
+            raise ConfigError(f"best_by: {'|'.join(BEST_BY)}, got {self.best_by!r}")
+        if self.best_by == "chrf" and not self.quality_samples:
+            raise ConfigError("best_by: chrf needs title quality at each eval "
+                              "(--quality-samples above 0)")
         if self.compile not in COMPILE_MODES:
             raise ConfigError(f"compile: {'|'.join(COMPILE_MODES)}, got {self.compile!r}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -199,6 +212,8 @@ class TrainConfig:
         if "bucket_by" not in data:
             for name, value in FROZEN_LEGACY.items():
                 data.setdefault(name, value)
+        # A run from before title quality existed resumes without it (it would cost time).
+        data.setdefault("quality_samples", 0)
         return cls.from_json(data, source=source)
 
     @classmethod

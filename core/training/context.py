@@ -81,4 +81,5 @@ class LoopContext:
     resume_state: TrainerState | None = None
     resume_folder: Path | None = None
     segment: int = 0
+    quality: Any = None  # QualityMonitor on rank 0 when --quality-samples > 0
     stop_flag: dict[str, Any] = field(default_factory=lambda: {"stop": False, "signal": None})

@@ -162,6 +162,8 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
                            step=old.step if old else 0, total_steps=old.total_steps if old else None)
             status = StatusWriter(run_dir, st, pid=pid)
             status.update(segment=segment, phase="starting", world_size=dist.world)
+            if old is not None and "best_chrf" in old.extra:  # carried over like best_eval_loss
+                status.update(best_chrf=old.extra["best_chrf"])
             status.start()
             metrics = MetricsWriter(run_dir, segment)
             gpu = GpuLogger(run_dir)
@@ -219,6 +221,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     from core.training.checkpoint import newest_complete, read_trainer_state
     from core.training.loop import Loop
     from core.training.preflight import require_ok, run_preflight
+    from core.training.quality import QualityMonitor
 
     def log(msg: str) -> None:
         if dist.main:
@@ -275,6 +278,8 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     train = PairData.from_dataset(dd["train"])
     val = PairData.from_dataset(dd["validation"])
     probe = _probe_rows(paths, cfg.dataset, cfg.probe_size)
+    # Only the main process generates and scores titles (the others wait at the eval barrier).
+    quality = QualityMonitor.for_run(paths, run_dir, cfg.dataset, cfg.quality_samples) if dist.main else None
 
     # Split of the effective batch: explicit > saved in the checkpoint > picked from memory.
     if resume_state is not None:
@@ -305,7 +310,7 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     ctx = LoopContext(run_dir=run_dir, cfg=cfg, model=model, tokenizer=tokenizer, train=train, val=val,
                       probe_rows=probe, device=device, dist=dist, batch_size=bs, grad_accum=ga,
                       plan_batch=plan, status=status, metrics=metrics, resume_state=resume_state,
-                      resume_folder=resume_folder, segment=segment, stop_flag=stop_flag)
+                      resume_folder=resume_folder, segment=segment, stop_flag=stop_flag, quality=quality)
     loop = Loop(ctx)
     holder["loop"] = loop
     loop.setup()

@@ -21,6 +21,7 @@ from core.training.checkpoint import (
     TrainerState,
     apply_retention,
     checkpoint_name,
+    record_best,
     save_checkpoint,
 )
 from core.training.compile_policy import (
@@ -192,7 +193,6 @@ class Loop:
                 count += len(chunk)
         eval_loss = (total / max(1, count)).item()
         probe = self.probe()
-        model.train()
         self.state.last_eval_loss = eval_loss
         if self.ctx.metrics is not None:
             self.ctx.metrics.write({"t": round(time.time(), 3), "step": self.state.step,
@@ -204,6 +204,11 @@ class Loop:
                                         "probe": probe, "distinct": len(set(titles))})
                 if len(titles) > 2 and len(set(titles)) == 1:
                     self._event("collapse", reason="every probe synopsis got the same title", title=titles[0])
+        if self.ctx.quality is not None:
+            self.phase = "generate"
+            self.state.last_chrf = self.ctx.quality.measure(
+                model, self.ctx.tokenizer, self.device, self.state, self._epoch_float(), self.ctx.metrics)
+        model.train()
         self.phase = "train"
         return eval_loss
 
@@ -243,10 +248,8 @@ class Loop:
             if self._check_disk(count_parameters(self.raw_model)):
                 self._status(write=True, phase="saving")
                 name = checkpoint_name(self.state.step)
-                ev = self.state.last_eval_loss if self._eval_step == self.state.step else None
-                if ev is not None and (self.state.best_eval_loss is None or ev < self.state.best_eval_loss):
-                    self.state.best_eval_loss = ev
-                    self.state.best_checkpoint = name
+                if self._eval_step == self.state.step:
+                    record_best(self.state, name, self.cfg.best_by)
                 t0 = time.time()
                 save_checkpoint(self.ctx.run_dir, self.state.step, self.raw_model, self.ctx.tokenizer,
                                 self.optimizer, self.scheduler, self.state)
@@ -254,7 +257,8 @@ class Loop:
                 self._event("saved", checkpoint=name, reason=reason, seconds=round(time.time() - t0, 2),
                             removed=removed)
                 self._status(write=True, last_complete_checkpoint=name, best_eval_loss=self.state.best_eval_loss,
-                             best_checkpoint=self.state.best_checkpoint, phase="train")
+                             best_checkpoint=self.state.best_checkpoint, best_chrf=self.state.best_chrf,
+                             phase="train")
             else:
                 ok = False
         self._barrier()

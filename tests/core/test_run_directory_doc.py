@@ -131,6 +131,8 @@ def line_kind(rec: dict[str, Any]) -> str:
         return "event"
     if "probe" in rec:
         return "probe"
+    if "quality" in rec:
+        return "quality"
     if "eval_loss" in rec:
         return "eval"
     return "train"
@@ -169,6 +171,12 @@ def test_every_metrics_line_and_event_matches_the_doc(runs: dict[str, Path]) -> 
             if kind == "probe":
                 for item in rec["probe"]:
                     errors += problems(item, field_table("metrics probe item"), where)
+            if kind == "quality":
+                for part in ("quality", "baseline"):
+                    if part in rec:
+                        errors += problems(rec[part], field_table("metrics quality figures"), where)
+                        if set(rec[part]) != set(field_table("metrics quality figures")):
+                            errors.append(f"{where}: {part} holds {sorted(rec[part])}")
             if kind == "event":
                 own = set(rec) - {f.name for f in common.values() if f.required}
                 want = events.get(rec["event"])
@@ -177,7 +185,7 @@ def test_every_metrics_line_and_event_matches_the_doc(runs: dict[str, Path]) -> 
                 elif own != want:
                     errors.append(f"{where}: fields {sorted(own)}, documented {sorted(want)}")
     assert not errors, "\n".join(errors)
-    assert set(seen) == {"train", "eval", "probe", "event"}
+    assert set(seen) == {"train", "eval", "probe", "quality", "event"}
     assert {"started", "saved", "oom", "auto_oom_relaunch", "resumed", "skipped",
             "finished", "nan", "failed"} <= seen["event"]
 

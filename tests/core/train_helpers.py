@@ -58,6 +58,7 @@ def tiny_config(**kw: Any) -> TrainConfig:
         dataset="sample", scratch="tiny", tokenizer=str(tokenizer_dir()), epochs=2,
         batch_size=8, grad_accum=2, lr=2e-3, max_source_len=256, max_target_len=32,
         eval_steps=5, save_steps=5, log_steps=1, threads=1, probe_size=3, eval_samples=0,
+        quality_samples=4,  # title quality on, at a few seconds' cost per run
     )
     base.update(kw)
     return TrainConfig(**base)

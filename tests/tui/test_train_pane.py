@@ -136,6 +136,36 @@ def test_a_backward_step_line_keeps_the_history_and_is_reported(paths: Paths) ->
     asyncio.run(run())
 
 
+def test_quality_charts_show_chrf_and_distinct_with_the_baseline_and_collapse_alerts(
+        paths: Paths) -> None:
+    fr = FakeRun(paths.run("quality"), total_steps=1000, eval_every=100,
+                 t0=time.time() - 100).create()
+    fr.advance(300)
+
+    async def run() -> None:
+        app = _app(paths, "quality", readonly=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _until(pilot, lambda: app.run_watch is not None
+                         and len(app.run_watch.history.qualities) == 3)
+            await pilot.pause(0.3)
+            for cid, key in (("chrf", "chrf"), ("distinct", "distinct_1")):
+                chart = app.screen.query_one(f"#chart-{cid}", LineChart)
+                model, base = chart.data.series
+                assert (model.name, base.name) == ("model", "baseline")
+                assert model.x.tolist() == [100, 200, 300]
+                figures = [q["quality"][key] for q in app.run_watch.history.qualities]
+                assert model.y.tolist() == figures
+                baseline = app.run_watch.history.qualities[0]["baseline"][key]
+                assert set(base.y.tolist()) == {baseline} and base.x[-1] >= 300
+            fr.write_records([{"t": fr.now(), "step": 300, "event": "collapse",
+                               "reason": "title quality: 1 distinct title for 128 synopses",
+                               "title": "同じ題", "segment": 0}])
+            want = "Run quality collapsed at step 300: title quality: 1 distinct title for 128 synopses"
+            await _until(pilot, lambda: any(n.message == want for n in app._notifications))
+
+    asyncio.run(run())
+
+
 def test_died_run_detected_and_alerted(paths: Paths) -> None:
     fr = FakeRun(paths.run("dies"), total_steps=1000, t0=time.time() - 60).create()
     fr.advance(50)

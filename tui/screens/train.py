@@ -60,7 +60,9 @@ CHECK_DEBOUNCE_S = 0.4
 EVENT_LINES = 12
 # Views of the main area, with the key that shows each.
 VIEWS = ("charts", "log", "probes", "launch", "compare")
+BASELINE_POINTS = 512  # more than any chart has dot columns
 CHARTS: tuple[tuple[str, str], ...] = (
+    ("chrf", "chrF"), ("distinct", "distinct-1"),
     ("lr", "learning rate"), ("grad", "grad norm"), ("sps", "samples/s"),
     ("gpu-util", "GPU util / VRAM %"), ("gpu-mem", "VRAM GiB"), ("gpu-temp", "GPU °C"),
     ("gpu-power", "GPU W"),
@@ -358,6 +360,7 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             ChartSeries(f"ema {alpha:.2f}", x, tr["ema"], "bright_cyan", pyramid=py["ema"]),
             ChartSeries("eval", eval_x, ev, "bright_yellow", points=True),
         ]))
+        self._update_quality_charts(h, by_step, data, x0_train, x_end)
         self.query_one("#chart-lr", LineChart).set_data(
             data([ChartSeries("lr", x, tr["lr"], "magenta", pyramid=py["lr"])]))
         self.query_one("#chart-grad", LineChart).set_data(
@@ -378,6 +381,27 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             f"last {win:,.0f} steps" if by_step else f"last {win / 3600:.0f} h")
         status += f"  smoothing {alpha:.2f}  ({h.n_train:,} points, {h.lines:,} lines)"
         show_text(self.query_one("#chart-status", Static), Text(status))
+
+    def _update_quality_charts(self, h: Any, by_step: bool, data: Any, x0: float | None,
+                               x_end: float | None) -> None:
+        """chrF and distinct-1 of each evaluation's greedy titles; the first-N-characters
+        baseline as a flat grey line across the window."""
+        empty = "no title quality yet: each evaluation adds a point (--quality-samples)"
+        for cid, key, color in (("chrf", "chrf", "bright_green"),
+                                ("distinct", "distinct_1", "bright_magenta")):
+            qs, qt, qv = h.quality_series(key)
+            qx = qs if by_step else qt
+            series = [ChartSeries("model", qx, qv, color, points=True)]
+            base = h.quality_baseline(key)
+            if base is not None and len(qx):
+                lo = x0 if x0 is not None else float(qx[0])
+                hi = max(x_end if x_end is not None else lo, float(qx[-1]))
+                # Dense, so the chart draws a line (it joins neighbouring columns only).
+                flat = np.linspace(lo, hi, BASELINE_POINTS)
+                series.append(ChartSeries("baseline", flat, np.full_like(flat, base),
+                                          "grey50"))
+            self.query_one(f"#chart-{cid}", LineChart).set_data(
+                data(series if len(qv) else [], empty_text=empty))
 
     def shown_gpu(self) -> int | None:
         """The card index the GPU charts show (None before any GPU sample)."""
@@ -478,7 +502,7 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
                 if isinstance(when, int | float) else "—"
             extra = {k: v for k, v in e.items() if k not in ("t", "step", "event", "segment")}
             detail = " ".join(f"{k}={v}" for k, v in extra.items())
-            style = "red" if e.get("event") in ("oom", "nan", "failed") else ""
+            style = "red" if e.get("event") in ("oom", "nan", "failed", "collapse") else ""
             t.append(f"{stamp} @{e.get('step', '?')} ", style="dim")
             t.append(f"{e.get('event')} {detail}\n", style=style)
         if not watch.history.events:

@@ -52,6 +52,7 @@ class CheckpointBrowser(DataTable[Text | str]):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._rows: dict[str, CheckpointInfo] = {}
+        self._shown = False  # the first listing puts the cursor on the newest run's best
 
     COLUMNS = ("run", "step", "eval loss", "saved", "size")
 
@@ -59,6 +60,7 @@ class CheckpointBrowser(DataTable[Text | str]):
         """Replace the rows; returns how many complete checkpoints there are."""
         keep = self.cursor_row
         rows: list[tuple[str, list[Text]]] = []
+        best_row = None
         self._rows.clear()
         complete = 0
         for run in runs:
@@ -75,7 +77,9 @@ class CheckpointBrowser(DataTable[Text | str]):
                 style = "" if ck.complete else "dim"
                 step = str(ck.step)
                 if ck.complete and run.best == ck.name:
-                    step += " ★"
+                    step += " ★"  # best by the run's best_by (status.json best_checkpoint)
+                    if best_row is None and not self._shown:
+                        best_row = len(rows)
                 rows.append((ck.spec, [
                     Text(run.run_id[:24], style=style), Text(step, style=style, justify="right"),
                     Text(loss, style=style, justify="right"), Text(when, style=style),
@@ -90,6 +94,9 @@ class CheckpointBrowser(DataTable[Text | str]):
         for key, cells in rows:
             self.add_row(*cells, key=key)
         if self.row_count:
+            if best_row is not None:
+                keep = best_row
+            self._shown = True
             self.move_cursor(row=min(max(keep, 0), self.row_count - 1))
         return complete
 
