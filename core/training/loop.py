@@ -28,6 +28,7 @@ from core.training.checkpoint import (
     save_checkpoint,
 )
 from core.training.config import TrainConfig, resolve_compile
+from core.training.early_stop import EarlyStopper
 
 # Fault-injection hooks for tests (never set in normal use):
 #   NAROU_TUI_FAULT_OOM="STEP:MAXBATCH" raises a CUDA OOM at optimizer step ≥ STEP while the
@@ -241,6 +242,7 @@ class Loop:
         self._fault_oom = _parse_oom(os.environ.get(OOM_ENV))
         self._fault_nan = int(os.environ.get(NAN_ENV, "0") or 0)
         self._step_sleep = float(os.environ.get(STEP_SLEEP_ENV, "0") or 0)
+        self.early_stop = EarlyStopper.for_loop(ctx)
         self.compile_mode = "off"  # set by setup()
         self._compile_t0: float | None = None
 
@@ -658,6 +660,7 @@ class Loop:
             self.evaluate()
         self._eval_step = self.state.step
         self._barrier()
+        self.early_stop.check(self)
 
     def _no_sync(self, skip: bool) -> Any:
         import contextlib
