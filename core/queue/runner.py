@@ -90,11 +90,6 @@ def start_head(checkpoints_dir: Path) -> Attempt:
     with queue_lock(checkpoints_dir):
         for entry in reconcile(checkpoints_dir):
             run_dir = checkpoints_dir / entry.run_id
-            problem = cannot_start(checkpoints_dir, entry)
-            if problem is not None:
-                end_queued(run_dir, RunState.FAILED, problem)
-                out.failed.append((entry.run_id, problem))
-                continue
             devices = dev.devices_for(entry.train)
             out.waiting = memory_wait(entry, devices)
             if out.waiting is not None:
@@ -104,6 +99,12 @@ def start_head(checkpoints_dir: Path) -> Attempt:
                 out.waiting = f"{', '.join(devices)} in use by another narou-tui run"
                 break
             try:
+                # Checked only now, when it could start: a dataset restored meanwhile is fine.
+                problem = cannot_start(checkpoints_dir, entry)
+                if problem is not None:
+                    end_queued(run_dir, RunState.FAILED, problem)
+                    out.failed.append((entry.run_id, problem))
+                    continue
                 # The job's "starting" status replaces "queued" before the lock is let go, so
                 # the reconcile below drops it from the order: it is never started twice.
                 _start(run_dir, TrainConfig.from_frozen(entry.train), foreground=False, resume=False,
