@@ -89,6 +89,7 @@ class LaunchForm(VerticalScroll):
         with Horizontal():
             yield Button("Check (ctrl+t)", id="launch-check")
             yield Button("Launch (ctrl+l)", id="launch-go", variant="primary")
+            yield Button("Queue", id="launch-queue")
         yield Static("", id="launch-command")
         yield Static("", id="launch-findings")
 
