@@ -76,3 +76,38 @@ def test_runs_sweep_lists_one_sweep_best_first(paths: Paths, capsys) -> None:
     assert [line.split()[0] for line in out[2:]] == ["r1", "r2", "r3"]
     assert cli_main(["runs", "--sweep", "nope"]) == 2
     assert "no runs of sweep 'nope'" in capsys.readouterr().err
+
+
+def test_a_2x2_sweep_queues_four_runs_under_one_name(tmp_path, capsys) -> None:
+    import os
+
+    from core.queue.runner import RUNNER_LOCK, _take
+    from core.queue.store import queue_lock, reconcile
+    from core.runs.reader import read_config, read_status
+    from tests.core.train_helpers import make_paths, tokenizer_dir
+
+    p = make_paths(tmp_path)
+    (p.checkpoints_dir / ".queue").mkdir()
+    hold = _take(p.checkpoints_dir / ".queue" / RUNNER_LOCK)  # queue only: nothing may start here
+    try:
+        where = ["--datasets-dir", str(p.datasets_dir), "--checkpoints-dir", str(p.checkpoints_dir)]
+        assert cli_main(["sweep", *where, "--dataset", "sample", "--scratch", "tiny", "--tokenizer",
+                         str(tokenizer_dir()), "--max-steps", "4", "--grid", "lr=3e-5,5e-5",
+                         "--grid", "max-source-len=128,256", "--name", "s22"]) == 0
+        out = capsys.readouterr()
+        assert "queued 4 run(s) of sweep s22" in out.err
+        with queue_lock(p.checkpoints_dir):
+            order = [q.run_id for q in reconcile(p.checkpoints_dir)]
+        assert len(order) == 4 and all("-s22-0" in r for r in order)
+        points = [read_config(p.run(r))["sweep"]["point"] for r in order]
+        assert points == [{"lr": 3e-5, "max_source_len": 128}, {"lr": 3e-5, "max_source_len": 256},
+                          {"lr": 5e-5, "max_source_len": 128}, {"lr": 5e-5, "max_source_len": 256}]
+        assert read_config(p.run(order[3]))["train"]["max_source_len"] == 256
+        assert all(read_status(p.run(r)).state == "queued" for r in order)
+        assert cli_main(["runs", *where, "--sweep", "s22"]) == 0
+        listed = capsys.readouterr().out.splitlines()
+        assert listed[0] == "sweep s22: 4 run(s), best eval loss first"
+        assert sorted(line.split()[0] for line in listed[2:]) == sorted(order)
+    finally:
+        assert hold is not None
+        os.close(hold)
