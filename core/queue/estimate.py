@@ -11,7 +11,7 @@ from typing import Any
 
 from core.paths import Paths
 from core.queue.devices import devices_for
-from core.queue.store import QueuedRun, queue_lock, reconcile
+from core.queue.store import QueuedRun, has_queue, queue_lock, reconcile
 from core.runs.reader import RunSummary, list_runs
 from core.runs.schema import RunState
 from core.training.config import EFFECTIVE_BATCH
@@ -105,6 +105,8 @@ def queue_rows(checkpoints_dir: Path, now: float | None = None) -> list[QueueRow
     """The queue in order with estimates. Strict order: a run never starts before the one
     ahead of it, so its start is at least that one's."""
     now = time.time() if now is None else now
+    if not has_queue(checkpoints_dir):
+        return []  # and nothing created: listing an empty folder leaves it as it is
     with queue_lock(checkpoints_dir):
         entries: list[QueuedRun] = reconcile(checkpoints_dir)
     if not entries:

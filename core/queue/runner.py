@@ -21,7 +21,7 @@ from typing import Any
 from core.paths import REPO_ROOT, Paths
 from core.queue import devices as dev
 from core.queue.devices import queue_root
-from core.queue.store import QueuedRun, end_queued, queue_lock, reconcile
+from core.queue.store import QueuedRun, end_queued, has_queue, queue_lock, reconcile
 from core.runs.schema import RunState
 
 RUNNER_LOCK = "runner.lock"
@@ -141,7 +141,7 @@ def runner_alive(checkpoints_dir: Path) -> bool:
 def ensure_runner(checkpoints_dir: Path) -> bool:
     """Start a detached runner when runs are queued and none is alive; True when one was started."""
     checkpoints_dir = Path(checkpoints_dir)
-    if not (queue_root(checkpoints_dir)).is_dir():
+    if not has_queue(checkpoints_dir):
         return False
     with queue_lock(checkpoints_dir):
         if not reconcile(checkpoints_dir):

@@ -90,6 +90,15 @@ def queued_state(run_dir: Path) -> bool:
     return status is not None and status.state == RunState.QUEUED.value
 
 
+def has_queue(root: Path) -> bool:
+    """Whether `root` has a queue at all (so that reading it may create its lock file): its
+    .queue folder, or a queued run left after that folder was deleted."""
+    if queue_root(root).is_dir():
+        return True
+    return root.is_dir() and any(d.is_dir() and not d.name.startswith(".") and queued_state(d)
+                                 for d in root.iterdir())
+
+
 def _entry(run_dir: Path) -> QueuedRun:
     config = read_config(run_dir)
     table = config.get("queue") if isinstance(config.get("queue"), dict) else {}
@@ -141,6 +150,8 @@ def enqueue(paths: Paths, run_id: str) -> int:
 
 def move(paths: Paths, run_id: str, to: int) -> int:
     """Put a queued run at 1-based position `to` (clamped to the queue); returns where it is."""
+    if not has_queue(paths.checkpoints_dir):
+        raise QueueError(_not_queued(paths, run_id))
     with queue_lock(paths.checkpoints_dir):
         order = [q.run_id for q in reconcile(paths.checkpoints_dir)]
         if run_id not in order:
@@ -156,6 +167,8 @@ def move(paths: Paths, run_id: str, to: int) -> int:
 
 def remove(paths: Paths, run_id: str) -> None:
     """Drop a queued run: it ends as stopped (kept on disk, never started by the queue)."""
+    if not has_queue(paths.checkpoints_dir):
+        raise QueueError(_not_queued(paths, run_id))
     with queue_lock(paths.checkpoints_dir):
         order = [q.run_id for q in reconcile(paths.checkpoints_dir)]
         if run_id not in order:
