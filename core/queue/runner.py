@@ -107,8 +107,14 @@ def start_head(checkpoints_dir: Path) -> Attempt:
                     continue
                 # The job's "starting" status replaces "queued" before the lock is let go, so
                 # the reconcile below drops it from the order: it is never started twice.
-                _start(run_dir, TrainConfig.from_frozen(entry.train), foreground=False, resume=False,
-                       keep_fds=tuple(fds))
+                try:
+                    _start(run_dir, TrainConfig.from_frozen(entry.train), foreground=False,
+                           resume=False, keep_fds=tuple(fds))
+                except OSError as exc:  # no process could be made (fork, log file): say so, go on
+                    why = f"the queue could not start its job ({exc})"
+                    end_queued(run_dir, RunState.FAILED, why)
+                    out.failed.append((entry.run_id, why))
+                    continue
             finally:
                 dev.release(fds)
             out.started = entry.run_id

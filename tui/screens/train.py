@@ -195,7 +195,8 @@ class TrainScreen(ForwardWorkerFailures, Screen[None]):
             self.notify(message.note)
 
     def on_queue_list_move_requested(self, message: QueueList.MoveRequested) -> None:
-        self._queue_change(message.run_id, message.to)
+        if not self.readonly:
+            self._queue_change(message.run_id, message.to)
 
     def on_queue_list_remove_requested(self, message: QueueList.RemoveRequested) -> None:
         if not self.readonly:
