@@ -42,7 +42,8 @@ class EarlyStopRule:
         if self.since < self.patience:
             return None
         by = f" by more than {self.min_delta:g}" if self.min_delta else ""
-        return (f"early stop: {self.metric} has not improved{by} for {self.since} evaluations "
+        evals = "evaluation" if self.since == 1 else "evaluations"
+        return (f"early stop: {self.metric} has not improved{by} for {self.since} {evals} "
                 f"(best {self.best:.4f} at step {self.best_step})")
 
 
@@ -113,4 +114,6 @@ class EarlyStopper:
                     patience=self.cfg.early_stop, min_delta=self.cfg.early_stop_min_delta)
         if loop.last_saved_step != step:
             loop.save("early_stop")
+        # Train lines (which move the status' step) come every log_steps; the run ends here.
+        loop._status(step=step, epoch=loop._epoch_float())
         raise StopTraining(RunState.FINISHED.value, reason, 0)

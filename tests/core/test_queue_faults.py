@@ -97,7 +97,7 @@ def test_sigkill_of_the_job_starts_the_next_a_missing_dataset_fails_and_early_st
     assert end.started_at > killed_at and end.exit_reason.startswith("early stop: eval_loss has not improved")
     events = [m for m in read_metrics(qpaths.run(early)) if m.get("event") == "early_stopped"]
     assert len(events) == 1 and events[0]["step"] == 2
-    assert end.last_complete_checkpoint == "checkpoint-2"  # it saved before ending
+    assert end.last_complete_checkpoint == "checkpoint-2" and end.step == 2  # saved before ending
     # The queue is empty and its runner leaves by itself.
     wait_for(lambda: not runner_alive(qpaths.checkpoints_dir), 30, "the runner to leave")
 
