@@ -47,10 +47,12 @@ class QueueList(DataTable[Any]):
         self._moving: tuple[str, int] | None = None
 
     def on_mount(self) -> None:
-        self.add_column("#", key="pos")
-        self.add_column("run", key="run")
-        self.add_column("starts in", key="start")
-        self.add_column("waits for", key="waits")
+        # Fixed widths: auto widths follow the rows a refresh later, so the same queue could
+        # be drawn two ways.
+        self.add_column("#", key="pos", width=3)
+        self.add_column("run", key="run", width=24)
+        self.add_column("starts in", key="start", width=9)
+        self.add_column("waits for", key="waits", width=40)
 
     @property
     def selected_run(self) -> str | None:
