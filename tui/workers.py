@@ -47,6 +47,7 @@ WORKER_LABELS: dict[str, str] = {
     "run-resume": "Resuming run {name}",
     "preflight": "Checking the launch form",
     "launch": "Launching the run",
+    "queue": "Changing the queue for run {name}",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

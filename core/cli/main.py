@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.cli.fetch_cmd",
     "core.cli.tokenize_cmd",
     "core.cli.train_cmd",
+    "core.cli.queue_cmd",
+    "core.cli.sweep_cmd",
     "core.cli.attach_cmd",
     "core.cli.generate_cmd",
     "core.cli.export_cmd",

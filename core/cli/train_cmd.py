@@ -59,6 +59,9 @@ _OVERRIDES: tuple[tuple[str, type, str], ...] = (
                      "benchmark shows compiling faster; on = one graph for every length)"),
     ("device", str, "auto|cpu|cuda"),
     ("nan-patience", int, "NaN/inf steps tolerated before stopping (default 3)"),
+    ("early-stop", int, "end the run (finished) after this many evals without improvement (0 = off)"),
+    ("early-stop-metric", str, "eval_loss|chrf: what --early-stop watches (default eval_loss)"),
+    ("early-stop-min-delta", float, "an improvement must exceed this (default 0)"),
     ("threads", int, "torch CPU threads in the job (0 = default)"),
     ("gpus", int, "processes on this node (DDP through torchrun when > 1)"),
     ("nnodes", int, "number of nodes (torchrun)"),
@@ -86,10 +89,16 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--tie-encoder-decoder", action="store_true", default=None, help="share weights")
     p.add_argument("--foreground", action="store_true", help="train attached to this terminal")
     p.add_argument("--dry-run", action="store_true", help="run the preflight and print the command only")
+    p.add_argument("--queue", action="store_true", help="queue the run: it starts by itself when "
+                   "its devices are free of other narou-tui runs (see `narou-tui queue`)")
+    p.add_argument("--wait-free-mib", type=float_arg(0, 1e9), metavar="MIB", help="with --queue: "
+                   "also wait until NVML shows less than MIB used on its GPUs (by anyone)")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("runs", parents=[common], help="list training runs")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--sweep", metavar="NAME",
+                   help="only the runs of this sweep, best first (--sort eval_loss or chrf)")
     p.set_defaults(func=cmd_runs)
     register_runs_extras(p, common)
 
@@ -154,13 +163,26 @@ def cmd_train(args: argparse.Namespace, paths: Paths) -> int:
             print(f)
         print(cfg.cli_command())
         return 2 if any(f.level == "error" for f in findings) else 0
+    queue = _queue_tables(args)
     try:
-        run_id = launch(paths, cfg, foreground=args.foreground,
+        run_id = launch(paths, cfg, foreground=args.foreground, queue=queue,
                         on_warning=lambda f: print(f"narou-tui: {f}", file=sys.stderr))
     except (LaunchError, PathError) as exc:
         raise CliError(str(exc)) from exc
     print(run_id)
+    if queue is not None:
+        print("narou-tui: queued; it starts by itself (see `narou-tui queue`)", file=sys.stderr)
     return 0
+
+
+def _queue_tables(args: argparse.Namespace) -> dict[str, Any] | None:
+    from core.queue.store import queue_tables
+
+    if args.wait_free_mib is not None and not args.queue:
+        raise CliError("--wait-free-mib only applies with --queue")
+    if args.queue and args.foreground:
+        raise CliError("--queue and --foreground exclude each other (a queued run starts detached)")
+    return queue_tables(args.wait_free_mib) if args.queue else None
 
 
 def _fmt_eta(eta: float | None) -> str:
@@ -188,8 +210,17 @@ def _row(summary: Any) -> dict[str, Any]:
 
 
 def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
+    from core.cli.queue_cmd import wake
     from core.runs.reader import list_runs
 
+    wake(paths)
+    if args.sweep:
+        from core.cli.sweep_cmd import print_sweep
+
+        sort = args.sort or "eval_loss"
+        if sort not in ("eval_loss", "chrf"):
+            raise CliError(f"runs --sweep ranks by eval_loss or chrf, not {sort!r}")
+        return print_sweep(paths, args.sweep, sort, args.json)
     if args.sort:
         return cmd_leaderboard(args, paths)
     rows = [_row(s) for s in list_runs(paths)]

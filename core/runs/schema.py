@@ -23,8 +23,10 @@ STALE_AFTER_S = 60.0
 
 
 class RunState(StrEnum):
-    """States a job writes itself; DIED is only ever inferred by readers."""
+    """States a job writes itself; DIED is only ever inferred by readers; QUEUED is written
+    by the queue (core.queue) before any job exists."""
 
+    QUEUED = "queued"
     STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
@@ -55,7 +57,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 class RunStatus:
     """Contents of status.json, replaced atomically by the job (tmp + fsync + rename).
 
-    state: one of RunState (never "died": readers infer that).
+    state: one of RunState (never "died": readers infer that); "queued" until the queue starts it.
     pid / host: the process that owns the run; readers check the pid only on the same host.
     pid_started / cmdline: that process's start time (psutil create_time) and argv, recorded
         when the job starts, so a reused pid is never mistaken for the job (core.runs.owner).

@@ -33,7 +33,9 @@ LIMITS: dict[str, tuple[float | None, float | None]] = {
     "seed": (0, SEED_MAX), "nan_patience": (1, 10**6), "vocab_size": (100, 1_000_000),
     "gpus": (1, 4096), "nnodes": (1, 10**5), "node_rank": (0, 10**5), "master_port": (1, 65535),
     "threads": (0, 4096), "workers": (0, 4096), "quality_samples": (0, 10**6),
+    "early_stop": (0, 10**6), "early_stop_min_delta": (0, 10**9),
 }
+EARLY_STOP_METRICS = ("eval_loss", "chrf")
 
 
 class ConfigError(ValueError):
@@ -83,6 +85,11 @@ class TrainConfig:
         (bench/train_throughput.py compares `project_compiled` with the eager `project`).
         A compile error falls back to eager with a `compile_failed` event; the run goes on.
     nan_patience: consecutive optimizer steps with NaN/inf loss before the run stops.
+    early_stop: after this many evaluations without improvement the run saves and ends as
+        finished with an `early_stopped` event (0 = never).
+    early_stop_metric: eval_loss (lower is better) or chrf (the quality line's chrF, higher is
+        better; until quality figures arrive the run does not stop early and says so once).
+    early_stop_min_delta: an improvement must beat the best so far by more than this.
     auto_oom: on CUDA OOM, relaunch from the last checkpoint with half the micro-batch and
         double the accumulation.
     run_name: suffix of the run id.
@@ -124,6 +131,9 @@ class TrainConfig:
     precision: str = "auto"
     compile: str = "auto"
     nan_patience: int = 3
+    early_stop: int = 0
+    early_stop_metric: str = "eval_loss"
+    early_stop_min_delta: float = 0.0
     auto_oom: bool = False
     run_name: str = ""
     gpus: int = 1
@@ -181,6 +191,8 @@ class TrainConfig:
                               "(--quality-samples above 0)")
         if self.compile not in COMPILE_MODES:
             raise ConfigError(f"compile: {'|'.join(COMPILE_MODES)}, got {self.compile!r}")
+        if self.early_stop_metric not in EARLY_STOP_METRICS:
+            raise ConfigError(f"early_stop_metric: {'|'.join(EARLY_STOP_METRICS)}, got {self.early_stop_metric!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device: auto|cpu|cuda, got {self.device!r}")
 

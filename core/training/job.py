@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
+from core.queue.runner import job_hands_over, job_holds_devices
 from core.runs.schema import METRICS_FILE, TOKENIZER_DIR, RunState, RunStatus
 from core.training.config import TrainConfig, pick_batch_split
 from core.training.context import Dist, LoopContext, OomRelaunch, StopTraining
@@ -139,6 +140,7 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
     metrics: MetricsWriter | None = None
     gpu: GpuLogger | None = None
     relaunch: OomRelaunch | None = None
+    device_fds: list[int] = []
     code = 1
     try:
         frozen = read_json(run_dir / "config.json")
@@ -161,7 +163,8 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
                            last_complete_checkpoint=old.last_complete_checkpoint if old else None,
                            step=old.step if old else 0, total_steps=old.total_steps if old else None)
             status = StatusWriter(run_dir, st, pid=pid)
-            status.update(segment=segment, phase="starting", world_size=dist.world)
+            devices, device_fds = job_holds_devices(run_dir, frozen["train"])
+            status.update(segment=segment, phase="starting", world_size=dist.world, devices=devices)
             if old is not None and "best_chrf" in old.extra:  # carried over like best_eval_loss
                 status.update(best_chrf=old.extra["best_chrf"])
             status.start()
@@ -201,6 +204,7 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
         _destroy_dist(dist)
         _restore_signals(old_handlers)
         lock.release()
+        job_hands_over(run_dir, device_fds, wake=relaunch is None and dist.main)
     if relaunch is not None:
         return _relaunch(run_dir, relaunch, status, in_process, datasets_dir)
     return code

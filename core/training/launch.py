@@ -105,13 +105,16 @@ def frozen_config(paths: Paths, config: TrainConfig, run_id: str) -> dict[str, A
 
 
 def launch(paths: Paths, config: TrainConfig, foreground: bool = False,
-           on_warning: Callable[[Finding], None] | None = None) -> str:
+           on_warning: Callable[[Finding], None] | None = None,
+           queue: dict[str, Any] | None = None) -> str:
     """Check, create checkpoints/<run-id>/, freeze config.json and start the job.
 
     Detached (default): returns the run id at once while the job trains in its own session.
     foreground: trains in this process (or an attached torchrun) and returns when it ends.
     on_warning: receives each preflight warning (nothing is printed: the TUI owns the screen;
         warnings also reach metrics.jsonl as `warning` events).
+    queue: leave the run queued instead (core.queue starts it when its devices are free);
+        these tables (`queue`, and `sweep` for a sweep's runs) join its config.json.
     Raises LaunchError (with every preflight error listed) instead of starting a bad run.
     """
     try:
@@ -124,6 +127,14 @@ def launch(paths: Paths, config: TrainConfig, foreground: bool = False,
             on_warning(f)
     run_id = new_run_id(paths, config.run_name)
     run_dir = create_run_dir(paths, run_id)
+    if queue is not None:
+        from core.queue.runner import ensure_runner
+        from core.queue.store import enqueue
+
+        write_config(run_dir, {**frozen_config(paths, config, run_id), **queue})
+        enqueue(paths, run_id)
+        ensure_runner(paths.checkpoints_dir)
+        return run_id
     write_config(run_dir, frozen_config(paths, config, run_id))
     _start(run_dir, config, foreground, resume=False)
     return run_id
@@ -140,6 +151,8 @@ def resume_run(paths: Paths, run_id: str, foreground: bool = False,
     status = read_status(run_dir)
     if status is not None and RunState(status.state).live:
         raise LaunchError(f"run {run_id} is still {status.state} (pid {status.pid}); stop it first")
+    if status is not None and status.state == RunState.QUEUED.value:
+        raise LaunchError(f"run {run_id} is queued: it starts by itself (see `narou-tui queue`)")
     # A job killed a moment ago may still be tearing down its threads (and holding the lock).
     lock = RunLock(run_dir)
     deadline = time.time() + 5.0
@@ -235,7 +248,8 @@ def _job_env(config: TrainConfig) -> dict[str, str]:
 
 
 def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
-           extra: list[str] | None = None) -> None:
+           extra: list[str] | None = None, keep_fds: tuple[int, ...] = ()) -> None:
+    """Start the job; `keep_fds` (the queue's device locks) are inherited by it."""
     if foreground:
         # The terminal sees the output and train.log keeps a copy: a run directory looks the
         # same however its job was started.
@@ -247,6 +261,7 @@ def _start(run_dir: Path, config: TrainConfig, foreground: bool, resume: bool,
         proc = subprocess.Popen(
             cmd, cwd=REPO_ROOT, env=_job_env(config), stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            pass_fds=keep_fds,
         )
     # Until the job writes its own status, readers see "starting" owned by the child's pid.
     status = _resumed_status(run_dir) if resume else RunStatus()

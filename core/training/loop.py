@@ -32,6 +32,7 @@ from core.training.compile_policy import (
 )
 from core.training.config import resolve_compile
 from core.training.context import LoopContext, StopTraining
+from core.training.early_stop import EarlyStopper
 from core.training.faults import Faults
 from core.training.meter import StepMeter, peak_memory
 from core.training.optim import lr_lambda_factory, make_optimizer, resolve_precision
@@ -80,6 +81,7 @@ class Loop:
         self.last_saved_step = self.state.step if ctx.resume_state else -1
         self._disk_warned = False
         self.faults = Faults.from_env()
+        self.early_stop = EarlyStopper.for_loop(ctx)
         self.compile_mode = "off"  # set by setup()
         self._compile_t0: float | None = None
 
@@ -460,6 +462,7 @@ class Loop:
             self.evaluate()
         self._eval_step = self.state.step
         self._barrier()
+        self.early_stop.check(self)
 
     def _no_sync(self, skip: bool) -> Any:
         import contextlib

@@ -97,7 +97,7 @@ def test_nan_loss_stops_with_reason(tpaths, monkeypatch: pytest.MonkeyPatch) -> 
     cfg = tiny_config(nan_patience=2, max_steps=20, eval_steps=100, save_steps=100)
     with pytest.raises(LaunchError, match="NaN/inf"):
         launch(tpaths, cfg, foreground=True)
-    run_dir = next(tpaths.checkpoints_dir.iterdir())
+    run_dir = next(p for p in tpaths.checkpoints_dir.iterdir() if not p.name.startswith("."))
     st = read_status(run_dir)
     assert st.state == "failed" and "patience 2" in st.exit_reason
     assert st.step == 4  # NaN from step 3, two consecutive bad steps
@@ -114,7 +114,7 @@ def test_nan_between_log_steps_is_never_saved_nor_rotates_out_a_good_checkpoint(
                       eval_steps=100, nan_patience=100)
     with pytest.raises(LaunchError, match="not saving checkpoint-6"):
         launch(tpaths, cfg, foreground=True)
-    run_dir = next(tpaths.checkpoints_dir.iterdir())
+    run_dir = next(p for p in tpaths.checkpoints_dir.iterdir() if not p.name.startswith("."))
     assert [p.name for p in complete_checkpoints(run_dir)] == ["checkpoint-3"]
     assert not list(run_dir.glob("checkpoint-6*")) and not list(run_dir.glob(".tmp-*"))
     st = read_status(run_dir)
@@ -136,7 +136,7 @@ def test_oom_without_auto_oom_explains_and_fails(tpaths, monkeypatch: pytest.Mon
     monkeypatch.setenv(OOM_ENV, "3:4")
     with pytest.raises(LaunchError, match="out of memory during forward at step 3"):
         launch(tpaths, tiny_config(max_steps=6), foreground=True)
-    run_dir = next(tpaths.checkpoints_dir.iterdir())
+    run_dir = next(p for p in tpaths.checkpoints_dir.iterdir() if not p.name.startswith("."))
     st = read_status(run_dir)
     assert st.state == "failed"
     assert "peak" in st.exit_reason and "--batch-size 4 --grad-accum 4" in st.exit_reason

@@ -21,6 +21,7 @@ from core.runs.history import compile_activity
 from core.runs.reader import complete_checkpoints, list_runs
 from core.runs.rule import ignored_lines
 from core.runs.schema import RunState
+from tui.messages.queue import QueueListed
 from tui.messages.train import (
     GpuSampled,
     LaunchChecked,
@@ -34,6 +35,7 @@ from tui.side_column import FoldingSideColumn
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.launch_form import LaunchForm
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
+from tui.widgets.queue_list import QueueList
 from tui.widgets.run_compare import RunCompare
 from tui.widgets.run_list import RunList
 from tui.widgets.run_progress import ProgressInfo, RunProgress
@@ -150,6 +152,8 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             with Vertical(id="train-side", classes="side-column"):
                 yield Static("Runs  (enter: watch)", classes="section")
                 yield RunList(id="run-list")
+                yield Static("Queue  (shift+↑/↓: reorder, del: unqueue)", classes="section")
+                yield QueueList(id="queue-list")
                 yield Static("Progress", classes="section")
                 yield RunProgress(id="run-progress")
                 yield Static("GPU (live)", classes="section")
@@ -216,9 +220,33 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         runs, order = list_runs(self.narou.paths), self._run_order
         if order == RunList.ORDERS[0]:
             self.post_message(RunsListed(runs))
-            return
-        ranked, scores = rank_runs(runs, order, self._run_cache)
-        self.post_message(RunsListed(ranked, scores))
+        else:
+            ranked, scores = rank_runs(runs, order, self._run_cache)
+            self.post_message(RunsListed(ranked, scores))
+        self.post_message(QueueListed(*queue_snapshot(self.narou.paths.checkpoints_dir)))
+
+    def on_queue_listed(self, message: QueueListed) -> None:
+        self.query_one(QueueList).update_rows(message.rows)
+        if message.note:
+            self.notify(message.note)
+
+    def on_queue_list_move_requested(self, message: QueueList.MoveRequested) -> None:
+        if not self.readonly:
+            self._queue_change(message.run_id, message.to)
+
+    def on_queue_list_remove_requested(self, message: QueueList.RemoveRequested) -> None:
+        if not self.readonly:
+            self._queue_change(message.run_id, None)
+
+    @background("queue", subject=lambda run_id, to: run_id)
+    def _queue_change(self, run_id: str, to: int | None) -> None:
+        from core.queue.store import move, remove
+
+        if to is None:
+            remove(self.narou.paths, run_id)
+        else:
+            move(self.narou.paths, run_id, to)
+        self.post_message(RunActionDone("unqueue" if to is None else "move", run_id))
 
     def on_runs_listed(self, message: RunsListed) -> None:
         watched = self.watch.run_id if self.watch else None
@@ -700,15 +728,17 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         self._launch(cfg)
 
     @background("launch", exclusive=True)
-    def _launch(self, cfg: TrainConfig) -> None:
+    def _launch(self, cfg: TrainConfig, queued: bool = False) -> None:
+        from core.queue.store import queue_tables
         from core.training.launch import LaunchError, launch
 
+        action = "queue" if queued else "launch"
         try:
-            run_id = launch(self.narou.paths, cfg)
+            run_id = launch(self.narou.paths, cfg, queue=queue_tables() if queued else None)
         except LaunchError as exc:  # the preflight's findings: listed in the form
-            self.post_message(RunActionDone("launch", None, str(exc)))
+            self.post_message(RunActionDone(action, None, str(exc)))
             return
-        self.post_message(RunActionDone("launch", run_id))
+        self.post_message(RunActionDone(action, run_id))
 
     def worker_failed(self, worker: Worker[Any], line: str) -> None:
         if worker.group in ("preflight", "launch"):
@@ -719,20 +749,38 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             self.action_check_launch()
         elif event.button.id == "launch-go" and not self.readonly:
             self.action_launch()
+        elif event.button.id == "launch-queue" and not self.readonly:
+            cfg = self._form_config()
+            if cfg is not None:
+                self.query_one(LaunchForm).show_findings([("info", "preflight + queueing…")])
+                self._launch(cfg, queued=True)
 
     def on_run_action_done(self, message: RunActionDone) -> None:
         if message.error:
-            if message.action == "launch":
+            if message.action in ("launch", "queue"):
                 self.query_one(LaunchForm).show_findings(
                     [("error", line.strip(" -")) for line in message.error.splitlines()
                      if line.strip()])
             self.notify(f"{message.action} failed: {message.error}", severity="error",
                         timeout=15)
             return
-        if message.action == "launch" and message.run_id:
+        if message.action == "queue" and message.run_id:
+            self.notify(f"Queued {message.run_id}: it starts when its devices are free")
+        elif message.action == "launch" and message.run_id:
             self.notify(f"Launched {message.run_id}")
             self.attach(message.run_id)
             self.action_view("charts")
         else:
             self.notify(f"{message.action} sent to {message.run_id}")
         self._list_runs()
+
+
+def queue_snapshot(checkpoints_dir: Any) -> tuple[list[Any], str | None]:
+    """The queue's rows, after starting its runner if runs wait and none is alive."""
+    from core.queue.estimate import queue_rows
+    from core.queue.runner import ensure_runner
+
+    if not checkpoints_dir.is_dir():
+        return [], None
+    note = "Started the queue runner (none was alive)" if ensure_runner(checkpoints_dir) else None
+    return queue_rows(checkpoints_dir), note

@@ -136,6 +136,7 @@ class LaunchForm(Vertical):
             with Horizontal(id="launch-buttons"):
                 yield Button("Check (ctrl+t)", id="launch-check", compact=True)
                 yield Button("Launch (ctrl+l)", id="launch-go", variant="primary", compact=True)
+                yield Button("Queue", id="launch-queue", compact=True)
             yield Static("", id="launch-findings")
             yield Static("", id="launch-command")
 

@@ -18,7 +18,7 @@ from core.runs.reader import RunSummary
 STATE_STYLE = {
     "running": "bold green", "starting": "green", "stopping": "yellow", "finished": "cyan",
     "stopped": "yellow", "failed": "bold red", "died": "bold red", "unknown": "dim",
-    "unreadable": "bold red",
+    "unreadable": "bold red", "queued": "blue",
 }
 
 

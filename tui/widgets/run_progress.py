@@ -78,7 +78,8 @@ class RunProgress(Static):
         if info.activity:
             t.append(f"\n{info.activity}", style="yellow")
         if info.exit_reason:
-            t.append(f"\n{info.exit_reason}", style="red")
+            # A finished run's reason is why it ended early (early stopping), not a failure.
+            t.append(f"\n{info.exit_reason}", style="cyan" if info.state == "finished" else "red")
         if info.bad_lines:
             t.append(f"\n{info.bad_lines} unreadable metric line(s) skipped", style="yellow")
         for line in info.ignored:
