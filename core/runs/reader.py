@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.durable import read_json_object
 from core.paths import Paths
 from core.runs import sidecar
 from core.runs.owner import Owner, check_owner
@@ -129,11 +130,8 @@ class RunSummary:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError, OSError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The frozen config.json of a run ({} when it is missing or damaged)."""
+    return read_json_object(run_dir / CONFIG_FILE) or {}
 
 
 def list_runs(paths: Paths) -> list[RunSummary]:
