@@ -108,6 +108,17 @@ def incomplete_checkpoints(run_dir: Path) -> list[Path]:
     )
 
 
+def checkpoint_to_open(run_dir: Path, status: RunStatus | None) -> Path | None:
+    """The checkpoint to generate with: the best, else the last the status names, else the
+    newest complete one; only ever a complete checkpoint (None when the run has none)."""
+    complete = complete_checkpoints(run_dir)
+    named = [status.best_checkpoint, status.last_complete_checkpoint] if status else []
+    for name in named:
+        if name and run_dir / name in complete:
+            return run_dir / name
+    return complete[-1] if complete else None
+
+
 @dataclass
 class RunSummary:
     """One row of `narou-tui runs` and of the Train pane's run list."""
