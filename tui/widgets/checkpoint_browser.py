@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -32,12 +33,12 @@ class CheckpointBrowser(DataTable[Text | str]):
                 "through both, side by side"),
     ]
 
+    @dataclass
     class Picked(Message):
         """A complete checkpoint chosen for slot A or B."""
 
-        def __init__(self, spec: str, slot: str) -> None:
-            super().__init__()
-            self.spec, self.slot = spec, slot
+        spec: str
+        slot: str
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
