@@ -70,7 +70,7 @@ class LaunchForm(VerticalScroll):
         self.defaults = _defaults()
 
     def compose(self) -> ComposeResult:
-        yield Static("New run — Tab moves between fields; ctrl+t checks, ctrl+l launches.",
+        yield Static("New run — Tab moves between fields; f6 checks, ctrl+s starts the run.",
                      classes="muted")
         yield Label("dataset")
         options = [(d, d) for d in self.datasets]
@@ -87,8 +87,8 @@ class LaunchForm(VerticalScroll):
             yield Label(label)
             yield Input("" if value is None else str(value), id=f"f-{name}")
         with Horizontal():
-            yield Button("Check (ctrl+t)", id="launch-check")
-            yield Button("Launch (ctrl+l)", id="launch-go", variant="primary")
+            yield Button("Check (f6)", id="launch-check")
+            yield Button("Start (ctrl+s)", id="launch-go", variant="primary")
         yield Static("", id="launch-command")
         yield Static("", id="launch-findings")
 
