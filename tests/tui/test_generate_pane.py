@@ -6,7 +6,6 @@ import asyncio
 import functools
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.generation_tiny import (
     sample_pairs,
     write_sample_dataset,
 )
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 
 COLLAPSED_TITLE = "竜の卵を拾った"
@@ -50,14 +50,6 @@ def _app(paths: Paths) -> NarouApp:
     return NarouApp(paths, LaunchOptions(initial_pane="generate"))
 
 
-async def _until(pilot: object, cond: Callable[[], bool], timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
-
-
 def _row_of(browser: object, spec: str) -> int:
     return browser.get_row_index(spec)  # type: ignore[attr-defined]
 
@@ -69,7 +61,7 @@ async def test_empty_state_offers_demo(paths: Paths) -> None:
         await pilot.pause()
         screen = app.screen
         hint = screen.query_one("#empty-hint")
-        assert hint.has_class("shown") and "ctrl+t" in str(hint.render())
+        assert hint.has_class("shown") and "f8" in str(hint.render())
         assert screen.complete_count == 0
 
 
@@ -83,15 +75,15 @@ async def test_ab_history_and_copy(gen_paths: Paths) -> None:
         browser.focus()
         browser.move_cursor(row=_row_of(browser, "tiny-run/checkpoint-150"))
         await pilot.press("enter")
-        await _until(pilot, lambda: screen.loaded["A"])
+        await until(pilot, lambda: screen.loaded["A"])
         assert "ready" in str(screen.query_one("#load-status").render())
         browser.move_cursor(row=_row_of(browser, "collapsed/checkpoint-60"))
         await pilot.press("b")
-        await _until(pilot, lambda: screen.loaded["B"])
+        await until(pilot, lambda: screen.loaded["B"])
         stories = [p["story"] for p in sample_pairs()[:2]]
         screen.query_one("#synopsis").text = stories[0]
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 1)
+        await until(pilot, lambda: len(screen.history_entries) == 1)
         a, b = screen.query_one("#results-a"), screen.query_one("#results-b")
         assert screen.query_one("#results").has_class("ab") and b.display
         assert a.titles and all(a.titles)
@@ -101,7 +93,7 @@ async def test_ab_history_and_copy(gen_paths: Paths) -> None:
         first_a = list(a.titles)
         screen.query_one("#synopsis").text = stories[1]
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 2)
+        await until(pilot, lambda: len(screen.history_entries) == 2)
         assert b.titles[0] == collapsed_b
         history = screen.query_one("#history")
         assert history.option_count == 2
@@ -117,9 +109,9 @@ async def test_ab_history_and_copy(gen_paths: Paths) -> None:
         await pilot.press("c")
         assert app.clipboard == first_a[0]
         # drop B: only A generates now
-        await pilot.press("ctrl+b")
+        await pilot.press("f7")
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 3)
+        await until(pilot, lambda: len(screen.history_entries) == 3)
         assert set(screen.history_entries[0].results) == {"A"}
         assert not screen.query_one("#results").has_class("ab")
 
@@ -131,16 +123,16 @@ async def test_dataset_row_and_eval(gen_paths: Paths) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await _until(pilot, lambda: screen.loaded["A"])
-        await pilot.press("ctrl+r")
-        await _until(pilot, lambda: screen.reference is not None)
+        await until(pilot, lambda: screen.loaded["A"])
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: screen.reference is not None)
         assert "real title" in str(screen.query_one("#source").render())
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 1)
+        await until(pilot, lambda: len(screen.history_entries) == 1)
         assert screen.history_entries[0].reference == screen.reference
         assert "real title" in str(screen.query_one("#results-a .results-ref").render())
         await pilot.press("ctrl+e")
-        await _until(pilot, lambda: "first_n_chars" in str(
+        await until(pilot, lambda: "first_n_chars" in str(
             screen.query_one("#eval-table").render()), timeout=120)
         assert (gen_paths.checkpoints_dir / "tiny-run" / "eval"
                 / "checkpoint-150-validation.json").is_file()
@@ -186,10 +178,7 @@ def _listing_only_runs(root: Path) -> None:
     os.utime(root / "narou-base-0412", (fixed + 60, fixed + 60))
 
 
-def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
-                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool], utc: None) -> None:
     _listing_only_runs(paths.checkpoints_dir)
 
     async def type_synopsis(pilot: object) -> None:
@@ -197,8 +186,4 @@ def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
         screen.query_one("#synopsis").text = "辺境の村で目覚めた少年は、言葉を話す古い井戸と旅に出る。"
         await pilot.pause()  # type: ignore[attr-defined]
 
-    try:
-        assert snap_compare(_app(paths), terminal_size=(120, 40), run_before=type_synopsis)
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
+    assert snap_compare(_app(paths), terminal_size=(120, 40), run_before=type_synopsis)

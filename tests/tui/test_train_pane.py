@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from core.paths import REPO_ROOT, Paths
-from core.runs.synthetic import FakeRun
 from core.telemetry.nvml import GpuSample
+from tests.synthetic_run import FakeRun
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
 from tui.widgets.line_chart import LineChart
@@ -50,13 +51,6 @@ def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(NarouApp, "gpu_sampler_factory", NoGpu)
 
 
-async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
 def _app(paths: Paths, run: str | None = None, readonly: bool = False) -> NarouApp:
     return NarouApp(paths, LaunchOptions("train", run, readonly))
 
@@ -81,7 +75,7 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
     async def run() -> None:
         app = _app(paths)  # no attach: the pane picks the most recent live run itself
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train >= 200)
             screen = app.screen
             assert isinstance(screen, TrainScreen)
@@ -90,7 +84,7 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
             th = threading.Thread(target=writer, daemon=True)
             th.start()
             try:
-                await _until(pilot, lambda: app.run_watch.history.n_train >= 400)
+                await until(pilot, lambda: app.run_watch.history.n_train >= 400)
             finally:
                 stop.set()
                 th.join()
@@ -104,7 +98,7 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
             assert info.state == "running" and info.step >= 400 and info.total_steps == 2000
             assert info.eta is not None and info.eta.eta_end_s is not None
             assert info.best_eval is not None
-            await _until(pilot, lambda: "live" in screen.query_one(RunList).describe())
+            await until(pilot, lambda: "live" in screen.query_one(RunList).describe())
 
     asyncio.run(run())
 
@@ -116,10 +110,10 @@ def test_a_backward_step_line_keeps_the_history_and_is_reported(paths: Paths) ->
     async def run() -> None:
         app = _app(paths, "damaged", readonly=True)
         async with app.run_test(size=(120, 40)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 2000)
             fr.append('{"t": 1, "step": 5, "loss": 1.0}\n')  # by hand: no resume, no segment
-            await _until(pilot, lambda: app.run_watch.history.ignored)
+            await until(pilot, lambda: app.run_watch.history.ignored)
             await pilot.pause(0.3)
             assert app.run_watch.history.n_train == 2000
             progress = app.screen.query_one(RunProgress)
@@ -140,12 +134,12 @@ def test_died_run_detected_and_alerted(paths: Paths) -> None:
         bells: list[int] = []
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
+            await until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
             assert app.run_watch.status.state == "running"
             proc.kill()  # the job is SIGKILLed: no final status is ever written
             proc.wait()
-            await _until(pilot, lambda: app.run_watch.status.state == "died")
-            await _until(pilot, lambda: bells)
+            await until(pilot, lambda: app.run_watch.status.state == "died")
+            await until(pilot, lambda: bells)
             assert any("died" in n.message for n in app._notifications)
             assert app.screen.query_one(RunProgress).info.state == "died"
 
@@ -165,14 +159,14 @@ def test_alerts_on_nan_and_finish(paths: Paths) -> None:
         bells: list[int] = []
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
+            await until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
             assert bells == []  # attaching is silent
             fr.advance(50, nan_at=120)
-            await _until(pilot, lambda: len(bells) == 1)
+            await until(pilot, lambda: len(bells) == 1)
             assert any("NaN" in n.message for n in app._notifications)
             fr.advance(150)
             fr.write_status("finished")
-            await _until(pilot, lambda: len(bells) == 2)
+            await until(pilot, lambda: len(bells) == 2)
             assert any("finished" in n.message for n in app._notifications)
 
     asyncio.run(run())
@@ -187,7 +181,7 @@ def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
     async def run() -> None:
         app = _app(paths, "keys", readonly=True)
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 300)
             screen = app.screen
             assert isinstance(screen, TrainScreen)
@@ -198,10 +192,10 @@ def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
             await pilot.press("w")
             assert screen._window() == 3600.0
             await pilot.press("l")
-            await _until(pilot, lambda: screen.query_one("#view-log").line_count >= 2)
+            await until(pilot, lambda: screen.query_one("#view-log").line_count >= 2)
             await pilot.press("p")
-            assert "転生" in str(screen.query_one("#train-probes").render()) or \
-                app.run_watch.history.probes
+            await until(pilot, lambda: "転生したら最強の村人だった件" in str(
+                screen.query_one("#train-probes").render()), what="the probe titles")
             await pilot.press("n")  # read-only: no launch form
             assert screen.view == "probes"
             assert screen.check_action("stop", ()) is False
@@ -223,16 +217,16 @@ def test_multi_gpu_run_charts_one_card_at_a_time(paths: Paths) -> None:
     async def run() -> None:
         app = _app(paths, "ddp", readonly=True)
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 600
                          and len(app.run_watch.history.gpu_indices) == 3)
             screen = app.screen
             assert isinstance(screen, TrainScreen)
-            await _until(pilot, lambda: screen.query_one("#chart-gpu-mem", LineChart).data.series)
+            await until(pilot, lambda: screen.query_one("#chart-gpu-mem", LineChart).data.series)
             assert screen.check_action("next_gpu", ()) is True
             shown = []
             for _ in range(4):
-                await _until(pilot, lambda: str(screen.query_one("#chart-status").render()).startswith(
+                await until(pilot, lambda: str(screen.query_one("#chart-status").render()).startswith(
                     f"GPU charts: card {screen.shown_gpu()} of 3 (d: next)"))
                 shown.append((screen.shown_gpu(), round(used_gib(screen))))
                 await pilot.press("d")
@@ -252,37 +246,33 @@ def _snapshot_run(paths: Paths) -> None:
     fr.log("学習を開始します\nstep 3000 loss 2.03\n学習が終わりました")
 
 
-def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch
-                             ) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch,
+                             utc: None) -> None:  # type: ignore[no-untyped-def]
     _snapshot_run(paths)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
     monkeypatch.setattr(NarouApp, "gpu_sampler_factory", FixedGpu)
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
     app = _app(paths, "20250615-1200-demo")
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _until(pilot, lambda: app.run_watch is not None
+        await until(pilot, lambda: app.run_watch is not None
                      and app.run_watch.history.n_train == 3000 and app.gpu_last is not None)
-        await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+        await until(pilot, lambda: app.screen.query_one(RunList).runs)
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(140, 45), run_before=ready)
 
 
 @pytest.mark.slow
-def test_snapshot_probes_view(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch
-                              ) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_probes_view(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch,
+                              utc: None) -> None:  # type: ignore[no-untyped-def]
     _snapshot_run(paths)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
     app = _app(paths, "20250615-1200-demo")
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _until(pilot, lambda: app.run_watch is not None
+        await until(pilot, lambda: app.run_watch is not None
                      and app.run_watch.history.n_train == 3000)
-        await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+        await until(pilot, lambda: app.screen.query_one(RunList).runs)
         await pilot.press("p")
         await pilot.pause(0.3)
 
@@ -322,14 +312,14 @@ def test_launch_tiny_run_from_form_reaches_finished(paths: Paths) -> None:
             form.query_one("#f-epochs").value = "1"
             await pilot.pause(0.2)
             assert "narou-tui train" in str(form.query_one("#launch-command").render())
-            await pilot.press("ctrl+l")
-            await _until(pilot, lambda: app.run_watch is not None, timeout=120)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.run_watch is not None, timeout=120)
             assert screen.view == "charts"
-            await _until(pilot, lambda: app.run_watch.status is not None
+            await until(pilot, lambda: app.run_watch.status is not None
                          and app.run_watch.status.state in ("finished", "failed", "died"),
                          timeout=240)
             watch = app.run_watch
             assert watch.status.state == "finished", "\n".join(watch.log_tail[-30:])
-            await _until(pilot, lambda: watch.history.n_train >= 1)
+            await until(pilot, lambda: watch.history.n_train >= 1)
 
     asyncio.run(run())
