@@ -45,7 +45,7 @@ async def _drive(paths: Paths, url: str) -> None:
         screen.query_one("#f-since", Input).value = ""
         screen.query_one("#f-target", Input).value = "3000"
         screen.query_one("#f-api_url", Input).value = url
-        screen.query_one("#f-delay", Input).value = "0.7"
+        screen.query_one("#f-delay", Input).value = "2"  # slow enough to cancel under load
         await pilot.press("ctrl+s")
         progress = screen.query_one(FetchProgress)
         await until(pilot, lambda: progress.records > 0 and progress.status == "running")
