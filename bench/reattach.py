@@ -40,7 +40,7 @@ from core.runs import sidecar  # noqa: E402
 from core.runs.history import RunHistory  # noqa: E402
 from core.runs.parse import MetricsParser  # noqa: E402
 from core.runs.schema import HEARTBEAT_S  # noqa: E402
-from core.runs.synthetic import FakeRun  # noqa: E402
+from tests.synthetic_run import FakeRun  # noqa: E402
 from tui.widgets.line_chart import ChartData, ChartSeries, LineChart  # noqa: E402
 
 HOURS = 50.0

@@ -393,10 +393,10 @@ def run_project(name: str, data: Any, val: Any, tok: Any, plan: Plan) -> dict[st
     import torch
 
     from core.model import count_parameters
+    from core.runs.writers import MetricsWriter
     from core.training.config import TrainConfig, resolve_compile
     from core.training.context import Dist, LoopContext
     from core.training.loop import Loop
-    from core.training.rundir import MetricsWriter
 
     compile_ = {"project": plan.compile or resolve_compile(TrainConfig().compile), "project_compiled": "on",
                 "project_eager": "off", "project_static": "static", "project_dynamic": "dynamic"}[name]

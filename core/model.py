@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.pretrained import ModelError  # defined there: pretrained loading raises it too
+
 # Generation defaults frozen into every model's generation_config (generation settings live
 # there, never in model.config, or save_pretrained refuses).
 DEFAULT_MAX_TITLE_TOKENS = 64
@@ -18,10 +20,6 @@ TIE_UNSUPPORTED = (
     "tie_encoder_decoder is not supported with transformers 5.x (EncoderDecoderModel no longer "
     "ties encoder and decoder weights, and shared tensors cannot be saved); train untied"
 )
-
-
-class ModelError(RuntimeError):
-    """A model could not be built or loaded; the message says what to do."""
 
 
 @dataclass(frozen=True)

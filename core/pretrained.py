@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.model import ModelError
+
+class ModelError(RuntimeError):
+    """A model could not be built or loaded; the message says what to do."""
+
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from core.paths import REPO_ROOT
 
@@ -56,3 +58,98 @@ asyncio.run(main())
     heavy = {m for m in loaded if m.split(".")[0] in TUI_FORBIDDEN}
     assert "textual" in loaded
     assert not heavy, f"TUI start imported {sorted(heavy)[:5]}"
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function (static, via the AST)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts[:-1])
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            out.add(base)
+    return out
+
+
+def _package_of(module: str) -> str:
+    """`core.runs.reader` → `core.runs`; a top-level module such as `core.paths` stays itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def _package_graph(top: str) -> dict[str, set[str]]:
+    """package → packages it imports, within the `top` tree (a module's own package left out)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((REPO_ROOT / top).rglob("*.py")):
+        mod = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        src = _package_of(mod)
+        deps = graph.setdefault(src, set())
+        for imported in _imports_of(path):
+            if imported.split(".")[0] == top and _package_of(imported) != src:
+                deps.add(_package_of(imported))
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle in `graph` as a list of nodes (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_cycle_finder_finds_a_planted_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a"}}) is None
+
+
+def test_core_packages_import_no_cycle_and_no_ui() -> None:
+    graph = _package_graph("core")
+    assert {"core.runs", "core.training", "core.cli"} <= set(graph)
+    cycle = _cycle(graph)
+    assert cycle is None, "core packages import each other in a cycle: " + " → ".join(cycle or [])
+    # The command line is the program's entry point: `narou-tui` with no subcommand (and
+    # `attach`) starts the app, importing it inside the function that does so. No other core
+    # package may know the UI exists.
+    ui = sorted(p for p in graph if any(i.split(".")[0] == "tui" for i in _all_imports(p)))
+    assert ui == ["core.cli"], f"core imports tui in {ui}"
+    top_level = [str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "core").rglob("*.py")
+                 if any(isinstance(n, ast.ImportFrom | ast.Import) and "tui" in _names(n)
+                        for n in ast.parse(path.read_text(encoding="utf-8")).body)]
+    assert not top_level, f"core imports tui at module level in {top_level}"
+
+
+def test_run_directory_package_does_not_import_the_training_job() -> None:
+    assert "core.training" not in _package_graph("core")["core.runs"]
+
+
+def _all_imports(package: str) -> set[str]:
+    folder = REPO_ROOT / Path(*package.split("."))
+    files = sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
+    return set().union(*(_imports_of(p) for p in files))
+
+
+def _names(node: ast.Import | ast.ImportFrom) -> set[str]:
+    if isinstance(node, ast.ImportFrom):
+        return {(node.module or "").split(".")[0]}
+    return {a.name.split(".")[0] for a in node.names}

@@ -111,6 +111,13 @@ class NarouApp(App[None]):
     FAILURE_REPEAT_S: ClassVar[float] = 60.0
 
     def on_mount(self) -> None:
+        from tui.keymap import load_keymap
+
+        keymap, problems = load_keymap(self.paths.config_dir)
+        if keymap:
+            self.set_keymap(keymap)
+        for line in problems:
+            self.notify(line, severity="warning", timeout=15)
         if self.options.attach_run:
             self.watch_run(self.options.attach_run)
         self.switch_mode(self.options.initial_pane)

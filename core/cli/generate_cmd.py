@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from core.cli.errors import CliError
 from core.cli.numbers import float_arg, int_arg
+from core.durable import replace
 from core.paths import Paths
 
 SEED_MAX = 2**32 - 1  # numpy and torch seeds are unsigned 32-bit
@@ -209,7 +209,7 @@ def _generate_batch(args: argparse.Namespace, paths: Paths, options: Any) -> int
             for g, r in zip(good, results, strict=True):
                 rec = {"line": g["line"], "ncode": g["ncode"], **r.to_json()}
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        os.replace(tmp, dst)
+        replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
     summary = {"written": len(results), "skipped": len(bad), "output": str(dst),

@@ -185,23 +185,21 @@ def _queue_tables(args: argparse.Namespace) -> dict[str, Any] | None:
     return queue_tables(args.wait_free_mib) if args.queue else None
 
 
-def _fmt_eta(eta: float | None) -> str:
-    if eta is None:
-        return "-"
-    eta = int(eta)
-    h, rem = divmod(eta, 3600)
-    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+def _row(summary: Any, paths: Paths) -> dict[str, Any]:
+    from core.runs.progress import read_progress
 
-
-def _row(summary: Any) -> dict[str, Any]:
     st = summary.status
+    live = summary.state in ("running", "starting")
+    # Only a live run has an ETA worth a line; reading each finished run's history would make
+    # listing many old runs slow for nothing.
+    eta = read_progress(paths.run(summary.run_id)).eta if live and st else None
     return {
         "id": summary.run_id,
         "state": summary.state,
         "step": st.step if st else 0,
         "total_steps": st.total_steps if st else None,
         "best_eval_loss": st.best_eval_loss if st else None,
-        "eta_s": st.eta_s if st and summary.state in ("running", "starting") else None,
+        "eta_s": eta.eta_end_s if eta else None,
         "started_at": st.started_at if st else None,
         "exit_reason": st.exit_reason if st else None,
         "last_complete_checkpoint": st.last_complete_checkpoint if st else None,
@@ -211,6 +209,7 @@ def _row(summary: Any) -> dict[str, Any]:
 
 def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
     from core.cli.queue_cmd import wake
+    from core.runs.eta import format_duration
     from core.runs.reader import list_runs
 
     wake(paths)
@@ -223,7 +222,7 @@ def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
         return print_sweep(paths, args.sweep, sort, args.json)
     if args.sort:
         return cmd_leaderboard(args, paths)
-    rows = [_row(s) for s in list_runs(paths)]
+    rows = [_row(s, paths) for s in list_runs(paths)]
     if args.json:
         for r in rows:
             print(json.dumps(r, ensure_ascii=False))
@@ -240,7 +239,7 @@ def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
         best = f"{r['best_eval_loss']:.4f}" if r["best_eval_loss"] is not None else "-"
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "-"
         print(f"{r['id']:32} {r['state']:9} {str(r['step']) + '/' + str(total):>13} {best:>9} "
-              f"{_fmt_eta(r['eta_s']):>8}  {started}")
+              f"{format_duration(r['eta_s']):>8}  {started}")
     return 0
 
 
@@ -297,7 +296,9 @@ def cmd_resume(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
+    from core.runs.eta import format_duration
     from core.runs.history import read_history
+    from core.runs.progress import read_progress
     from core.runs.reader import complete_checkpoints, incomplete_checkpoints
     from core.runs.rule import ignored_lines
 
@@ -310,6 +311,10 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     data["checkpoints"] = [p.name for p in complete_checkpoints(run_dir)]
     data["incomplete_checkpoints"] = [p.name for p in incomplete_checkpoints(run_dir)]
     h = read_history(run_dir)
+    progress = read_progress(run_dir, history=h)
+    eta = progress.eta.eta_end_s if progress.eta else None
+    # The ETA every reader shows (the Train pane too), not the job's own last estimate.
+    data["eta_s"] = eta
     data["metrics"] = {"lines": h.lines, "train_points": h.n_train, "unreadable": h.bad_lines,
                        "ignored": h.ignored}
     if args.json:
@@ -319,7 +324,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     print(f"run:        {args.run}")
     why = st.exit_reason or st.extra.get("died_because")
     print(f"state:      {st.state}" + (f" ({why})" if why else ""))
-    print(f"step:       {st.step}/{total}  epoch {st.epoch:.2f}  ETA {_fmt_eta(st.eta_s)}")
+    print(f"step:       {st.step}/{total}  epoch {st.epoch:.2f}  ETA {format_duration(eta)}")
     if st.best_eval_loss is not None:
         print(f"best eval:  {st.best_eval_loss:.4f} ({st.best_checkpoint})")
     # The folder is the truth: a status written before the newest save still finds it.

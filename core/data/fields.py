@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.data.genres import biggenre_of, genre_code
-from core.tokenization.guard import MECAB_MAX_CHARS
+from core.mecab_limit import MECAB_MAX_CHARS
 
 COLUMNS: tuple[str, ...] = ("title", "story", "ncode", "keyword", "genre", "biggenre")
 TEXT_COLUMNS: tuple[str, ...] = ("title", "story", "ncode", "keyword")

@@ -25,6 +25,7 @@ from core.data.arrow_io import (
 from core.data.errors import DatasetError, DatasetExists, DatasetNotFound
 from core.data.fields import COLUMNS, Record
 from core.data.split import SPLITS
+from core.durable import atomic_write_json, replace
 from core.paths import PathError, Paths
 
 if TYPE_CHECKING:
@@ -241,14 +242,6 @@ def managed_paths(paths: Paths, name: str) -> list[Path]:
     return [folder / n for n in sorted(_managed_entries(folder))] if folder.is_dir() else []
 
 
-def _write_json(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def write_dataset(
     paths: Paths,
     name: str,
@@ -287,9 +280,9 @@ def write_dataset(
     utils.disable_progress_bars()  # "Saving the dataset" bars would garble CLI/TUI output
     try:
         dd.save_to_disk(str(tmp))
-        _write_json(tmp / META_JSON, meta)
+        atomic_write_json(tmp / META_JSON, meta, indent=2)
         if not target.exists():
-            os.rename(tmp, target)
+            replace(tmp, target)
             done = True
             return target
         trash.mkdir()
@@ -298,7 +291,7 @@ def write_dataset(
                 os.rename(target / entry, trash / entry)
         for entry in sorted(p.name for p in tmp.iterdir() if p.name != META_JSON):
             os.rename(tmp / entry, target / entry)
-        os.rename(tmp / META_JSON, target / META_JSON)
+        replace(tmp / META_JSON, target / META_JSON)  # last: the folder is complete from here
         done = True
         return target
     finally:

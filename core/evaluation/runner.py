@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.durable import atomic_write_json
 from core.evaluation.baselines import first_chars, most_common_title, prefix_length
 from core.evaluation.data import (
     EvalDataError,
@@ -210,9 +210,7 @@ def write_report(report: EvalReport, run_dir: Path, checkpoint_name: str) -> Pat
     out_dir = run_dir / EVAL_DIR
     out_dir.mkdir(exist_ok=True)
     path = out_dir / report_name(checkpoint_name, report.split, report.limit)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, report.to_json())
     return path
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import durable
 from core.export.errors import ExportError
 from core.generation.checkpoints import CheckpointError, CheckpointInfo, resolve_checkpoint
 from core.paths import Paths
@@ -137,7 +138,7 @@ def _install(staging: Path, out: Path, force: bool) -> None:
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         if out.exists():
             out.rmdir()
-        os.replace(staging, out)
+        durable.replace(staging, out)
         return
     if not force:  # checked before the work; a folder filled meanwhile is still refused
         raise ExportError(f"{out} is not empty; give an empty or new folder, or --force")
@@ -145,7 +146,7 @@ def _install(staging: Path, out: Path, force: bool) -> None:
         for stale in out.glob(pattern):
             stale.unlink()
     for f in sorted(staging.iterdir()):
-        os.replace(f, out / f.name)
+        durable.replace(f, out / f.name)
 
 
 def export_checkpoint(paths: Paths, spec: str, out: Path, *, force: bool = False,

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.durable import atomic_write_json
 from core.fetch.config import JST
-from core.fetch.store import atomic_write_json
 
 
 class BudgetExceeded(Exception):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from core.durable import atomic_write_json, read_json_object
 from core.fetch.launch import lock_held
-from core.fetch.store import FetchLayout, atomic_write_json, read_json
+from core.fetch.store import FetchLayout
 from core.paths import Paths
 
 
@@ -15,7 +16,7 @@ class ImportUnavailable(Exception):
 
 
 def _owned_by_harvest(paths: Paths, name: str, records: Path) -> bool:
-    meta = read_json(paths.dataset(name) / "meta.json")
+    meta = read_json_object(paths.dataset(name) / "meta.json")
     return bool(meta) and Path(str(meta.get("source", ""))).resolve() == records.resolve()
 
 
@@ -48,7 +49,7 @@ def import_harvest(paths: Paths, name: str) -> str:
             f"importing {layout.records} as dataset {name!r} failed: {exc}"
             + ("" if force else " (a dataset of that name not built from this harvest is never replaced)")
         ) from None
-    state = read_json(layout.state)
+    state = read_json_object(layout.state)
     if state is not None:
         state["dataset"] = name
         state["imported_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

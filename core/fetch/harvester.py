@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.durable import atomic_write_json, read_json_object, replace
 from core.fetch.budget import BudgetExceeded, DailyBudget
 from core.fetch.client import ApiClient, AttemptLog, FetchFailed, Stopped
 from core.fetch.config import (
@@ -27,9 +28,7 @@ from core.fetch.planner import WindowPlanner
 from core.fetch.store import (
     FetchLayout,
     RecordStore,
-    atomic_write_json,
     budget_path,
-    read_json,
     read_state,
 )
 from core.paths import Paths
@@ -181,7 +180,7 @@ class Harvester:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     fh.close()
-                    pid = (read_json(self.layout.state) or {}).get("pid")
+                    pid = (read_json_object(self.layout.state) or {}).get("pid")
                     raise HarvestError(
                         f"harvest {self.options.name!r} is already running"
                         + (f" (pid {pid})" if pid else "")
@@ -218,7 +217,7 @@ class Harvester:
         # Keep the damaged file for inspection and walk the windows again: known ncodes are
         # skipped, so nothing is duplicated, only requests are spent again.
         kept = self.layout.state.with_name(f"state.json.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(self.layout.state, kept)
+        replace(self.layout.state, kept)
         self.state["message"] = f"state.json was damaged ({problem}); kept as {kept.name}"
         if self.on_notice is not None:
             self.on_notice(

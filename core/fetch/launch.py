@@ -11,7 +11,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from core.fetch.store import FetchLayout, atomic_write_json, read_json
+from core.durable import atomic_write_json, read_json_object
+from core.fetch.store import FetchLayout
 from core.paths import REPO_ROOT, Paths
 from core.runs.owner import running_argv
 
@@ -46,8 +47,8 @@ class FetchSnapshot:
 def snapshot(paths: Paths, name: str, log_bytes: int = 2000) -> FetchSnapshot:
     """Read the harvest's files without disturbing it (no lock is kept)."""
     layout = FetchLayout.of(paths, name)
-    state = read_json(layout.state)
-    job = read_json(layout.job) or {}
+    state = read_json_object(layout.state)
+    job = read_json_object(layout.job) or {}
     running = lock_held(layout)
     pid = (state or {}).get("pid") if running else None
     if not running and _launched_process_alive(job):

@@ -8,28 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.durable import read_json
 from core.paths import Paths
 
 FETCH_ROOT = ".fetch"  # hidden, so dataset listings never mistake a harvest for a dataset
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Replace `path` with `data` so a reader or a crash sees either the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass(frozen=True)
@@ -86,19 +68,10 @@ def list_fetches(paths: Paths) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "state.json").is_file())
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object file, or None when missing or unreadable (a reader never crashes on it)."""
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def read_state(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(state, None); (None, None) when there is no state file; (None, why) when it is damaged."""
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         return None, None
     except UnicodeDecodeError:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from core.durable import atomic_write_json
 
 PRESETS_FILE = "decoding_presets.json"
 
@@ -197,9 +198,7 @@ def save_user_preset(config_dir: Path, name: str, options: DecodingOptions) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     current = {k: v.to_json() for k, v in load_user_presets(config_dir).items()}
     current[name] = options.to_json()
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(current, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, current, indent=2)
     return path
 
 

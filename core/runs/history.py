@@ -17,7 +17,7 @@ import numpy as np
 
 from core.runs.parse import GPU_FIELDS, TRAIN_FIELDS, GpuChunk, MetricChunk
 from core.runs.reader import RunReader
-from core.runs.rule import HistoryRule, is_resume_event, marked_kind, step_of
+from core.runs.rule import HistoryRule, float_field, is_resume_event, marked_kind, step_of
 from core.runs.series import Columns, MinMaxPyramid, ema
 
 # Series that get a min/max pyramid (what the charts plot).
@@ -220,7 +220,7 @@ def _series(rows: list[tuple[Any, Any, Any]]) -> tuple[np.ndarray, np.ndarray, n
     if not rows:
         z = np.empty(0)
         return z, z, z
-    arr = np.array([[_num(a), _num(b), _num(c)] for a, b, c in rows], np.float64)
+    arr = np.array([[float_field(a), float_field(b), float_field(c)] for a, b, c in rows], np.float64)
     return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
@@ -254,10 +254,3 @@ def compile_activity(events: list[dict[str, Any]], now: float) -> str | None:
 def loss_ema_at(h: RunHistory, n: int) -> float:
     """EMA value just before row n (the value an append continues from)."""
     return float(h.train["ema"][n - 1]) if n > 0 else math.nan
-
-
-def _num(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan

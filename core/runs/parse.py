@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.runs.rule import int_field, is_resume_event, is_train, marked_kind
+from core.runs.rule import float_field, int_field, is_resume_event, is_train, marked_kind
 from core.runs.tail import parse_line
 
 # Numeric fields of train lines kept as float64 columns (docs/RUN_DIRECTORY.md, train lines).
@@ -112,18 +112,9 @@ def _schema(pa: Any, floats: tuple[str, ...], ints: tuple[str, ...]) -> Any:
     return pa.schema([(k, pa.float64()) for k in floats] + [(k, pa.int64()) for k in ints])
 
 
-def _num(v: Any) -> float:
-    if isinstance(v, bool) or v is None:
-        return math.nan
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _rows_to_cols(rows: list[dict[str, Any]], floats: tuple[str, ...],
                   ints: dict[str, int]) -> dict[str, np.ndarray]:
-    cols = {k: np.array([_num(r.get(k)) for r in rows], np.float64) for k in floats}
+    cols = {k: np.array([float_field(r.get(k)) for r in rows], np.float64) for k in floats}
     for k, default in ints.items():
         cols[k] = np.array([int_field(r.get(k), default) for r in rows], np.int64)
     return cols

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.durable import read_json_object
 from core.paths import Paths
 from core.runs import sidecar
 from core.runs.owner import Owner, check_owner
@@ -107,6 +108,17 @@ def incomplete_checkpoints(run_dir: Path) -> list[Path]:
     )
 
 
+def checkpoint_to_open(run_dir: Path, status: RunStatus | None) -> Path | None:
+    """The checkpoint to generate with: the best, else the last the status names, else the
+    newest complete one; only ever a complete checkpoint (None when the run has none)."""
+    complete = complete_checkpoints(run_dir)
+    named = [status.best_checkpoint, status.last_complete_checkpoint] if status else []
+    for name in named:
+        if name and run_dir / name in complete:
+            return run_dir / name
+    return complete[-1] if complete else None
+
+
 @dataclass
 class RunSummary:
     """One row of `narou-tui runs` and of the Train pane's run list."""
@@ -129,11 +141,8 @@ class RunSummary:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError, OSError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The frozen config.json of a run ({} when it is missing or damaged)."""
+    return read_json_object(run_dir / CONFIG_FILE) or {}
 
 
 def list_runs(paths: Paths) -> list[RunSummary]:

@@ -19,6 +19,7 @@ the lines in file order, so a file has exactly one history whenever it is read.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -66,6 +67,16 @@ def int_field(v: Any, default: int = -1) -> int:
     except (TypeError, ValueError, OverflowError):
         return default
     return out if -INT64_MAX <= out <= INT64_MAX else default
+
+
+def float_field(v: Any) -> float:
+    """A float64 read of a JSON value; NaN for a missing, boolean or non-numeric one."""
+    if isinstance(v, bool) or v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
 
 
 def ignored_lines(counts: Mapping[str, int]) -> list[str]:

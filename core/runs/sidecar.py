@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from core.runs.parse import TRAIN_FIELDS, _num
-from core.runs.rule import int_field, is_train
+from core.runs.parse import TRAIN_FIELDS
+from core.runs.rule import float_field, int_field, is_train
 from core.runs.schema import METRICS_FILE
 from core.runs.tail import parse_line
 
@@ -87,7 +87,7 @@ def pack(rows: list[Row]) -> bytes:
         arr["segment"][idx] = [int_field(r.get("segment")) for r in recs]
         arr["flags"][idx] = [NON_FINITE if _non_finite(r) else 0 for r in recs]
         for k in TRAIN_FIELDS:
-            arr[k][idx] = [_num(r.get(k)) for r in recs]
+            arr[k][idx] = [float_field(r.get(k)) for r in recs]
     return arr.tobytes()
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.durable import replace
 from core.paths import Paths
 from core.tokenization.fast import EncoderSpec, encode_many
 
@@ -104,7 +105,7 @@ def _save(tables: dict[str, Any], folder: Path, meta: dict[str, Any]) -> None:
     (tmp / "tokenization.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (tmp / COMPLETE_MARKER).write_text("ok\n", encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    replace(tmp, folder)
 
 
 def tokenize_dataset(

@@ -21,9 +21,8 @@ import re
 from collections.abc import Callable, Sized
 from typing import TypeVar
 
-# Characters per MeCab call: a sixth of the smallest crash measured above, and about 100×
-# the longest real synopsis (≈ 1,000 characters).
-MECAB_MAX_CHARS = 100_000
+from core.mecab_limit import MECAB_MAX_CHARS
+
 # Real synopses average 1.41 characters per token; 8 leaves room for Latin text and spaces.
 CHARS_PER_TOKEN = 8
 # Tokens past max_length that a prefix must yield, so the cut never touches what the model sees.

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from core.durable import replace
 from core.paths import Paths
 from core.tokenization.dataset_cache import CACHE_DIRNAME, COMPLETE_MARKER, dataset_fingerprint
 from core.tokenization.scratch import ProgressFn
@@ -50,7 +51,7 @@ def scratch_vocab(
     train_wordpiece(texts, vocab_size, tmp, dictionary=dictionary, progress=progress, total=2 * len(train))
     (tmp / COMPLETE_MARKER).write_text("ok\n", encoding="utf-8")
     try:
-        os.replace(tmp, folder)
+        replace(tmp, folder)
     except OSError:
         # Another job finished the same vocabulary first: use that one, so both runs agree.
         shutil.rmtree(tmp, ignore_errors=True)
@@ -65,5 +66,5 @@ def copy_vocab(cached: Path, dest: Path) -> Path:
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(cached, tmp, ignore=shutil.ignore_patterns(COMPLETE_MARKER))
-    os.replace(tmp, dest)
+    replace(tmp, dest)
     return dest

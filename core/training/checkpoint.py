@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from core.durable import fsync_dir, replace
 from core.model import write_vocab_fingerprint
 from core.runs.reader import complete_checkpoints, incomplete_checkpoints
 from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER, RunStatus
-from core.training.rundir import fsync_dir
 
 OPTIMIZER_FILE = "optimizer.pt"
 SCHEDULER_FILE = "scheduler.pt"
@@ -175,8 +175,7 @@ def save_checkpoint(
         if p.is_file():
             _fsync_file(p)
     fsync_dir(tmp)
-    os.replace(tmp, final)
-    fsync_dir(run_dir)
+    replace(tmp, final)
     sleep = os.environ.get(SAVE_SLEEP_ENV, "")
     at, _, secs = sleep.rpartition(":")
     if secs and (not at or int(at) == step):

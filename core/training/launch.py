@@ -23,24 +23,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.durable import atomic_write_json, read_json
 from core.paths import REPO_ROOT, Paths
 from core.runs.owner import Owner, check_owner
+from core.runs.provenance import environment_versions, git_revision
 from core.runs.reader import read_status
 from core.runs.schema import CONFIG_FILE, LOG_FILE, STATUS_FILE, RunState, RunStatus
+from core.runs.writers import StatusWriter, create_run_dir, new_run_id, write_config
 from core.training.checkpoint import recover_checkpoint_fields
 from core.training.config import TrainConfig
 from core.training.locks import LockBusy, RunLock
 from core.training.preflight import Finding, require_ok, run_preflight
-from core.training.rundir import (
-    StatusWriter,
-    atomic_write_json,
-    create_run_dir,
-    environment_versions,
-    git_revision,
-    new_run_id,
-    read_json,
-    write_config,
-)
 from core.training.tee import tee_output
 
 

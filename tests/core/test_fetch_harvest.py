@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from core.durable import read_json_object
 from core.fetch.config import ClientOptions, HarvestOptions, QueryOptions
 from core.fetch.harvester import Harvester, HarvestError
-from core.fetch.store import FetchLayout, read_json
+from core.fetch.store import FetchLayout
 from core.paths import REPO_ROOT, Paths
 from tests.core.narou_api_double import Fault, NarouApiDouble, running_double
 
@@ -58,7 +59,7 @@ def test_harvest_reaches_the_whole_catalogue_through_slicing(paths: Paths, api: 
     assert result.status == "finished" and result.splits > 0 and result.windows_done > SIZE // 299
     assert all(int(q["st"]) <= MAX_ST and int(q["lim"]) <= LIM for q in api.requests)
     assert set(recs[0]) == {"title", "ncode", "story", "keyword", "genre", "biggenre", "general_lastup"}
-    state = read_json(FetchLayout.of(paths, "h").state)
+    state = read_json_object(FetchLayout.of(paths, "h").state)
     assert state and state["requests"] == len(api.requests) and state["records"] == SIZE
 
 
@@ -131,7 +132,7 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_the_catalogue(paths: Paths, ap
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
-        state = read_json(layout.state)
+        state = read_json_object(layout.state)
         assert state is not None and state["status"] == "running"  # died without a word
         assert len(_records(paths, "k")) < SIZE
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
@@ -152,7 +153,7 @@ def test_sigterm_saves_state_and_exits_cleanly(paths: Paths, api: NarouApiDouble
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "stopped on request" in err
-    state = read_json(layout.state)
+    state = read_json_object(layout.state)
     assert state and state["status"] == "stopped" and state["records"] == len(_records(paths, "k"))
 
 

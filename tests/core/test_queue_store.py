@@ -13,12 +13,12 @@ import time
 import pytest
 
 from core.cli.main import main as cli_main
+from core.durable import atomic_write_json
 from core.paths import REPO_ROOT, Paths
 from core.queue import devices as dev
 from core.queue.estimate import queue_rows
 from core.queue.store import QueueError, enqueue, move, queue_lock, queue_tables, reconcile, remove
 from core.runs.reader import read_status
-from core.training.rundir import atomic_write_json
 
 
 def _queued(paths: Paths, run_id: str, queued_at: float, **train: object) -> None:

@@ -16,12 +16,12 @@ from core.paths import REPO_ROOT
 from core.runs import sidecar
 from core.runs.rule import effective_history
 from core.runs.schema import RunState, RunStatus
+from core.runs.writers import GpuLogger, JsonlWriter
 from core.telemetry.nvml import GpuSample, ProcessMem
 from core.training.checkpoint import TrainerState
 from core.training.config import TrainConfig
 from core.training.faults import NAN_ENV, OOM_ENV
 from core.training.launch import LaunchError, launch
-from core.training.rundir import GpuLogger, JsonlWriter
 from tests.core.train_helpers import job_env, make_paths, read_metrics, tiny_config
 
 DOC = REPO_ROOT / "docs" / "RUN_DIRECTORY.md"
@@ -216,14 +216,14 @@ def test_pandas_example_gives_the_effective_history(runs: dict[str, Path]) -> No
 def test_gpu_lines_match_the_doc(runs: dict[str, Path], tmp_path: Path) -> None:
     # Real samples need a GPU; the job's own logger is driven with readings instead.
     logger = GpuLogger(tmp_path)
-    logger._writer = JsonlWriter(tmp_path / "gpu.jsonl")
-    logger._bucket_start = t0 = 1000.0
+    t0 = 1000.0
+    logger.drive(JsonlWriter(tmp_path / "gpu.jsonl"), t0)
     for i in range(40):
         t = t0 + 2 * i
         logger.tick([GpuSample(t, 0, "NVIDIA H200", 90.0 + i % 2 * 10, 70000.0 + i * 300, 143771.0,
                                60.0, 450.0, [ProcessMem(4242, 69000.0)]),
                      GpuSample(t, 1, "NVIDIA H200", None, None, None, None, None)], t)
-    logger._writer.close()
+    logger.stop()
     lines = [(str(tmp_path), json.loads(x)) for x in (tmp_path / "gpu.jsonl").read_text().splitlines()]
     for name, run in runs.items():
         lines += [(name, json.loads(x)) for x in (run / "gpu.jsonl").read_text().splitlines()]

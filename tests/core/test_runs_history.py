@@ -14,8 +14,8 @@ from core.runs.history import RunHistory
 from core.runs.parse import MetricsParser
 from core.runs.reader import RunReader, read_status
 from core.runs.series import MinMaxPyramid, ema, minmax_buckets
-from core.runs.synthetic import FakeRun
 from core.runs.tail import JsonlTail
+from tests.synthetic_run import FakeRun
 
 
 def test_jsonl_tail_reads_only_new_bytes_and_holds_back_torn_line(tmp_path: Path) -> None:
@@ -249,7 +249,7 @@ def test_sidecar_torn_record_ignored_then_cut_by_the_next_writer(tmp_path: Path)
 
 def test_sidecar_absent_or_behind_falls_back_to_the_jsonl(tmp_path: Path) -> None:
     from core.runs.sidecar import SIDECAR_FILE
-    from core.training.rundir import MetricsWriter
+    from core.runs.writers import MetricsWriter
 
     fr = _resumed_run(tmp_path)
     fr.append(fr.lines_for(40))  # appended behind the writer's back: not in the sidecar

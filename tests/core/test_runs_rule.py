@@ -20,9 +20,9 @@ from core.runs.parse import TRAIN_FIELDS
 from core.runs.reader import RunReader
 from core.runs.rule import BACKWARD, NO_STEP, STALE, effective_history, ignored_lines, is_train
 from core.runs.sidecar import SIDECAR_FILE
-from core.runs.synthetic import FakeRun
 from core.runs.tail import parse_line
-from core.training.rundir import MetricsWriter
+from core.runs.writers import MetricsWriter
+from tests.synthetic_run import FakeRun
 
 HUGE = 200_000  # longer than the parser's bisection floor (64 KiB) and than any poll here
 

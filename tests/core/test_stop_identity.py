@@ -18,7 +18,7 @@ from core.cli.main import main
 from core.runs.owner import Owner, check_owner
 from core.runs.reader import read_status
 from core.runs.schema import RunStatus
-from core.training.rundir import StatusWriter
+from core.runs.writers import StatusWriter
 from tests.core.cli_helpers import run_cli
 
 

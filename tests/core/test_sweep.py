@@ -7,9 +7,9 @@ import json
 import pytest
 
 from core.cli.main import main as cli_main
+from core.durable import atomic_write_json
 from core.paths import Paths
 from core.queue.sweep import SweepError, grid_points, parse_axis, random_points
-from core.training.rundir import atomic_write_json
 
 
 def test_grid_is_the_cross_product_first_axis_slowest() -> None:

@@ -26,6 +26,9 @@ from core.training.launch import LaunchError, launch, resume_run, stop_run, wait
 from core.training.locks import LockBusy, RunLock
 from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config, wait_for
 
+# Seed of the randomized second kill (an int); unset, each run draws one and prints it.
+KILL_SEED_ENV = "NAROU_TUI_KILL_SEED"
+
 
 @pytest.fixture
 def tpaths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -136,7 +139,11 @@ def test_sigkill_mid_save_and_mid_step_then_resume_matches_uninterrupted(tpaths,
     monkeypatch.setenv(STEP_SLEEP_ENV, "0.5")
     resume_run(tpaths, run_id)
     wait_for(lambda: _step(run_dir) >= 5, 120, "the resumed job to pass step 5")
-    time.sleep(random.uniform(0.0, 1.0))  # a random moment inside steps 5-7
+    # A random moment inside steps 5-7; the seed is printed (pytest shows it with a failure)
+    # and KILL_SEED_ENV replays it.
+    seed = int(os.environ.get(KILL_SEED_ENV) or random.SystemRandom().randrange(1 << 32))
+    print(f"second kill: {KILL_SEED_ENV}={seed} repeats this moment")
+    time.sleep(random.Random(seed).uniform(0.0, 1.0))
     pid = read_status(run_dir).pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not pid_alive(pid) or None, 10, "the second kill")

@@ -12,6 +12,7 @@ import pytest
 from core.paths import Paths
 from tests.compare_runs import FIXED_T0, LR_RUNS, STEPS, copy_with_fixed_clock
 from tests.core.cli_helpers import run_cli
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
 from tui.widgets.line_chart import LineChart
@@ -42,18 +43,11 @@ def pair_paths(paths: Paths, lr_pair: list[Path], monkeypatch: pytest.MonkeyPatc
     return paths
 
 
-async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
 async def _mark_both(app: NarouApp, pilot) -> RunCompare:  # type: ignore[no-untyped-def]
     """Watch the lr 2e-3 run, mark it (A), then the lr 5e-4 run above it (B)."""
     screen = app.screen
     runs = screen.query_one(RunList)
-    await _until(pilot, lambda: [r.run_id for r in runs.runs] == NAMES[::-1]
+    await until(pilot, lambda: [r.run_id for r in runs.runs] == NAMES[::-1]
                  and app.run_watch is not None and app.run_watch.history.n_train == STEPS)
     runs.focus()
     runs.move_cursor(row=1, animate=False)
@@ -61,7 +55,7 @@ async def _mark_both(app: NarouApp, pilot) -> RunCompare:  # type: ignore[no-unt
     await pilot.press("up")
     await pilot.press("space")
     view = screen.query_one(RunCompare)
-    await _until(pilot, lambda: view.comparison is not None)
+    await until(pilot, lambda: view.comparison is not None)
     await pilot.pause(0.2)
     return view
 
@@ -98,7 +92,7 @@ def test_marked_runs_overlay_with_only_lr_differing(pair_paths: Paths) -> None:
                 assert line.split() == label.split() + [t for v in values for t in v.split()]
 
             await pilot.press("m")  # unmark B: one run left, back to the charts
-            await _until(pilot, lambda: screen.view == "charts")
+            await until(pilot, lambda: screen.view == "charts")
             assert screen.check_action("view", ("compare",)) is False
 
             # The leaderboard order: o cycles newest → best chrF → best eval loss.
@@ -106,9 +100,9 @@ def test_marked_runs_overlay_with_only_lr_differing(pair_paths: Paths) -> None:
             await pilot.press("o", "o")
             assert runs.order == "eval_loss"
             ranked = sorted(cmp.runs, key=lambda r: r.scores.best_eval_loss or 0.0)
-            await _until(pilot, lambda: [r.run_id for r in runs.runs] == [r.run_id for r in ranked])
+            await until(pilot, lambda: [r.run_id for r in runs.runs] == [r.run_id for r in ranked])
             await pilot.press("o")
-            await _until(pilot, lambda: [r.run_id for r in runs.runs] == NAMES[::-1])
+            await until(pilot, lambda: [r.run_id for r in runs.runs] == NAMES[::-1])
 
     asyncio.run(run())
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
 
 import pytest
 from textual.widgets import Input
 
+from core.durable import read_json_object
 from core.fetch.launch import snapshot
-from core.fetch.store import FetchLayout, read_json
+from core.fetch.store import FetchLayout
 from core.paths import Paths
 from core.runs.reader import pid_alive
 from tests.core.narou_api_double import running_double
 from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
+from tests.until import until
 from tui.app import NarouApp
 from tui.screens.fetch import FetchScreen
 from tui.widgets.fetch_progress import FetchProgress
-
-
-async def _until(pilot, check, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await pilot.pause(0.1)
-        await asyncio.sleep(0.05)
-    return False
 
 
 @pytest.mark.anyio
@@ -56,12 +46,12 @@ async def _drive(paths: Paths, url: str) -> None:
         screen.query_one("#f-since", Input).value = ""
         screen.query_one("#f-target", Input).value = "3000"
         screen.query_one("#f-api_url", Input).value = url
-        screen.query_one("#f-delay", Input).value = "0.7"
+        screen.query_one("#f-delay", Input).value = "2"  # slow enough to cancel under load
         await pilot.press("ctrl+s")
         progress = screen.query_one(FetchProgress)
-        assert await _until(pilot, lambda: progress.records > 0 and progress.status == "running")
+        await until(pilot, lambda: progress.records > 0 and progress.status == "running")
         first = progress.records
-        assert await _until(pilot, lambda: progress.records > first), "progress never moved"
+        await until(pilot, lambda: progress.records > first, what="the record count to grow")
         pid = snapshot(paths, "tuifetch").pid
         assert pid and pid_alive(pid)
         # Closing the screen leaves the fetch running; reopening finds it again.
@@ -75,11 +65,11 @@ async def _drive(paths: Paths, url: str) -> None:
         assert again.query_one("#f-name", Input).value == "tuifetch"
         assert again.query_one("#f-api_url", Input).value == url
         progress = again.query_one(FetchProgress)
-        assert await _until(pilot, lambda: progress.status == "running")
-        await pilot.press("ctrl+t")
-        assert await _until(pilot, lambda: not pid_alive(pid), timeout=20), "fetch did not stop"
-        assert await _until(pilot, lambda: progress.status == "stopped")
-        state = read_json(FetchLayout.of(paths, "tuifetch").state)
+        await until(pilot, lambda: progress.status == "running")
+        await pilot.press("f8")
+        await until(pilot, lambda: not pid_alive(pid), timeout=20, what="the fetch process to exit")
+        await until(pilot, lambda: progress.status == "stopped")
+        state = read_json_object(FetchLayout.of(paths, "tuifetch").state)
         assert state and state["status"] == "stopped" and 0 < state["records"] < 3000
         log = FetchLayout.of(paths, "tuifetch").log.read_text("utf-8")
         assert "stopped on request" in log and "Traceback" not in log

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import Input, Static
 
 from core.paths import Paths
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.export_dialog import ExportDialog
 from tui.widgets.checkpoint_browser import CheckpointBrowser
-
-
-async def _until(pilot: object, cond: Callable[[], bool], timeout: float = 120.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
 async def _open_dialog(app: NarouApp, pilot: object) -> ExportDialog:
@@ -28,7 +19,7 @@ async def _open_dialog(app: NarouApp, pilot: object) -> ExportDialog:
     browser.focus()
     browser.move_cursor(row=browser.get_row_index("tiny-run/checkpoint-150"))
     await pilot.press("x")  # type: ignore[attr-defined]
-    await _until(pilot, lambda: isinstance(app.screen, ExportDialog))
+    await until(pilot, lambda: isinstance(app.screen, ExportDialog))
     return app.screen  # type: ignore[return-value]
 
 
@@ -53,11 +44,11 @@ def test_export_action_writes_the_folder(run_paths: Paths) -> None:
             error = str(dialog.query_one("#export-error", Static).render())
             assert "is inside run directory" in error and app.screen is dialog
             await pilot.press("escape")
-            await _until(pilot, lambda: not isinstance(app.screen, ExportDialog))
+            await until(pilot, lambda: not isinstance(app.screen, ExportDialog))
 
             dialog = await _open_dialog(app, pilot)
             await _type_folder(pilot, dialog, out)
-            await _until(pilot, lambda: any(n.message.startswith("Exported ")
+            await until(pilot, lambda: any(n.message.startswith("Exported ")
                                             for n in app._notifications))
             note = next(n.message for n in app._notifications if n.message.startswith("Exported "))
             assert note == (f"Exported tiny-run/checkpoint-150 to {out} (6 files): it loads "

@@ -6,7 +6,6 @@ import asyncio
 import functools
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.generation_tiny import (
     write_sample_dataset,
 )
 from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 
 COLLAPSED_TITLE = "竜の卵を拾った"
@@ -51,14 +51,6 @@ def _app(paths: Paths) -> NarouApp:
     return NarouApp(paths, LaunchOptions(initial_pane="generate"))
 
 
-async def _until(pilot: object, cond: Callable[[], bool], timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
-
-
 def _row_of(browser: object, spec: str) -> int:
     return browser.get_row_index(spec)  # type: ignore[attr-defined]
 
@@ -70,7 +62,7 @@ async def test_empty_state_offers_demo(paths: Paths) -> None:
         await pilot.pause()
         screen = app.screen
         hint = screen.query_one("#empty-hint")
-        assert hint.has_class("shown") and "ctrl+t" in str(hint.render())
+        assert hint.has_class("shown") and "f8" in str(hint.render())
         assert screen.complete_count == 0
 
 
@@ -84,15 +76,15 @@ async def test_ab_history_and_copy(gen_paths: Paths) -> None:
         browser.focus()
         browser.move_cursor(row=_row_of(browser, "tiny-run/checkpoint-150"))
         await pilot.press("enter")
-        await _until(pilot, lambda: screen.loaded["A"])
+        await until(pilot, lambda: screen.loaded["A"])
         assert "ready" in str(screen.query_one("#load-status").render())
         browser.move_cursor(row=_row_of(browser, "collapsed/checkpoint-60"))
         await pilot.press("b")
-        await _until(pilot, lambda: screen.loaded["B"])
+        await until(pilot, lambda: screen.loaded["B"])
         stories = [p["story"] for p in sample_pairs()[:2]]
         screen.query_one("#synopsis").text = stories[0]
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 1)
+        await until(pilot, lambda: len(screen.history_entries) == 1)
         a, b = screen.query_one("#results-a"), screen.query_one("#results-b")
         assert screen.query_one("#results").has_class("ab") and b.display
         assert a.titles and all(a.titles)
@@ -102,7 +94,7 @@ async def test_ab_history_and_copy(gen_paths: Paths) -> None:
         first_a = list(a.titles)
         screen.query_one("#synopsis").text = stories[1]
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 2)
+        await until(pilot, lambda: len(screen.history_entries) == 2)
         assert b.titles[0] == collapsed_b
         history = screen.query_one("#history")
         assert history.option_count == 2
@@ -118,9 +110,9 @@ async def test_ab_history_and_copy(gen_paths: Paths) -> None:
         await pilot.press("c")
         assert app.clipboard == first_a[0]
         # drop B: only A generates now
-        await pilot.press("ctrl+b")
+        await pilot.press("f7")
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 3)
+        await until(pilot, lambda: len(screen.history_entries) == 3)
         assert set(screen.history_entries[0].results) == {"A"}
         assert not screen.query_one("#results").has_class("ab")
 
@@ -132,16 +124,16 @@ async def test_dataset_row_and_eval(gen_paths: Paths) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await _until(pilot, lambda: screen.loaded["A"])
-        await pilot.press("ctrl+r")
-        await _until(pilot, lambda: screen.reference is not None)
+        await until(pilot, lambda: screen.loaded["A"])
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: screen.reference is not None)
         assert "real title" in str(screen.query_one("#source").render())
         await pilot.press("ctrl+g")
-        await _until(pilot, lambda: len(screen.history_entries) == 1)
+        await until(pilot, lambda: len(screen.history_entries) == 1)
         assert screen.history_entries[0].reference == screen.reference
         assert "real title" in str(screen.query_one("#results-a .results-ref").render())
         await pilot.press("ctrl+e")
-        await _until(pilot, lambda: "first_n_chars" in str(
+        await until(pilot, lambda: "first_n_chars" in str(
             screen.query_one("#eval-table").render()), timeout=120)
         assert (gen_paths.checkpoints_dir / "tiny-run" / "eval"
                 / "checkpoint-150-validation.json").is_file()
@@ -197,11 +189,11 @@ async def test_checkpoint_list_is_an_overlay_at_80x24(paths: Paths) -> None:
         side, synopsis = screen.query_one("#gen-left"), screen.query_one("#synopsis")
         assert not side.display
         wide = synopsis.size.width
-        await pilot.press("ctrl+o")  # priority: it works while the synopsis has the keyboard
+        await pilot.press("f2")  # priority: it works while the synopsis has the keyboard
         await pilot.pause()
         assert side.display and side.region.overlaps(synopsis.region)
         assert screen.query_one("#browser").has_focus and synopsis.size.width == wide
-        await pilot.press("ctrl+o")
+        await pilot.press("f2")
         await pilot.pause()
         assert not side.display
         # 120 columns: the list is in the layout, narrower than on a wide screen.
@@ -212,10 +204,8 @@ async def test_checkpoint_list_is_an_overlay_at_80x24(paths: Paths) -> None:
 
 
 @pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
-def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
-                       monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool], utc: None,
+                       size: tuple[int, int]) -> None:
     _listing_only_runs(paths.checkpoints_dir)
 
     async def type_synopsis(pilot: object) -> None:
@@ -223,8 +213,4 @@ def test_pane_snapshot(paths: Paths, snap_compare: Callable[..., bool],
         screen.query_one("#synopsis").text = "辺境の村で目覚めた少年は、言葉を話す古い井戸と旅に出る。"
         await pilot.pause()  # type: ignore[attr-defined]
 
-    try:
-        assert snap_compare(_app(paths), terminal_size=size, run_before=type_synopsis)
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
+    assert snap_compare(_app(paths), terminal_size=size, run_before=type_synopsis)

@@ -14,6 +14,7 @@ from core.data.store import fingerprint, write_dataset
 from core.paths import Paths
 from tests.generation_tiny import fixed_vocab
 from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 
 # Original texts written for these tests (stable, so the snapshot's ids never drift).
@@ -51,14 +52,6 @@ def tiny(paths: Paths) -> Paths:
     return paths
 
 
-async def _until(pilot, condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not reached in time")
-
-
 def _run(paths: Paths, run_id: str, started: float, vocab_dir: Path, folder: str = "tokenizer",
          complete: bool = True) -> Path:
     """A finished run directory whose `folder` (tokenizer/ or checkpoint-N/) holds a real vocab."""
@@ -89,7 +82,7 @@ async def test_type_text_see_layers_truncation_rows_and_corpus(
     app = _app(tiny, monkeypatch, str(vocab_dir))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
-        await _until(pilot, lambda: screen.loaded is not None)
+        await until(pilot, lambda: screen.loaded is not None)
         header = str(screen.query_one("#tok-header").render())
         assert "unidic_lite 1.0.8" in header
         assert f"{screen.loaded.info.vocab_size} pieces" in header and not screen.loaded.info.warnings
@@ -97,7 +90,7 @@ async def test_type_text_see_layers_truncation_rows_and_corpus(
         screen.query_one("#tok-text", TextArea).text = TYPED
         screen.query_one("#tok-title", Input).value = TYPED_TITLE
         source = screen.query_one("#tok-source")
-        await _until(pilot, lambda: source.breakdown is not None and source.breakdown.text == TYPED)
+        await until(pilot, lambda: source.breakdown is not None and source.breakdown.text == TYPED)
         tok = load_tokenizer(vocab_dir).tokenizer
         assert source.breakdown.ids == tok(TYPED)["input_ids"]
         assert "[UNK]" in source.breakdown.pieces and source.breakdown.cut is None
@@ -111,14 +104,14 @@ async def test_type_text_see_layers_truncation_rows_and_corpus(
         max_src.value = "8"
         max_src.focus()
         await pilot.press("enter")
-        await _until(pilot, lambda: source.breakdown.max_length == 8)
+        await until(pilot, lambda: source.breakdown.max_length == 8)
         assert source.breakdown.cut == 7
         assert "✂" in str(source.render())
 
         # Dictionaries side by side (ipadic is installed here).
         await pilot.press("f3")
         compare = screen.query_one("#tok-compare")
-        await _until(pilot, lambda: len(compare.segmentations) == 2)
+        await until(pilot, lambda: len(compare.segmentations) == 2)
         labels = sorted(compare.segmentations)
         assert labels[0].startswith("ipadic") and labels[1] == "unidic_lite 1.0.8"
         from core.tokenization.analysis import segment
@@ -127,15 +120,15 @@ async def test_type_text_see_layers_truncation_rows_and_corpus(
         assert compare.segmentations[labels[1]] == segment(TYPED, "unidic_lite")
 
         # Dataset rows: next row is the first story of the first split.
-        await _until(pilot, lambda: screen.dataset == "tiny")
+        await until(pilot, lambda: screen.dataset == "tiny")
         screen.query_one("#tok-morphemes").focus()
         await pilot.press("ctrl+n")
-        await _until(pilot, lambda: screen.query_one("#tok-text", TextArea).text == TEXTS[0])
+        await until(pilot, lambda: screen.query_one("#tok-text", TextArea).text == TEXTS[0])
         assert screen.query_one("#tok-title", Input).value == TITLES[0]
 
         # Corpus statistics in a worker.
-        await pilot.press("ctrl+s")
-        await _until(pilot, lambda: "[UNK] rate" in str(screen.query_one("#corpus-summary").render()))
+        await pilot.press("f6")
+        await until(pilot, lambda: "[UNK] rate" in str(screen.query_one("#corpus-summary").render()))
         summary = str(screen.query_one("#corpus-summary").render())
         assert "6 synopses, 6 titles" in summary and "chars per token" in summary
         assert sum(screen.query_one("#hist-src").counts) == 6
@@ -150,12 +143,12 @@ async def test_no_tokenizer_offers_scratch_training(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         header = screen.query_one("#tok-header")
-        await _until(pilot, lambda: "no tokenizer" in str(header.render()))
+        await until(pilot, lambda: "no tokenizer" in str(header.render()))
         text = str(header.render())
         assert "tohoku-nlp/bert-base-japanese-v3" in text and "ctrl+b" in text
-        await _until(pilot, lambda: screen.dataset == "tiny")
+        await until(pilot, lambda: screen.dataset == "tiny")
         await pilot.press("ctrl+b")
-        await _until(pilot, lambda: screen.loaded is not None)
+        await until(pilot, lambda: screen.loaded is not None)
         out = tiny.config_dir / "tokenizers" / "scratch-tiny-8000"
         assert (out / "vocab.txt").is_file()
         assert json.loads((out / "tokenizer_config.json").read_text())["mecab_kwargs"]["mecab_dic"] == "unidic_lite"
@@ -184,7 +177,7 @@ async def test_offline_hub_id_falls_back_to_the_newest_runs_tokenizer(
     app = _app(tiny, monkeypatch, "tohoku-nlp/bert-base-japanese-v3")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
-        await _until(pilot, lambda: screen.loaded is not None)
+        await until(pilot, lambda: screen.loaded is not None)
         assert screen.loaded.info.path == ckpt.resolve()
         header = str(screen.query_one("#tok-header").render())
         assert header.startswith("run new-run (checkpoint-5)")
@@ -192,7 +185,7 @@ async def test_offline_hub_id_falls_back_to_the_newest_runs_tokenizer(
         assert "using the tokenizer of run new-run (the newest run whose tokenizer loads)" in header
         assert screen.query_one("#tok-spec").value == "new-run"
         source = screen.query_one("#tok-source")
-        await _until(pilot, lambda: source.breakdown is not None)
+        await until(pilot, lambda: source.breakdown is not None)
 
 
 @pytest.mark.anyio
@@ -207,20 +200,20 @@ async def test_run_tokenizers_are_suggested_by_run_id_and_load(
     app = _app(tiny, monkeypatch, str(vocab_dir))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
-        await _until(pilot, lambda: screen.loaded is not None)
+        await until(pilot, lambda: screen.loaded is not None)
         field = screen.query_one("#tok-spec", Input)
         field.focus()
         await pilot.press("ctrl+a", "ctrl+k", *"ne")  # ctrl+a: start of line, ctrl+k: delete to end
-        await _until(pilot, lambda: field._suggestion == "new-run")
+        await until(pilot, lambda: field._suggestion == "new-run")
         await pilot.press("ctrl+a", "ctrl+k", *"no")  # a run without a complete tokenizer: none
         await pilot.pause(0.3)
         assert field._suggestion == ""
         await pilot.press("ctrl+a", "ctrl+k", *"tohoku-nlp/bert-base-japanese-c")  # presets still
-        await _until(pilot, lambda: field._suggestion == "tohoku-nlp/bert-base-japanese-char-v2")
+        await until(pilot, lambda: field._suggestion == "tohoku-nlp/bert-base-japanese-char-v2")
         await pilot.press("ctrl+a", "ctrl+k", *"old")
-        await _until(pilot, lambda: field._suggestion == "old-run")
+        await until(pilot, lambda: field._suggestion == "old-run")
         await pilot.press("right", "enter")  # accept the suggestion, load it
-        await _until(pilot, lambda: screen.loaded is not None and screen.loaded.info.name == "old-run")
+        await until(pilot, lambda: screen.loaded is not None and screen.loaded.info.name == "old-run")
         assert screen.loaded.info.path == old.resolve()
         header = str(screen.query_one("#tok-header").render())
         assert header.startswith("run old-run (tokenizer)") and "using" not in header
@@ -236,7 +229,7 @@ async def test_v1_style_folder_shows_ipadic_and_the_warning(
     app = _app(tiny, monkeypatch, str(folder))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
-        await _until(pilot, lambda: screen.loaded is not None)
+        await until(pilot, lambda: screen.loaded is not None)
         header = str(screen.query_one("#tok-header").render())
         assert "dictionary ipadic" in header and "cl-tohoku/bert-base-japanese v1" in header
         assert screen.encoder_spec.dictionary == "ipadic"
@@ -253,14 +246,14 @@ def test_snapshot_with_japanese_text(snap_compare, tiny: Paths, vocab_dir: Path,
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
         screen = pilot.app.screen
-        await _until(pilot, lambda: screen.loaded is not None)
+        await until(pilot, lambda: screen.loaded is not None)
         screen.query_one("#tok-text", TextArea).text = TYPED
         screen.query_one("#tok-title", Input).value = TYPED_TITLE
         screen.query_one("#tok-max-src", Input).value = "24"
         screen.query_one("#tok-morphemes").focus()
         await pilot.press("ctrl+t")
         source = screen.query_one("#tok-source")
-        await _until(pilot, lambda: source.breakdown is not None and source.breakdown.max_length == 24)
+        await until(pilot, lambda: source.breakdown is not None and source.breakdown.max_length == 24)
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=ready)

@@ -17,10 +17,11 @@ import pytest
 from core.data.fields import Record
 from core.data.store import fingerprint, write_dataset
 from core.paths import REPO_ROOT, Paths
-from core.runs.synthetic import FakeRun
 from core.telemetry.nvml import GpuSample
 from core.training.config import TrainConfig
+from tests.synthetic_run import FakeRun
 from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
 from tui.widgets.launch_form import LaunchForm
@@ -56,13 +57,6 @@ def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(NarouApp, "gpu_sampler_factory", NoGpu)
 
 
-async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
 def _app(paths: Paths, run: str | None = None, readonly: bool = False) -> NarouApp:
     return NarouApp(paths, LaunchOptions("train", run, readonly))
 
@@ -87,7 +81,7 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
     async def run() -> None:
         app = _app(paths)  # no attach: the pane picks the most recent live run itself
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train >= 200)
             screen = app.screen
             assert isinstance(screen, TrainScreen)
@@ -96,7 +90,7 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
             th = threading.Thread(target=writer, daemon=True)
             th.start()
             try:
-                await _until(pilot, lambda: app.run_watch.history.n_train >= 400)
+                await until(pilot, lambda: app.run_watch.history.n_train >= 400)
             finally:
                 stop.set()
                 th.join()
@@ -105,13 +99,13 @@ def test_live_run_appended_by_writer_updates_charts_and_progress(paths: Paths) -
             assert (steps[1:] > steps[:-1]).all()  # torn lines never produced bad rows
             assert h.bad_lines == 0
             # Live data redraws the charts at most every CHART_PERIOD_S: wait for that redraw.
-            await _until(pilot, lambda: loss.data.series[0].x[-1] >= 400)
+            await until(pilot, lambda: loss.data.series[0].x[-1] >= 400)
             assert loss.draw_count > draws
             info = screen.query_one(RunProgress).info
             assert info.state == "running" and info.step >= 400 and info.total_steps == 2000
             assert info.eta is not None and info.eta.eta_end_s is not None
             assert info.best_eval is not None
-            await _until(pilot, lambda: "live" in screen.query_one(RunList).describe())
+            await until(pilot, lambda: "live" in screen.query_one(RunList).describe())
 
     asyncio.run(run())
 
@@ -123,10 +117,10 @@ def test_a_backward_step_line_keeps_the_history_and_is_reported(paths: Paths) ->
     async def run() -> None:
         app = _app(paths, "damaged", readonly=True)
         async with app.run_test(size=(120, 40)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 2000)
             fr.append('{"t": 1, "step": 5, "loss": 1.0}\n')  # by hand: no resume, no segment
-            await _until(pilot, lambda: app.run_watch.history.ignored)
+            await until(pilot, lambda: app.run_watch.history.ignored)
             await pilot.pause(0.3)
             assert app.run_watch.history.n_train == 2000
             progress = app.screen.query_one(RunProgress)
@@ -145,7 +139,7 @@ def test_quality_charts_show_chrf_and_distinct_with_the_baseline_and_collapse_al
     async def run() -> None:
         app = _app(paths, "quality", readonly=True)
         async with app.run_test(size=(120, 40)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and len(app.run_watch.history.qualities) == 3)
             await pilot.pause(0.3)
             for cid, key in (("chrf", "chrf"), ("distinct", "distinct_1")):
@@ -161,7 +155,7 @@ def test_quality_charts_show_chrf_and_distinct_with_the_baseline_and_collapse_al
                                "reason": "title quality: 1 distinct title for 128 synopses",
                                "title": "同じ題", "segment": 0}])
             want = "Run quality collapsed at step 300: title quality: 1 distinct title for 128 synopses"
-            await _until(pilot, lambda: any(n.message == want for n in app._notifications))
+            await until(pilot, lambda: any(n.message == want for n in app._notifications))
 
     asyncio.run(run())
 
@@ -177,12 +171,12 @@ def test_died_run_detected_and_alerted(paths: Paths) -> None:
         bells: list[int] = []
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
+            await until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
             assert app.run_watch.status.state == "running"
             proc.kill()  # the job is SIGKILLed: no final status is ever written
             proc.wait()
-            await _until(pilot, lambda: app.run_watch.status.state == "died")
-            await _until(pilot, lambda: bells)
+            await until(pilot, lambda: app.run_watch.status.state == "died")
+            await until(pilot, lambda: bells)
             assert any("died" in n.message for n in app._notifications)
             assert app.screen.query_one(RunProgress).info.state == "died"
 
@@ -202,14 +196,14 @@ def test_alerts_on_nan_and_finish(paths: Paths) -> None:
         bells: list[int] = []
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
+            await until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
             assert bells == []  # attaching is silent
             fr.advance(50, nan_at=120)
-            await _until(pilot, lambda: len(bells) == 1)
+            await until(pilot, lambda: len(bells) == 1)
             assert any("NaN" in n.message for n in app._notifications)
             fr.advance(150)
             fr.write_status("finished")
-            await _until(pilot, lambda: len(bells) == 2)
+            await until(pilot, lambda: len(bells) == 2)
             assert any("finished" in n.message for n in app._notifications)
 
     asyncio.run(run())
@@ -224,7 +218,7 @@ def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
     async def run() -> None:
         app = _app(paths, "keys", readonly=True)
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 300)
             screen = app.screen
             assert isinstance(screen, TrainScreen)
@@ -235,10 +229,10 @@ def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
             await pilot.press("w")
             assert screen._window() == 3600.0
             await pilot.press("l")
-            await _until(pilot, lambda: screen.query_one("#view-log").line_count >= 2)
+            await until(pilot, lambda: screen.query_one("#view-log").line_count >= 2)
             await pilot.press("p")
-            assert "転生" in str(screen.query_one("#train-probes").render()) or \
-                app.run_watch.history.probes
+            await until(pilot, lambda: "転生したら最強の村人だった件" in str(
+                screen.query_one("#train-probes").render()), what="the probe titles")
             await pilot.press("n")  # read-only: no launch form
             assert screen.view == "probes"
             assert screen.check_action("stop", ()) is False
@@ -260,16 +254,16 @@ def test_multi_gpu_run_charts_one_card_at_a_time(paths: Paths) -> None:
     async def run() -> None:
         app = _app(paths, "ddp", readonly=True)
         async with app.run_test(size=(140, 45)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 600
                          and len(app.run_watch.history.gpu_indices) == 3)
             screen = app.screen
             assert isinstance(screen, TrainScreen)
-            await _until(pilot, lambda: screen.query_one("#chart-gpu-mem", LineChart).data.series)
+            await until(pilot, lambda: screen.query_one("#chart-gpu-mem", LineChart).data.series)
             assert screen.check_action("next_gpu", ()) is True
             shown = []
             for _ in range(4):
-                await _until(pilot, lambda: str(screen.query_one("#chart-status").render()).startswith(
+                await until(pilot, lambda: str(screen.query_one("#chart-status").render()).startswith(
                     f"GPU charts: card {screen.shown_gpu()} of 3 (d: next)"))
                 shown.append((screen.shown_gpu(), round(used_gib(screen))))
                 await pilot.press("d")
@@ -291,36 +285,32 @@ def _snapshot_run(paths: Paths) -> None:
 
 @pytest.mark.parametrize("size", TERMINAL_SIZES, ids=SIZE_IDS)
 def test_snapshot_train_pane(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch,
-                             size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+                             utc: None, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     _snapshot_run(paths)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
     monkeypatch.setattr(NarouApp, "gpu_sampler_factory", FixedGpu)
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
     app = _app(paths, "20250615-1200-demo")
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _until(pilot, lambda: app.run_watch is not None
+        await until(pilot, lambda: app.run_watch is not None
                      and app.run_watch.history.n_train == 3000 and app.gpu_last is not None)
-        await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+        await until(pilot, lambda: app.screen.query_one(RunList).runs)
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
 
 @pytest.mark.slow
-def test_snapshot_probes_view(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch
-                              ) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_probes_view(paths: Paths, snap_compare, monkeypatch: pytest.MonkeyPatch,
+                              utc: None) -> None:  # type: ignore[no-untyped-def]
     _snapshot_run(paths)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
     app = _app(paths, "20250615-1200-demo")
 
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _until(pilot, lambda: app.run_watch is not None
+        await until(pilot, lambda: app.run_watch is not None
                      and app.run_watch.history.n_train == 3000)
-        await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+        await until(pilot, lambda: app.screen.query_one(RunList).runs)
         await pilot.press("p")
         await pilot.pause(0.3)
 
@@ -333,9 +323,9 @@ def test_narrow_terminal_gives_the_charts_the_width_and_b_shows_the_runs(paths: 
     async def run() -> None:
         app = _app(paths, "20250615-1200-demo")
         async with app.run_test(size=(80, 24)) as pilot:
-            await _until(pilot, lambda: app.run_watch is not None
+            await until(pilot, lambda: app.run_watch is not None
                          and app.run_watch.history.n_train == 3000)
-            await _until(pilot, lambda: app.screen.query_one(RunList).runs)
+            await until(pilot, lambda: app.screen.query_one(RunList).runs)
             await pilot.pause(0.2)
             screen = app.screen
             loss = screen.query_one("#chart-loss", LineChart)
@@ -385,7 +375,7 @@ def test_snapshot_launch_form_with_preflight(paths: Paths, snap_compare, size: t
     async def checked(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("n")
         findings = app.screen.query_one("#launch-findings")
-        await _until(pilot, lambda: "training pairs" in str(findings.render()))
+        await until(pilot, lambda: "training pairs" in str(findings.render()))
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=checked)
@@ -403,7 +393,7 @@ def test_launch_check_result_is_on_screen_and_follows_the_fields(paths: Paths,
             screen = app.screen
             findings = screen.query_one("#launch-findings")
             # Opening the form runs the preflight: no ctrl+t needed.
-            await _until(pilot, lambda: "dataset 'tiny' has only 4 training pairs"
+            await until(pilot, lambda: "dataset 'tiny' has only 4 training pairs"
                          in str(findings.render()))
             above_footer = screen.query_one("Footer").region.y
             for wid in ("#launch-check", "#launch-go", "#launch-findings", "#launch-command"):
@@ -412,10 +402,10 @@ def test_launch_check_result_is_on_screen_and_follows_the_fields(paths: Paths,
                 assert region.y >= 1 and region.bottom <= above_footer, (wid, region)
             # A typed field: after the debounce the result names it, still without ctrl+t.
             screen.query_one("#f-max_steps").value = "abc"
-            await _until(pilot, lambda: "max steps: 'abc' is not a valid int"
+            await until(pilot, lambda: "max steps: 'abc' is not a valid int"
                          in str(findings.render()))
             screen.query_one("#f-max_steps").value = ""
-            await _until(pilot, lambda: "training pairs" in str(findings.render()))
+            await until(pilot, lambda: "training pairs" in str(findings.render()))
             assert "narou-tui train --dataset tiny --scratch tiny" in \
                 str(screen.query_one("#launch-command").render())
 
@@ -472,14 +462,14 @@ def test_launch_tiny_run_from_form_reaches_finished(paths: Paths) -> None:
             form.query_one("#f-epochs").value = "1"
             await pilot.pause(0.2)
             assert "narou-tui train" in str(form.query_one("#launch-command").render())
-            await pilot.press("ctrl+l")
-            await _until(pilot, lambda: app.run_watch is not None, timeout=120)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.run_watch is not None, timeout=120)
             assert screen.view == "charts"
-            await _until(pilot, lambda: app.run_watch.status is not None
+            await until(pilot, lambda: app.run_watch.status is not None
                          and app.run_watch.status.state in ("finished", "failed", "died"),
                          timeout=240)
             watch = app.run_watch
             assert watch.status.state == "finished", "\n".join(watch.log_tail[-30:])
-            await _until(pilot, lambda: watch.history.n_train >= 1)
+            await until(pilot, lambda: watch.history.n_train >= 1)
 
     asyncio.run(run())

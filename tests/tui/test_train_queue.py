@@ -11,13 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.durable import atomic_write_json
 from core.paths import Paths
 from core.queue.runner import RUNNER_LOCK, _take
 from core.queue.store import enqueue, queue_lock, queue_tables, reconcile
 from core.runs.reader import read_status
-from core.runs.synthetic import FakeRun
-from core.training.rundir import atomic_write_json
 from tests.core.train_helpers import shared_root
+from tests.synthetic_run import FakeRun
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
 from tui.widgets.queue_list import QueueList
@@ -49,13 +50,6 @@ def no_runner(paths: Paths) -> Iterator[None]:
     os.close(fd)
 
 
-async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
 def _order(paths: Paths) -> list[str]:
     with queue_lock(paths.checkpoints_dir):
         return [q.run_id for q in reconcile(paths.checkpoints_dir)]
@@ -81,17 +75,17 @@ def test_queue_list_reorders_and_unqueues_with_keys(paths: Paths, no_runner: Non
             screen = app.screen
             assert isinstance(screen, TrainScreen)
             ql = screen.query_one(QueueList)
-            await _until(pilot, lambda: [r.run_id for r in ql.queued] == ["qa", "qb", "qc"])
+            await until(pilot, lambda: [r.run_id for r in ql.queued] == ["qa", "qb", "qc"])
             ql.focus()
             await pilot.press("shift+down")  # qa one place later
-            await _until(pilot, lambda: _order(paths) == ["qb", "qa", "qc"])
-            await _until(pilot, lambda: [r.run_id for r in ql.queued] == ["qb", "qa", "qc"])
+            await until(pilot, lambda: _order(paths) == ["qb", "qa", "qc"])
+            await until(pilot, lambda: [r.run_id for r in ql.queued] == ["qb", "qa", "qc"])
             assert ql.selected_run == "qa"  # the cursor follows the moved run
             await pilot.press("delete")
-            await _until(pilot, lambda: _order(paths) == ["qb", "qc"])
+            await until(pilot, lambda: _order(paths) == ["qb", "qc"])
             st = read_status(paths.run("qa"))
             assert st is not None and st.state == "stopped"
-            await _until(pilot, lambda: [r.position for r in ql.queued] == [1, 2])
+            await until(pilot, lambda: [r.position for r in ql.queued] == [1, 2])
 
     asyncio.run(run())
 
@@ -111,12 +105,12 @@ def test_the_form_queues_a_run_instead_of_launching_it(paths: Paths, no_runner: 
             # As from the keyboard: Tab reaches the button, enter presses it.
             form.query_one("#launch-queue").focus()
             await pilot.press("enter")
-            await _until(pilot, lambda: len(_order(paths)) == 1, timeout=120)
+            await until(pilot, lambda: len(_order(paths)) == 1, timeout=120)
             run_id = _order(paths)[0]
             assert run_id.endswith("-from-form")
             st = read_status(paths.run(run_id))
             assert st is not None and st.state == "queued" and st.pid is None
-            await _until(pilot, lambda: [r.run_id for r in screen.query_one(QueueList).queued] == [run_id])
+            await until(pilot, lambda: [r.run_id for r in screen.query_one(QueueList).queued] == [run_id])
 
     asyncio.run(run())
 
@@ -132,6 +126,6 @@ def test_an_early_stopped_run_says_why_it_ended(paths: Paths) -> None:
         app = NarouApp(paths, LaunchOptions("train", "stopped-early", False))
         async with app.run_test(size=(140, 45)) as pilot:
             progress = app.screen.query_one(RunProgress)
-            await _until(pilot, lambda: reason in str(progress.render()))
+            await until(pilot, lambda: reason in str(progress.render()))
 
     asyncio.run(run())

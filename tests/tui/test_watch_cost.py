@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from core.paths import Paths
 from core.runs.reader import list_runs
-from core.runs.synthetic import FakeRun
+from tests.synthetic_run import FakeRun
 from tui.redraw import show_text
 from tui.run_watch import QUIET_AFTER, RunWatch
 from tui.widgets.line_chart import _dots

@@ -23,9 +23,10 @@ from core.data.fields import Record
 from core.data.store import fingerprint, write_dataset
 from core.failure_log import describe_error, log_failure
 from core.paths import Paths
-from core.runs.synthetic import FakeRun
 from core.telemetry.nvml import GpuSample
 from tests.generation_tiny import fixed_vocab
+from tests.synthetic_run import FakeRun
+from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.workers import WORKER_LABELS
 
@@ -108,24 +109,24 @@ def _keys(*keys: str) -> Trigger:
 
 def _attached(*keys: str) -> Trigger:
     async def press(pilot: Pilot[None], screen: Any) -> None:
-        await _until(pilot, lambda: screen.app.run_watch is not None)
+        await until(pilot, lambda: screen.app.run_watch is not None)
         await pilot.press(*keys)
 
     return press
 
 
 async def _search(pilot: Pilot[None], screen: Any) -> None:
-    await _until(pilot, lambda: screen.records is not None)
+    await until(pilot, lambda: screen.records is not None)
     screen.query_one("#ds-search", Input).value = "剣"
 
 
 async def _stats(pilot: Pilot[None], screen: Any) -> None:
-    await _until(pilot, lambda: screen.records is not None)
+    await until(pilot, lambda: screen.records is not None)
     await pilot.press("s")
 
 
 async def _tokenizer_ready(pilot: Pilot[None], screen: Any) -> None:
-    await _until(pilot, lambda: screen.loaded is not None and screen.dataset is not None)
+    await until(pilot, lambda: screen.loaded is not None and screen.dataset is not None)
 
 
 def _after_tokenizer(*keys: str) -> Trigger:
@@ -185,18 +186,18 @@ CASES = [
     Case("gpu-sampler", "train", "", RuntimeError(FlakyGpu.failure), recovered=lambda app, s, inj: app.gpu_last is not None
          and app.gpu_last.available),
     # Dataset pane
-    Case("dataset-list", "dataset", "tui.dataset_view:list_entries",
+    Case("dataset-list", "dataset", "core.data.browse:list_entries",
          PermissionError("injected: datasets folder")),
-    Case("dataset-load", "dataset", "tui.dataset_view:open_records", OSError("injected: arrow"),
+    Case("dataset-load", "dataset", "core.data.browse:open_records", OSError("injected: arrow"),
          subject="sample",
          recovered=lambda app, s, inj: s._loading is None and not s.query_one("RecordTable").loading),
-    Case("dataset-search", "dataset", "tui.dataset_view:RecordSet.view",
+    Case("dataset-search", "dataset", "core.data.browse:RecordSet.view",
          RuntimeError("injected: search"), _search,
          recovered=lambda app, s, inj: not s._search_running),
     Case("dataset-stats", "dataset", "core.data.stats:compute_stats", MemoryError("injected"),
          _stats, recovered=lambda app, s, inj: not s.query_one("DatasetStatsView").loading),
     # Tokenizer pane
-    Case("tok-load", "tokenizer", "tui.screens.tokenizer:_load", OSError("injected: vocab"),
+    Case("tok-load", "tokenizer", "core.tokenization.resolve:load_spec", OSError("injected: vocab"),
          subject="{vocab}", recovered=lambda app, s, inj: s.loaded is None),
     Case("tok-runs", "tokenizer", "core.runs.tokenizers:run_tokenizers",
          RuntimeError("injected: runs")),
@@ -207,7 +208,7 @@ CASES = [
     Case("tok-row", "tokenizer", "core.data.store:load_tables", OSError("injected: tables"),
          _after_tokenizer("ctrl+n")),
     Case("tok-corpus", "tokenizer", "core.tokenization.stats:corpus_stats",
-         RuntimeError("injected: corpus"), _after_tokenizer("ctrl+s"),
+         RuntimeError("injected: corpus"), _after_tokenizer("f6"),
          recovered=lambda app, s, inj: not s.busy_corpus),
     Case("tok-train", "tokenizer", "core.tokenization.scratch:train_wordpiece",
          OSError("injected: disk full"), _after_tokenizer("ctrl+b")),
@@ -225,11 +226,11 @@ CASES = [
     Case("gen-titles", "generate", "core.generation.service:GenerationService.load",
          RuntimeError("injected: generate"), _generate),
     Case("gen-row", "generate", "core.evaluation.data:load_split", OSError("injected: split"),
-         _keys("ctrl+r")),
+         _keys("ctrl+n")),
     Case("gen-eval", "generate", "core.evaluation.runner:run_eval", RuntimeError("injected: eval"),
          _evaluate, subject="some-run"),
     Case("gen-demo", "generate", "core.generation.demo:start_demo", OSError("injected: demo"),
-         _keys("ctrl+t"), recovered=lambda app, s, inj: s.demo_run is None),
+         _keys("f8"), recovered=lambda app, s, inj: s.demo_run is None),
     Case("gen-export", "generate", "core.export.folder:export_checkpoint",
          OSError("injected: export"), _export, subject="some-run"),
     # Train pane
@@ -239,17 +240,10 @@ CASES = [
     Case("run-resume", "train", "core.training.launch:resume_run", OSError("injected: resume"),
          _attached("r"), subject="live"),
     Case("preflight", "train", "core.training.launch:preflight", RuntimeError("injected: check"),
-         _keys("n", "ctrl+t")),
+         _keys("n", "f6")),
     Case("launch", "train", "core.training.launch:launch", OSError("injected: launch"),
-         _keys("n", "ctrl+l")),
+         _keys("n", "ctrl+s")),
 ]
-
-
-async def _until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 async def _answers_keys(pilot: Pilot[None], app: NarouApp, screen: Any, pane: str) -> None:
@@ -266,7 +260,7 @@ async def _answers_keys(pilot: Pilot[None], app: NarouApp, screen: Any, pane: st
         assert tabs.active == "tab-dicts"
     elif pane == "fetch":
         await pilot.press("escape")
-        await _until(pilot, lambda: app.screen is not screen)
+        await until(pilot, lambda: app.screen is not screen)
     elif pane == "generate":
         area = screen.query_one("#synopsis", TextArea)
         area.focus()
@@ -339,10 +333,10 @@ async def _drive(case: Case, paths: Paths, vocab: Path, monkeypatch: pytest.Monk
         await pilot.pause()
         if case.pane == "fetch":
             await pilot.press("f")
-            await _until(pilot, lambda: type(app.screen).__name__ == "FetchScreen")
+            await until(pilot, lambda: type(app.screen).__name__ == "FetchScreen")
         screen = app.screen
         await case.trigger(pilot, screen)
-        await _until(pilot, lambda: any(n.message.startswith(f"{label} failed: ")
+        await until(pilot, lambda: any(n.message.startswith(f"{label} failed: ")
                                         for n in app._notifications))
         shown = [n.message for n in app._notifications if n.message.startswith(label)]
         reason = str(case.error)
@@ -352,7 +346,7 @@ async def _drive(case: Case, paths: Paths, vocab: Path, monkeypatch: pytest.Monk
         assert f"[{case.group}] {label} failed: " in logged
         assert "Traceback (most recent call last)" in logged and reason in logged
         if case.recovered is not None:
-            await _until(pilot, lambda: case.recovered(app, screen, injected))  # type: ignore[misc]
+            await until(pilot, lambda: case.recovered(app, screen, injected))  # type: ignore[misc]
         await _answers_keys(pilot, app, screen, case.pane)
         assert app.is_running and app.return_code is None
 
@@ -368,7 +362,7 @@ def test_repeated_failure_is_shown_once_per_interval(paths: Paths,
     async def drive() -> None:
         app = NarouApp(paths, LaunchOptions(initial_pane="dataset", attach_run="live"))
         async with app.run_test(size=(80, 24)) as pilot:
-            await _until(pilot, lambda: injected.calls >= 5)
+            await until(pilot, lambda: injected.calls >= 5)
             assert app.failures_reported == 1
             assert app.run_watch is not None and app.run_watch.history.n_train == 5
             assert app.is_running
@@ -421,7 +415,7 @@ def test_reads_on_the_ui_thread_report_instead_of_closing(
             if pane == "fetch":
                 await pilot.pause()
                 app.screen.action_fetch()
-            await _until(pilot, lambda: app.failures_reported == 1)
+            await until(pilot, lambda: app.failures_reported == 1)
             assert app.is_running
             assert any(n.message.startswith(f"{label}: PermissionError")
                        for n in app._notifications)

@@ -19,7 +19,9 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, OptionList, 
 from textual.widgets.option_list import Option
 from textual.worker import Worker, get_current_worker
 
-from tui.dataset_query import DatasetLoadError, SearchError, SearchQuery, SortKey, genre_name
+from core.data.query import DatasetLoadError, SearchError, SearchQuery, SortKey, genre_name
+from core.data.search_marks import search_marks
+from tui.context import app_state
 from tui.messages.dataset import (
     DatasetLoaded,
     DatasetLoadFailed,
@@ -28,17 +30,16 @@ from tui.messages.dataset import (
     SearchFinished,
     StatsReady,
 )
-from tui.search_marks import search_marks
 from tui.widgets.dataset_stats import DatasetStatsView
 from tui.widgets.record_detail import RecordDetail
 from tui.widgets.record_table import ColumnSpec, RecordTable
 from tui.workers import ForwardWorkerFailures, background
 
-if TYPE_CHECKING:  # numpy/Arrow (tui.dataset_view) load in workers, after the first frame
+if TYPE_CHECKING:  # numpy/Arrow (core.data.browse) load in workers, after the first frame
     import numpy as np
 
+    from core.data.browse import RecordSet
     from core.data.store import DatasetInfo
-    from tui.dataset_view import RecordSet
 
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("split", width=5),
@@ -56,7 +57,7 @@ AUTO_OPEN = "sample"
 
 
 def _entry_row(entry: DatasetInfo) -> Table:
-    from tui.dataset_view import entry_counts
+    from core.data.browse import entry_counts
 
     # Name left, count right-aligned, so counts line up down the list.
     row = Table.grid(expand=True)
@@ -115,7 +116,7 @@ class DatasetScreen(ForwardWorkerFailures, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search", id="dataset.search",
                 tooltip="Search titles and synopses as you type"),
-        Binding("ctrl+r", "toggle_regex", "Regex", id="dataset.regex",
+        Binding("alt+r", "toggle_regex", "Regex", id="dataset.regex",
                 tooltip="Toggle regular-expression search (RE2 syntax)"),
         Binding("o", "cycle_sort", "Sort", id="dataset.sort",
                 tooltip="Cycle: original, synopsis length ↓/↑, title length ↓/↑"),
@@ -129,7 +130,7 @@ class DatasetScreen(ForwardWorkerFailures, Screen[None]):
                 tooltip="Pick another dataset"),
         Binding("b", "toggle_sidebar", "List", show=False, id="dataset.sidebar",
                 tooltip="Hide or show the dataset list"),
-        Binding("ctrl+l", "reload", "Reload", show=False, id="dataset.reload",
+        Binding("f5", "reload", "Refresh", show=False, id="dataset.reload",
                 tooltip="Rescan the datasets folder"),
         Binding("n", "step_record(1)", "Next", id="dataset.next",
                 tooltip="Detail view: the next record in the table's order"),
@@ -197,9 +198,9 @@ class DatasetScreen(ForwardWorkerFailures, Screen[None]):
 
     @background("dataset-list", exclusive=True)
     def _list_worker(self) -> None:
-        from tui.dataset_view import list_entries
+        from core.data.browse import list_entries
 
-        self.post_message(DatasetsListed(list_entries(self.app.paths)))  # type: ignore[attr-defined]
+        self.post_message(DatasetsListed(list_entries(app_state(self).paths)))
 
     def on_datasets_listed(self, message: DatasetsListed) -> None:
         self._listed = True
@@ -211,7 +212,7 @@ class DatasetScreen(ForwardWorkerFailures, Screen[None]):
         if not self._highlight_open_dataset() and self.entries:
             option_list.highlighted = min(highlighted or 0, len(self.entries) - 1)
         if not self.entries:
-            folder = self.app.paths.datasets_dir  # type: ignore[attr-defined]
+            folder = app_state(self).paths.datasets_dir
             self._show_message(f"No datasets in {folder}: import one with "
                                "`narou-tui dataset import` or fetch one (f).")
         if not self._auto_opened and self.records is None and self._loading is None:
@@ -237,11 +238,11 @@ class DatasetScreen(ForwardWorkerFailures, Screen[None]):
 
     @background("dataset-load", exclusive=True, subject=lambda name: name)
     def _load_worker(self, name: str) -> None:
-        from tui.dataset_view import open_records
+        from core.data.browse import open_records
 
         started = time.perf_counter()
         try:
-            records = open_records(self.app.paths, name)  # type: ignore[attr-defined]
+            records = open_records(app_state(self).paths, name)
             records.order(self.sort)
         except DatasetLoadError as exc:  # a bad file, named with its line: shown in the pane
             self.post_message(DatasetLoadFailed(name, str(exc)))

@@ -13,11 +13,13 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import Worker
 
+from core.durable import read_json_object
 from core.failure_log import describe_error
 from core.fetch.config import DEFAULT_API_URL, ORDERS, parse_date
 from core.fetch.launch import cancel, snapshot, start_detached
-from core.fetch.store import FetchLayout, list_fetches, read_json
+from core.fetch.store import FetchLayout, list_fetches
 from core.paths import PathError
+from tui.context import app_state
 from tui.messages.fetch import FetchFinalized, FetchPolled
 from tui.widgets.fetch_progress import FetchProgress
 from tui.workers import ForwardWorkerFailures, background
@@ -52,11 +54,11 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
 
     CSS_PATH = "../styles/fetch.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "start", "Start/Resume", id="fetch.start",
+        Binding("ctrl+s", "start", "Start", id="fetch.start",
                 tooltip="Launch the fetch in the background (resumes a stopped one)"),
-        Binding("ctrl+t", "cancel", "Cancel", id="fetch.cancel",
+        Binding("f8", "cancel", "Cancel", id="fetch.cancel",
                 tooltip="Stop the running fetch (SIGTERM: it saves its state first)"),
-        Binding("ctrl+b", "finalize", "Build dataset", id="fetch.finalize",
+        Binding("ctrl+b", "finalize", "Build", id="fetch.finalize",
                 tooltip="Import what has been fetched so far as the dataset"),
         Binding("escape", "close", "Close", id="fetch.close",
                 tooltip="Close this screen (a running fetch keeps going)"),
@@ -83,7 +85,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
                 with Horizontal(id="fetch-buttons"):
                     yield Button("Start / Resume", id="b-start", variant="primary",
                                  tooltip="ctrl+s")
-                    yield Button("Cancel", id="b-cancel", variant="error", tooltip="ctrl+t")
+                    yield Button("Cancel", id="b-cancel", variant="error", tooltip="f8")
                     yield Button("Build dataset", id="b-finalize", tooltip="ctrl+b")
             with Vertical(id="fetch-side"):
                 yield FetchProgress(id="fetch-progress")
@@ -107,21 +109,21 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
         # Runs on the UI thread as the screen opens: a damaged harvest folder must cost a
         # notification, not the app.
         try:
-            names = list_fetches(self.app.paths)  # type: ignore[attr-defined]
+            names = list_fetches(app_state(self).paths)
             best: tuple[int, str, str] | None = None
             for name in names:
-                snap = snapshot(self.app.paths, name)  # type: ignore[attr-defined]
+                snap = snapshot(app_state(self).paths, name)
                 key = (int(snap.running), str((snap.state or {}).get("updated_at", "")), name)
                 best = key if best is None or key > best else best
         except Exception as exc:  # noqa: BLE001 - reported through the app's one failure path
-            self.app.report_failure(  # type: ignore[attr-defined]
+            app_state(self).report_failure(
                 "fetch-list", f"Listing harvests failed: {describe_error(exc)}", exc)
             return None
         return best[2] if best else None
 
     def _load_saved(self, name: str) -> None:
         """Fill the form from a saved harvest so Start resumes it with the same options."""
-        state = read_json(FetchLayout.of(self.app.paths, name).state)  # type: ignore[attr-defined]
+        state = read_json_object(FetchLayout.of(app_state(self).paths, name).state)
         self._set("name", name)
         if not state:
             return
@@ -150,7 +152,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
         if not name:
             raise FormError("Dataset name: required")
         try:
-            FetchLayout.of(self.app.paths, name)  # type: ignore[attr-defined]
+            FetchLayout.of(app_state(self).paths, name)
         except PathError as exc:
             raise FormError(f"Dataset name: {exc}") from None
         args: list[str] = []
@@ -211,7 +213,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
             return
         self._error("")
         try:
-            proc = start_detached(self.app.paths, name, args)  # type: ignore[attr-defined]
+            proc = start_detached(app_state(self).paths, name, args)
         except (RuntimeError, OSError) as exc:
             self._error(f"Cannot start: {exc}")
             return
@@ -223,7 +225,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
         name = self._watched or self._get("name")
         if not name:
             return
-        pid = cancel(self.app.paths, name)  # type: ignore[attr-defined]
+        pid = cancel(app_state(self).paths, name)
         if pid is None:
             self.notify(f"Fetch {name!r} is not running", severity="warning")
         else:
@@ -239,7 +241,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
         from core.fetch.finalize import ImportUnavailable, import_harvest
 
         try:
-            summary = import_harvest(self.app.paths, name)  # type: ignore[attr-defined]
+            summary = import_harvest(app_state(self).paths, name)
         except ImportUnavailable as exc:  # nothing to build yet, or still running: said inline
             self.post_message(FetchFinalized(name, refused=str(exc)))
             return
@@ -271,7 +273,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
     def _name_submitted(self, event: Input.Submitted) -> None:
         name = event.value.strip()
         try:
-            layout = FetchLayout.of(self.app.paths, name)  # type: ignore[attr-defined]
+            layout = FetchLayout.of(app_state(self).paths, name)
         except PathError as exc:
             self._error(str(exc))
             return
@@ -296,7 +298,7 @@ class FetchScreen(ForwardWorkerFailures, Screen[None]):
         for launched, proc in list(_LAUNCHED.items()):
             if proc.poll() is not None:  # reap, so a finished fetch is not a zombie
                 _LAUNCHED.pop(launched, None)
-        self.post_message(FetchPolled(snapshot(self.app.paths, name)))  # type: ignore[attr-defined]
+        self.post_message(FetchPolled(snapshot(app_state(self).paths, name)))
 
     def on_fetch_polled(self, message: FetchPolled) -> None:
         if message.snapshot.name == self._watched:

@@ -17,6 +17,7 @@ from textual.worker import Worker
 from core.failure_log import describe_error
 from core.generation.checkpoints import list_checkpoints
 from core.generation.options import OptionsError, all_presets, save_user_preset
+from tui.context import app_state
 from tui.messages.generate import (
     DatasetRowPicked,
     DemoFinished,
@@ -37,7 +38,7 @@ from tui.widgets.title_results import TitleResults
 from tui.workers import ForwardWorkerFailures, background
 
 EMPTY_HINT = (
-    "No checkpoints yet. Press [b]ctrl+t[/b] to train a tiny demo model on the bundled "
+    "No checkpoints yet. Press [b]f8[/b] to train a tiny demo model on the bundled "
     "sample (a couple of minutes on the CPU, through the normal training job); it loads "
     "here when it finishes. Or start a real run in the Train pane (3)."
 )
@@ -52,17 +53,17 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+g", "generate", "Generate", id="generate.run", priority=True,
                 tooltip="Generate titles for the synopsis with A (and B)"),
-        Binding("ctrl+r", "next_row", "Dataset row", id="generate.row", priority=True,
+        Binding("ctrl+n", "next_row", "Next row", id="generate.row", priority=True,
                 tooltip="Use the next validation row of the run's dataset as input"),
         Binding("ctrl+e", "evaluate", "Evaluate", id="generate.eval", priority=True,
                 tooltip=f"Score A on up to {EVAL_LIMIT} validation rows beside the baselines"),
-        Binding("ctrl+s", "save_preset", "Save preset", id="generate.save_preset",
+        Binding("f6", "save_preset", "Save preset", id="generate.save_preset",
                 priority=True, tooltip="Save the decoding options under the typed name"),
-        Binding("ctrl+b", "clear_b", "Drop B", id="generate.clear_b", priority=True,
+        Binding("f7", "clear_b", "Drop B", id="generate.clear_b", priority=True,
                 tooltip="Stop comparing: only A generates"),
-        Binding("ctrl+t", "train_demo", "Demo model", id="generate.demo", priority=True,
+        Binding("f8", "train_demo", "Demo model", id="generate.demo", priority=True,
                 tooltip="Train a tiny demo model on the bundled sample"),
-        Binding("ctrl+o", "toggle_side", "Checkpoints", id="generate.side", priority=True,
+        Binding("f2", "toggle_side", "Checkpoints", id="generate.side", priority=True,
                 tooltip="Show or hide the checkpoint list (an overlay on narrow terminals)"),
         Binding("f5", "refresh", "Refresh", id="generate.refresh",
                 tooltip="Re-read the run directories"),
@@ -95,7 +96,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
                 yield Static("No model loaded.", id="load-status", classes="muted")
                 yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
             with Vertical(id="gen-mid"):
-                yield Static("ctrl+o: checkpoint list", classes="muted narrow-only")
+                yield Static("f2: checkpoint list", classes="muted narrow-only")
                 yield Label("Synopsis (あらすじ)", classes="section")
                 yield TextArea(id="synopsis", soft_wrap=True, show_line_numbers=False)
                 yield Static("", id="source", classes="muted")
@@ -112,7 +113,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         yield Footer()
 
     def _presets(self) -> dict[str, Any]:
-        paths = self.app.paths
+        paths = app_state(self).paths
         try:
             return all_presets(paths.config_dir)
         except OptionsError as exc:
@@ -131,7 +132,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     def _take_selected(self) -> None:
         # The Train pane sets app.selected_checkpoint before switching here.
-        spec = getattr(self.app, "selected_checkpoint", None)
+        spec = app_state(self).selected_checkpoint
         if spec and spec != self.specs["A"]:
             self._load("A", str(spec))
 
@@ -140,9 +141,9 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         # On the UI thread (opening the pane, `r`): a run folder that cannot be read must cost
         # a notification, not the app.
         try:
-            runs = list_checkpoints(self.app.paths)
+            runs = list_checkpoints(app_state(self).paths)
         except Exception as exc:  # noqa: BLE001 - reported through the app's one failure path
-            self.app.report_failure(  # type: ignore[attr-defined]
+            app_state(self).report_failure(
                 "gen-list", f"Listing checkpoints failed: {describe_error(exc)}", exc)
             runs = []
         self.complete_count = self.query_one(CheckpointBrowser).show_runs(runs)
@@ -166,7 +167,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         if self.service is None:
             from core.generation.service import GenerationService
 
-            self.service = GenerationService(self.app.paths)
+            self.service = GenerationService(app_state(self).paths)
         return self.service
 
     @background("gen-load", subject=lambda slot, spec: spec)
@@ -249,7 +250,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     def action_generate(self) -> None:
         synopsis = self.query_one("#synopsis", TextArea).text.strip()
         if not synopsis:
-            self.notify("Type or paste a synopsis first (or ctrl+r for a dataset row).",
+            self.notify("Type or paste a synopsis first (or ctrl+n for a dataset row).",
                         severity="warning")
             return
         if self.specs["A"] is None:
@@ -313,7 +314,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     def _row_worker(self, index: int) -> None:
         from core.evaluation.data import load_split, run_dataset_name
 
-        paths = self.app.paths
+        paths = app_state(self).paths
         name = None
         if self.specs["A"]:
             from core.runs.reader import read_config
@@ -348,7 +349,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         form = self.query_one(DecodingForm)
         name = form.preset_name()
         try:
-            path = save_user_preset(self.app.paths.config_dir, name, form.read())
+            path = save_user_preset(app_state(self).paths.config_dir, name, form.read())
         except OptionsError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -369,7 +370,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     def _eval_worker(self, spec: str) -> None:
         from core.evaluation.runner import EvalConfig, run_eval
 
-        report = run_eval(self.app.paths, EvalConfig(spec, limit=EVAL_LIMIT),
+        report = run_eval(app_state(self).paths, EvalConfig(spec, limit=EVAL_LIMIT),
                           self._ensure_service(),
                           lambda m, f: self.post_message(EvalProgress(m, f)))
         self.post_message(EvalDone(report.to_json(), str(report.path)))
@@ -408,10 +409,10 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
     def _demo_worker(self) -> None:
         from core.generation.demo import demo_state, start_demo
 
-        run_id = start_demo(self.app.paths)
+        run_id = start_demo(app_state(self).paths)
         worker_cancelled = False
         while not worker_cancelled:
-            state, step, total, reason = demo_state(self.app.paths, run_id)
+            state, step, total, reason = demo_state(app_state(self).paths, run_id)
             self.post_message(DemoProgress(run_id, state, step, total))
             if state in ("finished", "failed", "stopped", "died"):
                 self.post_message(DemoFinished(run_id, state == "finished", reason))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +29,8 @@ from textual.widgets import (
 from textual.worker import Worker
 
 from core.tokenization.presets import DEFAULT_PRESET, PRESETS
+from core.tokenization.resolve import scratch_root
+from tui.context import app_state
 from tui.messages.tokenizer import (
     CorpusProgress,
     CorpusReady,
@@ -62,46 +63,6 @@ def short_path(path: object, parts: int = 3) -> str:
     return ("…/" if len(p.parts) > parts else "") + "/".join(tail)
 
 
-def scratch_root(config_dir: Path) -> Path:
-    """Where the pane keeps scratch vocabularies it trains."""
-    return config_dir / "tokenizers"
-
-
-def _load(spec: str | Path, run_id: str | None = None) -> tuple[Any, Any]:
-    """(LoadedTokenizer, fast-path EncoderSpec) for `spec`; a run's folder is named by its id."""
-    from core.tokenization.loader import load_tokenizer, load_tokenizer_dir, resolve_encoder
-
-    if run_id is not None:
-        loaded = load_tokenizer_dir(Path(spec).resolve(), run_id)
-    else:
-        loaded = load_tokenizer(spec)
-    encoder, *_ = resolve_encoder(loaded.info.path)
-    return loaded, encoder
-
-
-def _dataset_texts(paths: Any, name: str) -> tuple[list[str], list[str]]:
-    """Stories and titles of a dataset, all splits; the raw bundled sample when it is not built."""
-    from core.data.errors import DatasetError
-    from core.data.store import load_tables
-
-    try:
-        tables = load_tables(paths, name)
-    except DatasetError:
-        raw = paths.dataset(name) / f"{name}.jsonl"
-        if not raw.is_file():
-            raise
-        import json
-
-        rows = [json.loads(x) for x in raw.read_text(encoding="utf-8").splitlines() if x.strip()]
-        return [r.get("story", "") for r in rows], [r.get("title", "") for r in rows]
-    stories: list[str] = []
-    titles: list[str] = []
-    for table in tables.values():
-        stories += [s or "" for s in table.column("story").to_pylist()]
-        titles += [t or "" for t in table.column("title").to_pylist()]
-    return stories, titles
-
-
 class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
     """Type a synopsis and a title (or pick dataset rows) and see every layer of tokenization."""
 
@@ -111,13 +72,13 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
                 tooltip="Tokenize the synopsis and title now"),
         Binding("ctrl+n", "next_row", "Next row", id="tokenizer.next_row",
                 tooltip="Load the next row of the chosen dataset"),
-        Binding("ctrl+r", "random_row", "Random row", id="tokenizer.random_row",
+        Binding("ctrl+o", "random_row", "Random row", id="tokenizer.random_row",
                 tooltip="Load a random row of the chosen dataset"),
         Binding("ctrl+l", "load_tokenizer", "Load", id="tokenizer.load",
                 tooltip="Load the tokenizer named in the tokenizer field (preset, hub id or folder)"),
-        Binding("ctrl+s", "corpus", "Corpus stats", id="tokenizer.corpus",
+        Binding("f6", "corpus", "Corpus stats", id="tokenizer.corpus",
                 tooltip="Compute token statistics of the chosen dataset (runs in the background)"),
-        Binding("ctrl+b", "train_scratch", "Train vocab", id="tokenizer.train_scratch",
+        Binding("ctrl+b", "train_scratch", "Build", id="tokenizer.train_scratch",
                 tooltip=f"Train a {SCRATCH_VOCAB_SIZE}-piece scratch WordPiece vocabulary from the dataset"),
         Binding("f2", "tab('tab-tokens')", "Tokens", id="tokenizer.tab_tokens",
                 tooltip="Show morphemes, pieces and ids"),
@@ -154,7 +115,7 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
             yield Label("max tgt")
             yield Input("64", id="tok-max-tgt", type="integer", tooltip="decoder (title) max_length")
             yield Select[str]([], id="tok-dataset", prompt="dataset", allow_blank=True,
-                              tooltip="dataset for ctrl+n / ctrl+r rows and ctrl+s corpus stats")
+                              tooltip="dataset for ctrl+n / ctrl+o rows and f6 corpus stats")
         yield TextArea(self.initial_text, id="tok-text", soft_wrap=True, show_line_numbers=False,
                        tooltip="synopsis (encoder input)")
         yield Input(self.initial_title, id="tok-title", placeholder="title (decoder labels)")
@@ -168,7 +129,7 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
                 yield SegmentationCompare(id="tok-compare")
             with TabPane("Corpus", id="tab-corpus"), Vertical():
                 yield ProgressBar(id="corpus-progress", show_eta=False)
-                yield Static("ctrl+s computes statistics of the chosen dataset", id="corpus-summary")
+                yield Static("f6 computes statistics of the chosen dataset", id="corpus-summary")
                 with Horizontal(id="corpus-hists"):
                     yield Histogram("synopsis tokens", id="hist-src")
                     yield Histogram("title tokens", id="hist-tgt")
@@ -249,7 +210,7 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
 
     def action_train_scratch(self) -> None:
         name = self.dataset or SCRATCH_DATASET
-        out = scratch_root(self.app.paths.config_dir) / f"scratch-{name}-{SCRATCH_VOCAB_SIZE}"  # type: ignore[attr-defined]
+        out = scratch_root(app_state(self).paths.config_dir) / f"scratch-{name}-{SCRATCH_VOCAB_SIZE}"
         self.query_one("#tok-header", Static).update(
             Text(f"training a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset {name!r} → {out} …",
                  style="bold yellow"))
@@ -262,61 +223,23 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
 
     @background("tok-load", exclusive=True, subject=lambda spec, *_, **__: spec)
     def load_tokenizer(self, spec: str, note: str = "") -> None:
-        """Load `spec` (a run id means that run's tokenizer); when it cannot load, fall back to
-        the newest run's tokenizer, then to a scratch vocabulary this pane trained, then a hint."""
+        """Load `spec` or its fallback (core.tokenization.resolve); a hint when nothing loads."""
         from core.tokenization.errors import TokenizerLoadError
+        from core.tokenization.resolve import resolve_tokenizer
 
-        runs = self._run_tokenizers()
-        run = next((r for r in runs if r.run_id == spec), None)
         try:
-            loaded, encoder = _load(run.path if run else spec, run.run_id if run else None)
+            found = resolve_tokenizer(app_state(self).paths, spec, note)
         except TokenizerLoadError as exc:
-            why = str(exc).split(". ")[0]
-            if self._load_fallback(spec, why, [r for r in runs if r is not run]):
-                return
             self.post_message(TokenizerFailed(spec, str(exc), scratch_hint=True))
             return
-        self.post_message(TokenizerLoaded(loaded, encoder, note, run=run))
-
-    def _load_fallback(self, spec: str, why: str, runs: list[Any]) -> bool:
-        """Post the first fallback that loads (runs newest first, then scratch); False if none."""
-        for run in runs:
-            if str(run.path) == spec:
-                continue
-            try:
-                loaded, encoder = _load(run.path, run.run_id)
-            except Exception:  # noqa: BLE001 - a broken run must not hide an older one that works
-                continue
-            newest = "the newest run" if run is runs[0] else "the newest run whose tokenizer loads"
-            self.post_message(TokenizerLoaded(
-                loaded, encoder, f"{why}; using the tokenizer of run {run.run_id} ({newest})", run=run))
-            return True
-        scratch = self._existing_scratch()
-        if scratch is not None and spec != str(scratch):
-            try:
-                loaded, encoder = _load(scratch)
-            except Exception:  # noqa: BLE001 - then the hint, as with no scratch vocabulary
-                return False
-            self.post_message(TokenizerLoaded(loaded, encoder, f"{why}; using scratch vocabulary"))
-            return True
-        return False
-
-    def _run_tokenizers(self) -> list[Any]:
-        from core.runs.tokenizers import run_tokenizers
-
-        try:
-            return run_tokenizers(self.app.paths)  # type: ignore[attr-defined]
-        except OSError:  # an unreadable checkpoints folder only costs the fallback
-            return []
+        self.post_message(TokenizerLoaded(found.loaded, found.encoder, found.note, run=found.run))
 
     @background("tok-runs", exclusive=True)
     def find_run_tokenizers(self) -> None:
-        self.post_message(RunTokenizersFound([r.run_id for r in self._run_tokenizers()]))
+        from core.tokenization.resolve import tokenizer_runs
 
-    def _existing_scratch(self) -> Path | None:
-        root = scratch_root(self.app.paths.config_dir)  # type: ignore[attr-defined]
-        found = sorted(root.glob("*/vocab.txt"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return found[0].parent if found else None
+        runs = tokenizer_runs(app_state(self).paths)
+        self.post_message(RunTokenizersFound([r.run_id for r in runs]))
 
     @background("tok-text", exclusive=True)
     def tokenize_text(self, loaded: Any, text: str, title: str, max_src: int, max_tgt: int) -> None:
@@ -337,43 +260,33 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
     def find_datasets(self) -> None:
         from core.data.store import list_datasets
 
-        names = [d.name for d in list_datasets(self.app.paths) if d.ok]  # type: ignore[attr-defined]
+        names = [d.name for d in list_datasets(app_state(self).paths) if d.ok]
         self.post_message(DatasetsFound(names))
 
     @background("tok-row", exclusive=True)
     def pick_row(self, name: str, index: int, random_row: bool) -> None:
-        from core.data.store import load_tables
+        from core.data.texts import dataset_row
 
-        tables = load_tables(self.app.paths, name)  # type: ignore[attr-defined]
-        splits = [(s, t) for s, t in tables.items() if t.num_rows]
-        total = sum(t.num_rows for _, t in splits)
-        if not total:
-            raise ValueError(f"dataset {name!r} has no rows")
-        flat = random.randrange(total) if random_row else index % total
-        pos, split, table = flat, splits[0][0], splits[0][1]
-        for split, table in splits:  # noqa: B007 - the loop finds the split holding `flat`
-            if pos < table.num_rows:
-                break
-            pos -= table.num_rows
-        story = table.column("story")[pos].as_py() or ""
-        title = table.column("title")[pos].as_py() or ""
-        self.post_message(RowPicked(name, split, flat, story, title, pos))
+        r = dataset_row(app_state(self).paths, name, index, random_row)
+        self.post_message(RowPicked(name, r.split, r.index, r.story, r.title, r.row))
 
     @background("tok-corpus", exclusive=True)
     def compute_corpus(self, spec: Any, name: str, max_src: int, max_tgt: int) -> None:
+        from core.data.texts import dataset_texts
         from core.tokenization.stats import corpus_stats
 
         started = time.monotonic()
-        stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
+        stories, titles = dataset_texts(app_state(self).paths, name)
         stats = corpus_stats(spec, stories, titles, max_src, max_tgt,
                              progress=lambda d, t: self.post_message(CorpusProgress(d, t)))
         self.post_message(CorpusReady(name, stats, time.monotonic() - started))
 
     @background("tok-train", exclusive=True)
     def train_scratch(self, name: str, out: Path) -> None:
+        from core.data.texts import dataset_texts
         from core.tokenization.scratch import train_wordpiece
 
-        stories, titles = _dataset_texts(self.app.paths, name)  # type: ignore[attr-defined]
+        stories, titles = dataset_texts(app_state(self).paths, name)
         train_wordpiece([t for t in stories + titles if t], SCRATCH_VOCAB_SIZE, out)
         self.post_message(ScratchTrained(out, name))
 

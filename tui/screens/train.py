@@ -16,11 +16,10 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Log, Static
 
 from core.runs.compare import RunCache, compare, rank_runs
-from core.runs.eta import SAVE_KEYS, TOTAL_KEYS, config_int, estimate
-from core.runs.history import compile_activity
-from core.runs.reader import complete_checkpoints, list_runs
-from core.runs.rule import ignored_lines
+from core.runs.progress import ProgressInfo, progress_for
+from core.runs.reader import checkpoint_to_open, list_runs
 from core.runs.schema import RunState
+from tui.context import app_state
 from tui.messages.queue import QueueListed
 from tui.messages.train import (
     GpuSampled,
@@ -38,7 +37,7 @@ from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
 from tui.widgets.queue_list import QueueList
 from tui.widgets.run_compare import RunCompare
 from tui.widgets.run_list import RunList
-from tui.widgets.run_progress import ProgressInfo, RunProgress
+from tui.widgets.run_progress import RunProgress
 from tui.workers import ForwardWorkerFailures, background
 
 if TYPE_CHECKING:
@@ -106,9 +105,9 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
                 tooltip="Less EMA smoothing of the loss line"),
         Binding("right_square_bracket", "smoothing(0.05)", "Smooth+", id="train.smooth_more",
                 tooltip="More EMA smoothing of the loss line"),
-        Binding("ctrl+t", "check_launch", "Check", id="train.check",
+        Binding("f6", "check_launch", "Check", id="train.check",
                 tooltip="Validate the form with the preflight checks"),
-        Binding("ctrl+l", "launch", "Launch", id="train.launch",
+        Binding("ctrl+s", "launch", "Start", id="train.launch",
                 tooltip="Start the run described by the form (returns at once)"),
     ]
     # Wall clock for ages and elapsed time (tests fix it for stable snapshots).
@@ -135,15 +134,15 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     @property
     def narou(self) -> NarouApp:
-        return self.app  # type: ignore[return-value]
+        return app_state(self)
 
     @property
     def readonly(self) -> bool:
-        return bool(getattr(self.narou.options, "readonly", False))
+        return self.narou.options.readonly
 
     @property
     def watch(self) -> RunWatch | None:
-        return getattr(self.narou, "run_watch", None)
+        return self.narou.run_watch
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -488,36 +487,8 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     # ------------------------------------------------------------------ side panels
     def progress_info(self, watch: RunWatch) -> ProgressInfo:
-        h = watch.history
-        st = watch.status
-        cfg = watch.config
-        now = type(self).clock()
-        total = (st.total_steps if st and st.total_steps else None) or \
-            config_int(cfg, TOTAL_KEYS)
-        last = h.last_train()
-        step = max(int(last.get("step", 0)) if last else 0, st.step if st else 0)
-        eta = estimate(h.train["t"], h.train["step"], h.segment_start, total,
-                       config_int(cfg, SAVE_KEYS), st.step if st else None)
-        # The earliest record: a compiled run's `started` event comes minutes before step 1.
-        firsts = [float(h.train["t"][0])] if h.n_train else []
-        firsts += [float(e["t"]) for e in h.events[:1] if isinstance(e.get("t"), int | float)]
-        start = min(firsts) if firsts else (st.started_at if st else None)
-        live = bool(st and RunState(st.state).live)
-        end = now if live else (st.updated_at if st and st.updated_at else
-                                (float(h.train["t"][-1]) if h.n_train else None))
-        loss = last.get("loss") if last else None
-        segs = h.train["segment"]
-        return ProgressInfo(
-            run_id=watch.run_id, state=st.state if st else "unknown", step=step,
-            total_steps=total, epoch=float(last.get("epoch", 0.0) if last else 0.0)
-            if last and math.isfinite(last.get("epoch", math.nan)) else (st.epoch if st else 0.0),
-            elapsed_s=(end - start) if start is not None and end is not None else None,
-            eta=eta, last_loss=loss if loss is not None and math.isfinite(loss) else None,
-            best_eval=h.best_eval(), exit_reason=st.exit_reason if st else None,
-            lines=h.lines, bad_lines=h.bad_lines, ignored=tuple(ignored_lines(h.ignored)),
-            segment=int(segs[-1]) if len(segs) else 0,
-            activity=compile_activity(h.events, now) if live else None,
-        )
+        return progress_for(watch.run_id, watch.history, watch.status, watch.config,
+                            type(self).clock())
 
     def _update_progress(self, watch: RunWatch) -> None:
         self.query_one(RunProgress).show(self.progress_info(watch))
@@ -620,25 +591,13 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         watch = self.watch
         if watch is None:
             return
-        st = watch.status
-        candidates = [c for c in (st.best_checkpoint, st.last_complete_checkpoint)
-                      if c] if st else []
-        complete = complete_checkpoints(watch.run_dir)
-        path = None
-        for name in candidates:
-            if (watch.run_dir / name) in complete:
-                path = watch.run_dir / name
-                break
-        if path is None and complete:
-            path = complete[-1]
+        path = checkpoint_to_open(watch.run_dir, watch.status)
         if path is None:
             self.notify(f"Run {watch.run_id} has no complete checkpoint yet", severity="warning")
             return
-        app: Any = self.app
-        app.selected_checkpoint = str(path)
-        app.generate_checkpoint = str(path)
+        self.narou.selected_checkpoint = str(path)
         self.notify(f"Generate: {path.parent.name}/{path.name}")
-        app.switch_mode("generate")
+        self.narou.switch_mode("generate")
 
     def action_stop(self) -> None:
         if self.watch is not None:

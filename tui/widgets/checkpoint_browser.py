@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -35,12 +36,12 @@ class CheckpointBrowser(DataTable[Text | str]):
                 "card (asks for the folder)"),
     ]
 
+    @dataclass
     class Picked(Message):
         """A complete checkpoint chosen for slot A or B."""
 
-        def __init__(self, spec: str, slot: str) -> None:
-            super().__init__()
-            self.spec, self.slot = spec, slot
+        spec: str
+        slot: str
 
     class ExportRequested(Message):
         """A complete checkpoint to export; the pane asks where."""

@@ -65,7 +65,7 @@ class DecodingForm(Vertical):
             yield Select([(n, n) for n in self.presets], value=self.current, allow_blank=False,
                          id="preset", tooltip="Named decoding presets (saved ones included)")
             yield Input(placeholder="save as…", id="preset-name",
-                        tooltip="Name for ctrl+s: save these options as a preset")
+                        tooltip="Name for f6: save these options as a preset")
         with Grid():
             for name, label in FIELDS:
                 yield Label(label)

@@ -25,10 +25,11 @@ class HistoryEntry:
 class GenerationHistory(OptionList):
     """Newest first; Enter recalls an entry into the result columns."""
 
+    @dataclass
     class Recalled(Message):
-        def __init__(self, entry: HistoryEntry) -> None:
-            super().__init__()
-            self.entry = entry
+        """An earlier generation chosen to show again."""
+
+        entry: HistoryEntry
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -118,7 +118,7 @@ class LaunchForm(Vertical):
         self.defaults = _defaults()
 
     def compose(self) -> ComposeResult:
-        yield Static("New run — Tab moves between fields; ctrl+t checks, ctrl+l launches.",
+        yield Static("New run — Tab moves between fields; f6 checks, ctrl+s starts the run.",
                      classes="muted")
         with VerticalScroll(id="launch-fields"):
             with Container(id="launch-groups"):
@@ -134,8 +134,8 @@ class LaunchForm(Vertical):
                     yield self._input_row(field)
         with Vertical(id="launch-status"):
             with Horizontal(id="launch-buttons"):
-                yield Button("Check (ctrl+t)", id="launch-check", compact=True)
-                yield Button("Launch (ctrl+l)", id="launch-go", variant="primary", compact=True)
+                yield Button("Check (f6)", id="launch-check", compact=True)
+                yield Button("Start (ctrl+s)", id="launch-go", variant="primary", compact=True)
                 yield Button("Queue", id="launch-queue", compact=True)
             yield Static("", id="launch-findings")
             yield Static("", id="launch-command")

@@ -12,12 +12,12 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from core.data.genres import BIGGENRE_NAMES
-from tui.dataset_query import Record, genre_name
-from tui.search_marks import SearchMarks
+from core.data.query import SplitRecord, genre_name
+from core.data.search_marks import SearchMarks
 
 
 class RecordDetail(VerticalScroll, can_focus=True):
-    """Shows one `Record`; up/down scroll long synopses."""
+    """Shows one `SplitRecord`; up/down scroll long synopses."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"record-detail--match"}
 
@@ -41,7 +41,7 @@ class RecordDetail(VerticalScroll, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.record: Record | None = None
+        self.record: SplitRecord | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-title")
@@ -51,7 +51,7 @@ class RecordDetail(VerticalScroll, can_focus=True):
         yield Static("キーワード (keywords)", classes="detail-heading")
         yield Static("", id="detail-keywords")
 
-    def show(self, record: Record, marks: SearchMarks | None = None) -> None:
+    def show(self, record: SplitRecord, marks: SearchMarks | None = None) -> None:
         """Replace the shown record and scroll back to its top; highlight `marks`' matches."""
         self.record = record
         self.query_one("#detail-title", Static).update(

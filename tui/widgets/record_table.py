@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.search_marks import SearchMarks, Span
+from core.data.search_marks import SearchMarks, Span
 
 if TYPE_CHECKING:  # numpy is imported on first data, not at TUI start-up
     import numpy as np
@@ -133,14 +133,13 @@ class RecordTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
 
+    @dataclass
     class RowHighlighted(Message):
         """The cursor moved to `row` (display position) showing source record `index`."""
 
-        def __init__(self, table: RecordTable, row: int, index: int) -> None:
-            self.table = table
-            self.row = row
-            self.index = index
-            super().__init__()
+        table: RecordTable
+        row: int
+        index: int
 
         @property
         def control(self) -> RecordTable:

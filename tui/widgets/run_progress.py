@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.widgets import Static
 
 from core.runs.eta import Eta, format_duration
+from core.runs.progress import ProgressInfo
 from tui.redraw import show_text
 from tui.widgets.run_list import STATE_STYLE
-
-
-@dataclass
-class ProgressInfo:
-    """Everything the progress block shows (computed by the screen from history + status)."""
-
-    run_id: str = ""
-    state: str = "unknown"
-    step: int = 0
-    total_steps: int | None = None
-    epoch: float = 0.0
-    elapsed_s: float | None = None
-    eta: Eta | None = None
-    last_loss: float | None = None
-    best_eval: tuple[float, int] | None = None
-    exit_reason: str | None = None
-    lines: int = 0
-    bad_lines: int = 0
-    ignored: tuple[str, ...] = ()  # "n lines ignored: <reason>", one per reason
-    segment: int = 0
-    activity: str | None = None  # what a live job is busy with when steps do not move
 
 
 class RunProgress(Static):

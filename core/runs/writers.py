@@ -1,5 +1,6 @@
 """Writer side of a run directory: run ids, frozen config, atomic status with heartbeat,
-append-only metrics and GPU telemetry (the format: docs/RUN_DIRECTORY.md).
+append-only metrics and GPU telemetry (the format: docs/RUN_DIRECTORY.md). The readers live
+beside it in this package; the training job imports both from here.
 
 Metrics history across resumes
 ------------------------------
@@ -22,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.durable import atomic_write_json
 from core.paths import Paths
 from core.runs.owner import identity_of
 from core.runs.rule import is_train
@@ -34,6 +36,7 @@ from core.runs.schema import (
     RunStatus,
 )
 from core.runs.sidecar import OTHER, TRAIN, SidecarAppender, line_rows
+from core.runs.tail import JsonlTail
 
 
 def new_run_id(paths: Paths, name: str = "", now: float | None = None) -> str:
@@ -58,89 +61,9 @@ def create_run_dir(paths: Paths, run_id: str) -> Path:
     return run_dir
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write tmp + fsync + rename, so readers see the old or the new file, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:
-        return None
-
-
-def environment_versions() -> dict[str, Any]:
-    """Versions that decide whether a run can be reproduced."""
-    import platform
-
-    out: dict[str, Any] = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "datasets", "tokenizers", "fugashi", "unidic-lite", "ipadic"):
-        out[pkg] = _version(pkg)
-    return out
-
-
-def _git_dir(root: Path) -> Path | None:
-    """The checkout's git directory: `.git` itself, or where a worktree's `.git` file points."""
-    dot_git = root / ".git"
-    if dot_git.is_dir():
-        return dot_git
-    try:
-        text = dot_git.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir: "):
-        return None
-    target = Path(text[len("gitdir: ") :])
-    return target if target.is_absolute() else (root / target).resolve()
-
-
-def git_revision(root: Path) -> str | None:
-    """HEAD of the project checkout (read from .git without running git), if any."""
-    git_dir = _git_dir(root)
-    if git_dir is None:
-        return None
-    # A worktree keeps HEAD in its own folder but branches and packed refs in the common one.
-    common = git_dir
-    with contextlib.suppress(OSError):
-        common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
-    try:
-        ref = (git_dir / "HEAD").read_text().strip()
-        if not ref.startswith("ref: "):
-            return ref
-        name = ref[5:]
-        for base in (git_dir, common):
-            if (base / name).exists():
-                return (base / name).read_text().strip()
-        for line in (common / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + name):
-                return line.split()[0]
-        return None
-    except OSError:
-        return None
-
-
 def write_config(run_dir: Path, frozen: dict[str, Any]) -> None:
+    """config.json, frozen at launch (replaced atomically, never edited afterwards)."""
     atomic_write_json(run_dir / CONFIG_FILE, frozen)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 class StatusWriter:
@@ -245,8 +168,6 @@ def heal_torn_tail(path: Path) -> bool:
 
 def last_segment(path: Path) -> int:
     """Highest `segment` in a metrics file (-1 when none): a resume writes segment + 1."""
-    from core.runs.tail import JsonlTail
-
     best = -1
     tail = JsonlTail(path)
     while True:
@@ -337,6 +258,7 @@ class GpuLogger:
         self.period = period_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer: JsonlWriter | None = None
         self._last_raw: dict[int, dict[str, Any]] = {}
         self._bucket: dict[int, list[dict[str, Any]]] = {}
         self._bucket_start = 0.0
@@ -353,6 +275,12 @@ class GpuLogger:
         self._sampler = sampler
         self._thread = threading.Thread(target=self._run, daemon=True, name="gpu-sampler")
         self._thread.start()
+
+    def drive(self, writer: JsonlWriter, t_start: float) -> None:
+        """Write to `writer` from time `t_start` with no NVML thread: the caller feeds `tick`
+        (tests and synthetic runs, which have readings but no GPU)."""
+        self._writer = writer
+        self._bucket_start = t_start
 
     def _run(self) -> None:
         self._bucket_start = time.time()
@@ -406,5 +334,6 @@ class GpuLogger:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._writer is not None:
             self._flush_aggregates()
             self._writer.close()

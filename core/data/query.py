@@ -1,10 +1,11 @@
-"""Light value types of the Dataset pane (queries, sort keys, records): no numpy or Arrow."""
+"""Value types of dataset browsing (queries, sort keys, split records): no numpy or Arrow."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 
+from core.data.fields import Record
 from core.data.genres import genre_label
 
 
@@ -58,18 +59,13 @@ class SearchQuery:
         )
 
 
-@dataclass(frozen=True)
-class Record:
-    """Every field of one record, for the detail view."""
+@dataclass(slots=True)
+class SplitRecord(Record):
+    """A record of a built split at row `index` over all splits (what the detail view shows);
+    its `where` is "<split> row <index>"."""
 
-    index: int
-    split: str
-    title: str
-    story: str
-    ncode: str
-    keyword: str
-    genre: int | None
-    biggenre: int | None
+    index: int = 0
+    split: str = ""
 
     @property
     def story_chars(self) -> int:

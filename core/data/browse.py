@@ -1,4 +1,4 @@
-"""Headless model behind the Dataset pane: loaded Arrow tables, vectorised search, sort orders."""
+"""Dataset browsing without a screen: loaded Arrow tables, vectorised search, sort orders."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.data.errors import DatasetError
-from core.data.store import DatasetInfo, list_datasets, load_tables
-from core.paths import PathError, Paths
-from tui.dataset_query import (
+from core.data.query import (
     DatasetLoadError,
-    Record,
     SearchError,
     SearchQuery,
     SortKey,
+    SplitRecord,
     genre_name,
 )
+from core.data.store import DatasetInfo, list_datasets, load_tables
+from core.paths import PathError, Paths
 
 SPLIT_SHORT: dict[str, str] = {"train": "train", "validation": "valid", "test": "test"}
 
@@ -157,11 +157,13 @@ class RecordSet:
             f"{self.title_len[i]:,}",
         )
 
-    def record(self, i: int) -> Record:
+    def record(self, i: int) -> SplitRecord:
         g, bg = int(self.genre[i]), int(self.biggenre[i])
-        return Record(
+        split = self.split_names[self.split_code[i]]
+        return SplitRecord(
             index=i,
-            split=self.split_names[self.split_code[i]],
+            split=split,
+            where=f"{split} row {i}",
             title=self.title[i].as_py(),
             story=self.story[i].as_py(),
             ncode=self.ncode[i].as_py(),

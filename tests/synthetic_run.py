@@ -1,5 +1,5 @@
-"""Synthetic run directories (same files and line shapes as the job writes) for tests,
-the reattach benchmark and demos; never used by a real run."""
+"""Synthetic run directories for tests and the reattach benchmark: the job's own writers fed
+with made-up readings, so the files have exactly the shapes a real run writes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import math
 import os
 import random
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.durable import atomic_write_json
 from core.runs.owner import identity_of
 from core.runs.schema import (
     CONFIG_FILE,
@@ -23,6 +25,8 @@ from core.runs.schema import (
     RunState,
     RunStatus,
 )
+from core.runs.writers import GpuLogger, JsonlWriter, MetricsWriter
+from core.telemetry.nvml import GpuSample
 
 PROBE_TITLES = (
     "転生したら最強の村人だった件", "追放された聖女は辺境で幸せになる",
@@ -82,9 +86,7 @@ class FakeRun:
             step=self.step, total_steps=self.total_steps,
             epoch=self.step / max(1, self.total_steps) * 3, exit_reason=exit_reason,
         )
-        tmp = self.run_dir / f".{STATUS_FILE}.tmp"
-        tmp.write_text(json.dumps(st.to_json()))
-        os.replace(tmp, self.run_dir / STATUS_FILE)
+        atomic_write_json(self.run_dir / STATUS_FILE, st.to_json())
 
     def train_line(self, step: int, loss: float | None = None) -> dict[str, Any]:
         frac = step / max(1, self.total_steps)
@@ -141,8 +143,6 @@ class FakeRun:
     def write_records(self, records: list[dict[str, Any]]) -> None:
         """Append through the job's own MetricsWriter (so metrics.bin is kept as a job does);
         a torn last line is left as it is, like the raw appends tests make."""
-        from core.training.rundir import MetricsWriter
-
         w = MetricsWriter(self.run_dir, self.segment, heal=False)
         try:
             w.write_many(records)
@@ -167,48 +167,27 @@ class FakeRun:
                              "segment": self.segment}])
 
     def gpu_lines(self, t_start: float, t_end: float, period: float = 2.0,
-                  agg: float = 60.0, gpus: int = 1) -> str:
-        """gpu.jsonl text in the job's format: raw samples when values move, minute aggregates.
+                  gpus: int = 1) -> str:
+        """gpu.jsonl text as the job's GpuLogger writes it (raw samples when values move,
+        minute aggregates), from made-up readings every `period` seconds.
 
-        With `gpus` > 1 every card gets its own lines; card k uses 6 GiB less memory than
+        With `gpus` > 1 every card gets its own readings; card k uses 6 GiB less memory than
         card k - 1, so a chart of one card is told apart from another's.
         """
-        out = []
-        for index in range(gpus):
-            out.extend(self._gpu_card_lines(index, t_start, t_end, period, agg))
-        out.sort(key=lambda line: json.loads(line)["t"])
-        return "".join(out)
+        rounds = [t_start + i * period for i in range(math.ceil((t_end - t_start) / period))]
+        cards = [[self._reading(index, t) for t in rounds] for index in range(gpus)]
+        logger = GpuLogger(self.run_dir, period_s=period)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "gpu.jsonl"
+            logger.drive(JsonlWriter(out), t_start)
+            for i, t in enumerate(rounds):
+                logger.tick([card[i] for card in cards], t)
+            logger.stop()
+            return out.read_text(encoding="utf-8")
 
-    def _gpu_card_lines(self, index: int, t_start: float, t_end: float, period: float,
-                        agg: float) -> list[str]:
-        out = []
-        t = t_start
-        next_agg = t_start + agg
-        last_raw: dict[str, float] | None = None
-        bucket: list[dict[str, float]] = []
-        base_mem = 61000.0 - 6144.0 * index
-        while t < t_end:
-            util = min(100.0, max(0.0, 92 + self.rng.gauss(0, 4)))
-            rec = {"t": round(t, 2), "index": index, "name": "NVIDIA H100", "util": round(util),
-                   "mem_used_mib": base_mem + self.rng.choice((0.0, 0.0, 512.0)),
-                   "mem_total_mib": 81559.0, "temp_c": float(60 + self.rng.randint(0, 3)),
-                   "power_w": round(520 + self.rng.gauss(0, 20), 1), "processes": []}
-            bucket.append(rec)
-            if last_raw is None or abs(rec["util"] - last_raw["util"]) > 5 or \
-                    rec["t"] - last_raw["t"] >= 30:
-                out.append(_line({**rec, "res": period}))
-                last_raw = rec
-            if t >= next_agg:
-                agg_rec: dict[str, Any] = {"t": rec["t"], "index": index, "name": rec["name"],
-                                           "res": agg, "n": len(bucket),
-                                           "mem_total_mib": 81559.0}
-                for k in ("util", "mem_used_mib", "temp_c", "power_w"):
-                    vals = [b[k] for b in bucket]
-                    agg_rec[k] = round(sum(vals) / len(vals), 1)
-                    agg_rec[k + "_min"] = min(vals)
-                    agg_rec[k + "_max"] = max(vals)
-                out.append(_line(agg_rec))
-                bucket = []
-                next_agg += agg
-            t += period
-        return out
+    def _reading(self, index: int, t: float) -> GpuSample:
+        util = min(100.0, max(0.0, 92 + self.rng.gauss(0, 4)))
+        return GpuSample(t=t, index=index, name="NVIDIA H100", util=float(round(util)),
+                         mem_used_mib=61000.0 - 6144.0 * index + self.rng.choice((0.0, 0.0, 512.0)),
+                         mem_total_mib=81559.0, temp_c=float(60 + self.rng.randint(0, 3)),
+                         power_w=round(520 + self.rng.gauss(0, 20), 1))
