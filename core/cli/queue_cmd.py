@@ -37,7 +37,7 @@ def _run_id(run: str) -> str:
 
 def wake(paths: Paths) -> str | None:
     """Start the queue runner when runs wait and none is alive; the note to print, if any."""
-    from core.queue.runner import ensure_runner
+    from core.training.queue.runner import ensure_runner
 
     if ensure_runner(paths.checkpoints_dir):
         return "started the queue runner (none was alive)"
@@ -45,8 +45,8 @@ def wake(paths: Paths) -> str | None:
 
 
 def cmd_queue(args: argparse.Namespace, paths: Paths) -> int:
-    from core.queue.estimate import queue_rows
     from core.runs.eta import format_duration
+    from core.training.queue.estimate import queue_rows
 
     note = wake(paths)
     rows = queue_rows(paths.checkpoints_dir) if paths.checkpoints_dir.is_dir() else []
@@ -72,7 +72,7 @@ def cmd_queue(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_move(args: argparse.Namespace, paths: Paths) -> int:
-    from core.queue.store import QueueError, move
+    from core.training.queue.store import QueueError, move
 
     try:
         at = move(paths, _run_id(args.run), args.to)
@@ -84,7 +84,7 @@ def cmd_move(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, paths: Paths) -> int:
-    from core.queue.store import QueueError, remove
+    from core.training.queue.store import QueueError, remove
 
     try:
         remove(paths, _run_id(args.run))

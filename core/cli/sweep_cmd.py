@@ -43,11 +43,17 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace, paths: Paths) -> int:
-    from core.queue.store import queue_tables
-    from core.queue.sweep import SweepError, describe, grid_points, parse_axis, random_points
     from core.runs.tokenizers import resolve_run_tokenizer
     from core.training.config import ConfigError
     from core.training.launch import LaunchError, launch
+    from core.training.queue.store import queue_tables
+    from core.training.queue.sweep import (
+        SweepError,
+        describe,
+        grid_points,
+        parse_axis,
+        random_points,
+    )
 
     name = args.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     try:
@@ -111,7 +117,7 @@ def sweep_rows(paths: Paths, name: str, sort: str) -> list[dict[str, Any]]:
 
 
 def print_sweep(paths: Paths, name: str, sort: str, as_json: bool) -> int:
-    from core.queue.sweep import describe
+    from core.training.queue.sweep import describe
 
     rows = sweep_rows(paths, name, sort)
     if not rows:

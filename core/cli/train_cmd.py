@@ -176,7 +176,7 @@ def cmd_train(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _queue_tables(args: argparse.Namespace) -> dict[str, Any] | None:
-    from core.queue.store import queue_tables
+    from core.training.queue.store import queue_tables
 
     if args.wait_free_mib is not None and not args.queue:
         raise CliError("--wait-free-mib only applies with --queue")

@@ -24,7 +24,7 @@ STALE_AFTER_S = 60.0
 
 class RunState(StrEnum):
     """States a job writes itself; DIED is only ever inferred by readers; QUEUED is written
-    by the queue (core.queue) before any job exists."""
+    by the queue (core.training.queue) before any job exists."""
 
     QUEUED = "queued"
     STARTING = "starting"

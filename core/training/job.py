@@ -15,12 +15,12 @@ from typing import Any
 
 from core.durable import read_json
 from core.paths import Paths
-from core.queue.runner import job_hands_over, job_holds_devices
 from core.runs.schema import METRICS_FILE, TOKENIZER_DIR, RunState, RunStatus
 from core.runs.writers import GpuLogger, MetricsWriter, StatusWriter, last_segment
 from core.training.config import TrainConfig, pick_batch_split
 from core.training.context import Dist, LoopContext, OomRelaunch, StopTraining
 from core.training.locks import LockBusy, RunLock
+from core.training.queue.runner import job_hands_over, job_holds_devices
 
 
 def dist_from_env() -> Dist:

@@ -106,7 +106,7 @@ def launch(paths: Paths, config: TrainConfig, foreground: bool = False,
     foreground: trains in this process (or an attached torchrun) and returns when it ends.
     on_warning: receives each preflight warning (nothing is printed: the TUI owns the screen;
         warnings also reach metrics.jsonl as `warning` events).
-    queue: leave the run queued instead (core.queue starts it when its devices are free);
+    queue: leave the run queued instead (core.training.queue starts it when its devices are free);
         these tables (`queue`, and `sweep` for a sweep's runs) join its config.json.
     Raises LaunchError (with every preflight error listed) instead of starting a bad run.
     """
@@ -121,8 +121,8 @@ def launch(paths: Paths, config: TrainConfig, foreground: bool = False,
     run_id = new_run_id(paths, config.run_name)
     run_dir = create_run_dir(paths, run_id)
     if queue is not None:
-        from core.queue.runner import ensure_runner
-        from core.queue.store import enqueue
+        from core.training.queue.runner import ensure_runner
+        from core.training.queue.store import enqueue
 
         write_config(run_dir, {**frozen_config(paths, config, run_id), **queue})
         enqueue(paths, run_id)

@@ -16,12 +16,12 @@ import pytest
 
 from core.cli.main import main as cli_main
 from core.paths import REPO_ROOT, Paths
-from core.queue.runner import RUNNER_LOCK, _take, runner_alive
-from core.queue.store import queue_tables
 from core.runs.owner import running_argv
 from core.runs.reader import pid_alive, read_status
 from core.training.faults import STEP_SLEEP_ENV
 from core.training.launch import launch, stop_run
+from core.training.queue.runner import RUNNER_LOCK, _take, runner_alive
+from core.training.queue.store import queue_tables
 from tests.core.train_helpers import read_metrics, set_env, shared_root, tiny_config, wait_for
 
 JOB_S = 180  # a tiny job's start on a busy 2-core machine takes tens of seconds
@@ -43,7 +43,7 @@ def qpaths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield p
     pid = _runner_pid(p.checkpoints_dir)
     argv = running_argv(pid) if pid else None
-    if pid and argv and "core.queue.runner" in argv:
+    if pid and argv and "core.training.queue.runner" in argv:
         os.kill(pid, signal.SIGKILL)
     for d in p.checkpoints_dir.iterdir():
         st = read_status(d) if not d.name.startswith(".") else None
@@ -105,7 +105,7 @@ def test_sigkill_of_the_job_starts_the_next_a_missing_dataset_fails_and_early_st
 _RACER = """
 import json, sys, time
 from pathlib import Path
-from core.queue.runner import start_head
+from core.training.queue.runner import start_head
 go = float(sys.argv[2])
 time.sleep(max(0.0, go - time.time()))
 a = start_head(Path(sys.argv[1]))

@@ -15,10 +15,18 @@ import pytest
 from core.cli.main import main as cli_main
 from core.durable import atomic_write_json
 from core.paths import REPO_ROOT, Paths
-from core.queue import devices as dev
-from core.queue.estimate import queue_rows
-from core.queue.store import QueueError, enqueue, move, queue_lock, queue_tables, reconcile, remove
 from core.runs.reader import read_status
+from core.training.queue import devices as dev
+from core.training.queue.estimate import queue_rows
+from core.training.queue.store import (
+    QueueError,
+    enqueue,
+    move,
+    queue_lock,
+    queue_tables,
+    reconcile,
+    remove,
+)
 
 
 def _queued(paths: Paths, run_id: str, queued_at: float, **train: object) -> None:
@@ -65,7 +73,7 @@ def test_order_move_remove_and_a_lost_queue_file_rebuilt(paths: Paths, capsys) -
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from core.queue import devices
+from core.training.queue import devices
 devices.hold(Path(sys.argv[1]), ["cpu"])
 print("held", flush=True)
 time.sleep(600)
@@ -117,7 +125,7 @@ def test_estimates_follow_the_runs_ahead(paths: Paths) -> None:
 
 def test_queue_json_lists_positions(paths: Paths, capsys) -> None:
     _queued(paths, "q1", 1.0)
-    from core.queue.runner import RUNNER_LOCK, _take
+    from core.training.queue.runner import RUNNER_LOCK, _take
 
     # Hold the runner lock so this test's `queue` call does not start a real runner.
     fd = _take(paths.checkpoints_dir / ".queue" / RUNNER_LOCK)

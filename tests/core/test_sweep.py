@@ -9,7 +9,7 @@ import pytest
 from core.cli.main import main as cli_main
 from core.durable import atomic_write_json
 from core.paths import Paths
-from core.queue.sweep import SweepError, grid_points, parse_axis, random_points
+from core.training.queue.sweep import SweepError, grid_points, parse_axis, random_points
 
 
 def test_grid_is_the_cross_product_first_axis_slowest() -> None:
@@ -81,9 +81,9 @@ def test_runs_sweep_lists_one_sweep_best_first(paths: Paths, capsys) -> None:
 def test_a_2x2_sweep_queues_four_runs_under_one_name(tmp_path, capsys) -> None:
     import os
 
-    from core.queue.runner import RUNNER_LOCK, _take
-    from core.queue.store import queue_lock, reconcile
     from core.runs.reader import read_config, read_status
+    from core.training.queue.runner import RUNNER_LOCK, _take
+    from core.training.queue.store import queue_lock, reconcile
     from tests.core.train_helpers import make_paths, tokenizer_dir
 
     p = make_paths(tmp_path)

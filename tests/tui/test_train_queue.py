@@ -13,9 +13,9 @@ import pytest
 
 from core.durable import atomic_write_json
 from core.paths import Paths
-from core.queue.runner import RUNNER_LOCK, _take
-from core.queue.store import enqueue, queue_lock, queue_tables, reconcile
 from core.runs.reader import read_status
+from core.training.queue.runner import RUNNER_LOCK, _take
+from core.training.queue.store import enqueue, queue_lock, queue_tables, reconcile
 from tests.core.train_helpers import shared_root
 from tests.synthetic_run import FakeRun
 from tests.until import until

@@ -229,7 +229,7 @@ CASES = [
          _keys("ctrl+n")),
     Case("gen-eval", "generate", "core.evaluation.runner:run_eval", RuntimeError("injected: eval"),
          _evaluate, subject="some-run"),
-    Case("gen-demo", "generate", "core.generation.demo:start_demo", OSError("injected: demo"),
+    Case("gen-demo", "generate", "core.training.demo:start_demo", OSError("injected: demo"),
          _keys("f8"), recovered=lambda app, s, inj: s.demo_run is None),
     Case("gen-export", "generate", "core.export.folder:export_checkpoint",
          OSError("injected: export"), _export, subject="some-run"),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from core.queue.estimate import QueueRow
+from core.training.queue.estimate import QueueRow
 
 
 @dataclass

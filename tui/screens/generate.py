@@ -407,7 +407,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     @background("gen-demo", exclusive=True)
     def _demo_worker(self) -> None:
-        from core.generation.demo import demo_state, start_demo
+        from core.training.demo import demo_state, start_demo
 
         run_id = start_demo(app_state(self).paths)
         worker_cancelled = False

@@ -239,7 +239,7 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     @background("queue", subject=lambda run_id, to: run_id)
     def _queue_change(self, run_id: str, to: int | None) -> None:
-        from core.queue.store import move, remove
+        from core.training.queue.store import move, remove
 
         if to is None:
             remove(self.narou.paths, run_id)
@@ -688,8 +688,8 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     @background("launch", exclusive=True)
     def _launch(self, cfg: TrainConfig, queued: bool = False) -> None:
-        from core.queue.store import queue_tables
         from core.training.launch import LaunchError, launch
+        from core.training.queue.store import queue_tables
 
         action = "queue" if queued else "launch"
         try:
@@ -736,8 +736,8 @@ class TrainScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
 def queue_snapshot(checkpoints_dir: Any) -> tuple[list[Any], str | None]:
     """The queue's rows, after starting its runner if runs wait and none is alive."""
-    from core.queue.estimate import queue_rows
-    from core.queue.runner import ensure_runner
+    from core.training.queue.estimate import queue_rows
+    from core.training.queue.runner import ensure_runner
 
     if not checkpoints_dir.is_dir():
         return [], None

@@ -9,8 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from core.queue.estimate import QueueRow
 from core.runs.eta import format_duration
+from core.training.queue.estimate import QueueRow
 
 
 class QueueList(DataTable[Any]):

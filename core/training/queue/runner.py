@@ -1,5 +1,5 @@
 """Starting queued runs: `start_head` (one attempt, under the queue lock) and the detached
-runner, `python -m core.queue.runner CHECKPOINTS_DIR`, that repeats it until the queue is empty.
+runner, `python -m core.training.queue.runner CHECKPOINTS_DIR`, that repeats it until the queue is empty.
 
 At most one runner lives per checkpoints folder (it holds `.queue/runner.lock`). Nothing has to
 keep it alive by hand: queueing a run, every `narou-tui queue`/`runs`, the TUI's run list and
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import REPO_ROOT, Paths
-from core.queue import devices as dev
-from core.queue.devices import queue_root
-from core.queue.store import QueuedRun, end_queued, has_queue, queue_lock, reconcile
 from core.runs.schema import RunState
+from core.training.queue import devices as dev
+from core.training.queue.devices import queue_root
+from core.training.queue.store import QueuedRun, end_queued, has_queue, queue_lock, reconcile
 
 RUNNER_LOCK = "runner.lock"
 RUNNER_LOG = "runner.log"
@@ -157,7 +157,7 @@ def ensure_runner(checkpoints_dir: Path) -> bool:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with open(queue_root(checkpoints_dir) / RUNNER_LOG, "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "core.queue.runner", str(checkpoints_dir)],
+        subprocess.Popen([sys.executable, "-m", "core.training.queue.runner", str(checkpoints_dir)],
                          cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     return True

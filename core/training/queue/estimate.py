@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from core.paths import Paths
-from core.queue.devices import devices_for
-from core.queue.store import QueuedRun, has_queue, queue_lock, reconcile
 from core.runs.reader import RunSummary, list_runs
 from core.runs.schema import RunState
 from core.training.config import EFFECTIVE_BATCH
+from core.training.queue.devices import devices_for
+from core.training.queue.store import QueuedRun, has_queue, queue_lock, reconcile
 
 
 @dataclass

@@ -23,9 +23,9 @@ from typing import Any
 
 from core.durable import atomic_write_json, fsync_dir
 from core.paths import Paths
-from core.queue.devices import queue_root
 from core.runs.reader import read_config, read_status_checked
 from core.runs.schema import STATUS_FILE, RunState, RunStatus
+from core.training.queue.devices import queue_root
 
 QUEUE_FILE = "queue.json"
 QUEUE_LOCK = "queue.lock"
