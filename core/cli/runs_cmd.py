@@ -20,7 +20,9 @@ def register_runs_extras(runs: argparse.ArgumentParser, common: argparse.Argumen
     p = sub.add_parser("compare", parents=[common], help="compare two or more runs",
                        description="The config fields that differ between the runs, then best "
                        "eval loss, best chrF (and their steps), samples/s, training time, state.")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (two or more)")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run ids (two or more in all)")
+    p.add_argument("--sweep", metavar="NAME", action="append", default=[],
+                   help="every run of this sweep, in the order it queued them (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object (see docs/RUN_DIRECTORY.md)")
     p.set_defaults(func=cmd_compare)
 
@@ -28,13 +30,21 @@ def register_runs_extras(runs: argparse.ArgumentParser, common: argparse.Argumen
 def cmd_compare(args: argparse.Namespace, paths: Paths) -> int:
     from core.cli.train_cmd import _run_dir
     from core.runs.compare import compare_dirs, table_text
+    from core.runs.reader import runs_of_sweep
 
-    if len(args.runs) < 2:
+    names = list(args.runs)
+    for sweep in args.sweep:
+        members = [r.run_id for r in runs_of_sweep(paths, sweep)]
+        if not members:
+            raise CliError(f"no runs of sweep {sweep!r} in {paths.checkpoints_dir} "
+                           "(see `narou-tui runs`)")
+        names += [m for m in members if m not in names]
+    if len(names) < 2:
         raise CliError("runs compare needs two or more runs (see `narou-tui runs`)")
-    twice = sorted({r for r in args.runs if args.runs.count(r) > 1})
+    twice = sorted({r for r in names if names.count(r) > 1})
     if twice:
         raise CliError(f"runs compare: run {twice[0]!r} is given more than once")
-    cmp = compare_dirs([_run_dir(paths, r) for r in args.runs])
+    cmp = compare_dirs([_run_dir(paths, r) for r in names])
     for run in cmp.runs:
         if not run.config:  # missing or damaged: every field of it reads as absent
             print(f"narou-tui: run {run.run_id}: no readable config.json, its config fields "

@@ -98,13 +98,11 @@ def sweep_rows(paths: Paths, name: str, sort: str) -> list[dict[str, Any]]:
     """The runs of sweep `name`, best first by `sort` (eval_loss ascending, chrf descending);
     runs without that figure last, in queue order."""
     from core.runs.quality_lines import best_quality
-    from core.runs.reader import list_runs
+    from core.runs.reader import runs_of_sweep
 
     rows = []
-    for r in list_runs(paths):
-        sweep = r.config.get("sweep")
-        if not isinstance(sweep, dict) or sweep.get("name") != name:
-            continue
+    for r in runs_of_sweep(paths, name):
+        sweep = r.config["sweep"]
         st = r.status
         rows.append({"id": r.run_id, "state": r.state, "index": sweep.get("index"),
                      "point": sweep.get("point") or {}, "best_eval_loss": st.best_eval_loss if st else None,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Always different between runs, or paths that say where rather than what: never compared.
+# Always different between runs, paths that say where rather than what, and queue/sweep
+# bookkeeping (a sweep point restates train fields, which are compared themselves): never
+# compared.
 IGNORED_FIELDS: tuple[str, ...] = (
     "run_id", "created", "command", "train.run_name", "paths.*", "dataset.path",
-    "tokenizer.path", "tokenizer.dictionary_path",
+    "tokenizer.path", "tokenizer.dictionary_path", "queue.*", "sweep.index", "sweep.point.*",
 )
 
 

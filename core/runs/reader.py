@@ -232,3 +232,21 @@ class RunReader:
 
     def poll_gpu(self) -> list[dict[str, Any]]:
         return self.gpu.poll()
+
+
+def sweep_name(config: dict[str, Any]) -> str | None:
+    """The sweep a run belongs to (config.json `sweep.name`), or None for a lone run."""
+    sweep = config.get("sweep")
+    name = sweep.get("name") if isinstance(sweep, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def runs_of_sweep(paths: Paths, name: str) -> list[RunSummary]:
+    """Every run of sweep `name`, in the order the sweep queued them (its point index)."""
+    runs = [r for r in list_runs(paths) if sweep_name(r.config) == name]
+    return sorted(runs, key=lambda r: (_sweep_index(r.config), r.run_id))
+
+
+def _sweep_index(config: dict[str, Any]) -> int:
+    index = config.get("sweep", {}).get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0

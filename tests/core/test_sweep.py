@@ -108,6 +108,13 @@ def test_a_2x2_sweep_queues_four_runs_under_one_name(tmp_path, capsys) -> None:
         listed = capsys.readouterr().out.splitlines()
         assert listed[0] == "sweep s22: 4 run(s), best eval loss first"
         assert sorted(line.split()[0] for line in listed[2:]) == sorted(order)
+        # The sweep compares as one group: only the two swept fields differ, in queue order.
+        assert cli_main(["runs", *where, "compare", "--sweep", "s22", "--json"]) == 0
+        cmp = json.loads(capsys.readouterr().out)
+        assert cmp["runs"] == order
+        assert sorted(cmp["differing"]) == ["lr", "max_source_len"]
+        assert cli_main(["runs", *where, "compare", "--sweep", "nope"]) == 2
+        assert "no runs of sweep 'nope'" in capsys.readouterr().err
     finally:
         assert hold is not None
         os.close(hold)

@@ -60,6 +60,7 @@ def test_every_field_round_trips_through_the_equivalent_command() -> None:
         max_source_len=384, max_target_len=48, pad_multiple_source=64, pad_multiple_target=16,
         bucket_chunk=50, bucket_by="source", log_steps=5, eval_steps=100, save_steps=200,
         eval_samples=500, save_total_limit=5, probe_size=4, quality_samples=32, best_by="chrf",
+        early_stop=3, early_stop_metric="chrf", early_stop_min_delta=0.5,
         seed=7, precision="bf16",
         compile="static", nan_patience=5, auto_oom=True, run_name="r", gpus=2, nnodes=2,
         node_rank=1, master_addr="10.0.0.2", master_port=29600, device="cuda", threads=4,

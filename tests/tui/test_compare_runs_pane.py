@@ -4,7 +4,7 @@ on shared charts with a table whose only config row is `lr`, the rows `runs comp
 from __future__ import annotations
 
 import asyncio
-import time
+import json
 from pathlib import Path
 
 import pytest
@@ -31,15 +31,14 @@ class NoGpu:
 
 
 @pytest.fixture
-def pair_paths(paths: Paths, lr_pair: list[Path], monkeypatch: pytest.MonkeyPatch) -> Paths:
+def pair_paths(paths: Paths, lr_pair: list[Path], monkeypatch: pytest.MonkeyPatch,
+               utc: None) -> Paths:
     """The two runs under fixed names, with a fixed clock; the second is the newer, listed first."""
     for i, (run_dir, name) in enumerate(zip(lr_pair, NAMES, strict=True)):
         copy_with_fixed_clock(run_dir, paths.checkpoints_dir / name, FIXED_T0 + 1000.0 * i)
     monkeypatch.setattr(NarouApp, "RUN_POLL_S", 0.1)
     monkeypatch.setattr(NarouApp, "gpu_sampler_factory", NoGpu)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
     return paths
 
 
@@ -114,3 +113,28 @@ def test_snapshot_comparison_view(pair_paths: Paths, snap_compare) -> None:  # t
         await _mark_both(app, pilot)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=ready)
+
+
+def test_shift_m_marks_a_whole_sweep(pair_paths: Paths) -> None:
+    """The two runs as the points of one sweep: M on either marks both, in sweep order."""
+    for index, name in enumerate(NAMES):
+        config = pair_paths.run(name) / "config.json"
+        data = json.loads(config.read_text(encoding="utf-8"))
+        data["sweep"] = {"name": "lr-grid", "index": index, "point": {"lr": data["train"]["lr"]}}
+        config.write_text(json.dumps(data), encoding="utf-8")
+
+    async def run() -> None:
+        app = NarouApp(pair_paths, LaunchOptions("train", NAMES[0], True))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            runs = screen.query_one(RunList)
+            await until(pilot, lambda: len(runs.runs) == 2, what="both runs listed")
+            runs.focus()
+            await pilot.press("M")
+            await until(pilot, lambda: screen.view == "compare", what="the compare view")
+            assert runs.marked == NAMES
+            view = screen.query_one(RunCompare)
+            await until(pilot, lambda: view.comparison is not None, what="the comparison")
+            assert [r.run_id for r in view.comparison.runs] == NAMES
+
+    asyncio.run(run())

@@ -162,6 +162,14 @@ async def _export(pilot: Pilot[None], screen: Any) -> None:
     screen.start_export("some-run", screen.app.paths.config_dir / "export")
 
 
+async def _compare(pilot: Pilot[None], screen: Any) -> None:
+    screen._compare_runs(["live", "other"])
+
+
+async def _queue_move(pilot: Pilot[None], screen: Any) -> None:
+    screen._queue_change("some-run", 1)
+
+
 @dataclass
 class Case:
     """One worker group: where it lives, what to break, how to start it, what proves recovery."""
@@ -243,6 +251,10 @@ CASES = [
          _keys("n", "f6")),
     Case("launch", "train", "core.training.launch:launch", OSError("injected: launch"),
          _keys("n", "ctrl+s")),
+    Case("run-compare", "train", "tui.screens.train:compare", ValueError("injected: compare"),
+         _compare),
+    Case("queue", "train", "core.training.queue.store:move", OSError("injected: queue"),
+         _queue_move, subject="some-run"),
 ]
 
 

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from core.runs.eta import format_duration
-from core.runs.reader import RunSummary
+from core.runs.reader import RunSummary, sweep_name
 
 STATE_STYLE = {
     "running": "bold green", "starting": "green", "stopping": "yellow", "finished": "cyan",
@@ -53,6 +53,8 @@ class RunList(DataTable[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space,m", "toggle_mark", "Mark", id="train.mark",
                 tooltip="Mark the highlighted run for comparison (two or more overlay)"),
+        Binding("M", "mark_sweep", "Mark sweep", id="train.mark_sweep", show=False,
+                tooltip="Mark every run of the highlighted run's sweep (compared as one group)"),
         Binding("o", "cycle_order", "Order", id="train.order",
                 tooltip="List the runs newest first, by best chrF, or by best eval loss"),
     ]
@@ -172,6 +174,22 @@ class RunList(DataTable[Any]):
             self.marked.remove(run_id)
         else:
             self.marked.append(run_id)
+        self._marks_changed()
+
+    def action_mark_sweep(self) -> None:
+        run_id = self.selected_run
+        run = next((r for r in self.runs if r.run_id == run_id), None)
+        name = sweep_name(run.config) if run is not None else None
+        if name is None:
+            self.notify(f"{run_id} is not part of a sweep (mark runs one by one with m)")
+            return
+        members = sorted((r for r in self.runs if sweep_name(r.config) == name),
+                         key=lambda r: (r.config["sweep"].get("index") or 0, r.run_id))
+        self.marked += [r.run_id for r in members if r.run_id not in self.marked]
+        self.notify(f"Marked the {len(members)} runs of sweep {name}")
+        self._marks_changed()
+
+    def _marks_changed(self) -> None:
         for r in self.runs:  # letters follow the marking order: later ones may move up
             cell = self._name_cell(r.run_id)
             self.update_cell(r.run_id, "run", cell)
