@@ -17,12 +17,13 @@ class QueueList(DataTable[Any]):
     """Queued runs, next to start first; keys move the highlighted run or drop it."""
 
     DEFAULT_CSS = "QueueList { height: auto; max-height: 8; }"
+    # Not in the footer: the section title names these keys, and the footer is the pane's.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("shift+up", "move(-1)", "Queue earlier", id="queue.earlier",
+        Binding("shift+up", "move(-1)", "Queue earlier", id="queue.earlier", show=False,
                 tooltip="Move the highlighted queued run one place earlier"),
-        Binding("shift+down", "move(1)", "Queue later", id="queue.later",
+        Binding("shift+down", "move(1)", "Queue later", id="queue.later", show=False,
                 tooltip="Move the highlighted queued run one place later"),
-        Binding("delete", "remove", "Unqueue", id="queue.remove",
+        Binding("delete", "remove", "Unqueue", id="queue.remove", show=False,
                 tooltip="Drop the highlighted run from the queue (kept, as stopped)"),
     ]
 
