@@ -148,34 +148,36 @@ def enqueue(paths: Paths, run_id: str) -> int:
         return len(reconcile(paths.checkpoints_dir))
 
 
-def move(paths: Paths, run_id: str, to: int) -> int:
-    """Put a queued run at 1-based position `to` (clamped to the queue); returns where it is."""
+@contextmanager
+def _editing(paths: Paths, run_id: str) -> Iterator[list[str]]:
+    """The queue's order under its lock, checked to hold `run_id`; the caller edits the list in
+    place and it is written back when the block ends without an error."""
     if not has_queue(paths.checkpoints_dir):
         raise QueueError(_not_queued(paths, run_id))
     with queue_lock(paths.checkpoints_dir):
         order = [q.run_id for q in reconcile(paths.checkpoints_dir)]
         if run_id not in order:
             raise QueueError(_not_queued(paths, run_id))
+        yield order
+        write_order(paths.checkpoints_dir, order)
+
+
+def move(paths: Paths, run_id: str, to: int) -> int:
+    """Put a queued run at 1-based position `to` (clamped to the queue); returns where it is."""
+    with _editing(paths, run_id) as order:
         if to < 1:
             raise QueueError(f"--to must be a position from 1 to {len(order)}, got {to}")
         order.remove(run_id)
         at = min(to, len(order) + 1)
         order.insert(at - 1, run_id)
-        write_order(paths.checkpoints_dir, order)
-        return at
+    return at
 
 
 def remove(paths: Paths, run_id: str) -> None:
     """Drop a queued run: it ends as stopped (kept on disk, never started by the queue)."""
-    if not has_queue(paths.checkpoints_dir):
-        raise QueueError(_not_queued(paths, run_id))
-    with queue_lock(paths.checkpoints_dir):
-        order = [q.run_id for q in reconcile(paths.checkpoints_dir)]
-        if run_id not in order:
-            raise QueueError(_not_queued(paths, run_id))
+    with _editing(paths, run_id) as order:
         end_queued(paths.run(run_id), RunState.STOPPED, "removed from the queue before it started")
         order.remove(run_id)
-        write_order(paths.checkpoints_dir, order)
 
 
 def _not_queued(paths: Paths, run_id: str) -> str:
