@@ -33,7 +33,8 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
     DEFAULT_CSS = """
     ExportDialog { align: center middle; }
     ExportDialog > Vertical {
-        width: 72; height: auto; padding: 1 2; border: thick $accent; background: $surface;
+        width: 72; max-width: 100%; height: auto; padding: 1 2; border: thick $accent;
+        background: $surface;
     }
     ExportDialog Checkbox { border: none; padding: 0 0; }
     ExportDialog #export-error { color: $error; height: auto; }
