@@ -23,6 +23,7 @@ import numpy as np
 
 from core.runs.config_diff import IGNORED_FIELDS, differing_fields, is_number
 from core.runs.history import RunHistory, read_history
+from core.runs.quality_lines import quality_value
 from core.runs.reader import RunSummary, read_config, read_status_checked
 from core.runs.rule import int_field, step_of
 from core.runs.schema import CONFIG_FILE, METRICS_FILE, STATUS_FILE
@@ -278,9 +279,9 @@ def best_quality(lines: Iterable[dict[str, Any]], key: str) -> tuple[float, int]
     """(highest value of quality[key], its step) over quality lines; None when there is none."""
     best: tuple[float, int] | None = None
     for q in lines:
-        v = q.get("quality", {}).get(key) if isinstance(q.get("quality"), dict) else None
-        if is_number(v) and math.isfinite(v) and (best is None or v > best[0]):
-            best = (float(v), step_of(q))
+        v = quality_value(q, key)
+        if v is not None and (best is None or v > best[0]):
+            best = (v, step_of(q))
     return best
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.runs.parse import GPU_FIELDS, TRAIN_FIELDS, GpuChunk, MetricChunk
+from core.runs.quality_lines import quality_value
 from core.runs.reader import RunReader
 from core.runs.rule import HistoryRule, float_field, is_resume_event, marked_kind, step_of
 from core.runs.series import Columns, MinMaxPyramid, ema
@@ -198,21 +199,16 @@ class RunHistory:
 
     def quality_series(self, key: str = "chrf") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(step, t, value) arrays of one title-quality figure (chrf, distinct_1, …)."""
-        return _series([(q.get("step"), q.get("t"), _figure(q.get("quality"), key))
+        return _series([(q.get("step"), q.get("t"), quality_value(q, key))
                         for q in self.qualities])
 
     def quality_baseline(self, key: str = "chrf") -> float | None:
         """The first-N-characters baseline of a quality figure (the latest one logged)."""
         for q in reversed(self.qualities):
-            value = _figure(q.get("baseline"), key)
+            value = quality_value(q, key, "baseline")
             if value is not None:
                 return value
         return None
-
-
-def _figure(figures: Any, key: str) -> float | None:
-    value = figures.get(key) if isinstance(figures, dict) else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _series(rows: list[tuple[Any, Any, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

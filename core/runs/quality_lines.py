@@ -14,9 +14,10 @@ from core.runs.schema import METRICS_FILE
 HIGHER_IS_BETTER = ("chrf", "bleu", "rouge_l", "distinct_1", "distinct_2")
 
 
-def quality_value(record: dict[str, Any], key: str) -> float | None:
-    """`record["quality"][key]` when the record is a quality line holding a finite number."""
-    table = record.get("quality")
+def quality_value(record: dict[str, Any], key: str, table_name: str = "quality") -> float | None:
+    """`record[table_name][key]` (the model's figures, or `"baseline"`'s) when the record is a
+    quality line holding a finite number there."""
+    table = record.get(table_name)
     if not isinstance(table, dict):
         return None
     value = table.get(key)
