@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -12,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
+from core.cli.app_request import LaunchOptions
 from core.failure_log import LOG_NAME, log_failure
 from core.paths import Paths
 from tui.commands import PaneCommands
@@ -28,20 +28,6 @@ if TYPE_CHECKING:
 # to a key-toggled overlay (an 80×24 SSH terminal); from WIDE_WIDTH charts and text get more.
 NORMAL_WIDTH = 100
 WIDE_WIDTH = 160
-
-
-@dataclass
-class LaunchOptions:
-    """How the app was opened: which pane first, and an optional run to attach to.
-
-    initial_pane: mode name to show first ("dataset", "tokenizer", "train", "generate").
-    attach_run: run id to open straight into (used by `narou-tui attach`).
-    readonly: hide actions that change runs (stop/resume/launch).
-    """
-
-    initial_pane: str = "dataset"
-    attach_run: str | None = None
-    readonly: bool = False
 
 
 class NarouApp(App[None]):
@@ -264,5 +250,6 @@ def _lazy_screen(spec: str):  # type: ignore[no-untyped-def]
 
 
 def run_app(paths: Paths, options: LaunchOptions | None = None) -> int:
+    """Run the workbench until the user quits (the `AppOpener` that `tui.entry` passes the CLI)."""
     NarouApp(paths, options).run()
     return 0

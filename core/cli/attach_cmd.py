@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cli.app_request import LaunchOptions
 from core.cli.errors import CliError
 from core.paths import PathError, Paths
 from core.runs.reader import list_runs
@@ -24,7 +25,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_attach)
 
 
-def run_attach(args: argparse.Namespace, paths: Paths) -> int:
+def run_attach(args: argparse.Namespace, paths: Paths) -> LaunchOptions:
+    """Check the run exists, then ask for the workbench on its live view."""
     try:
         run_dir = paths.run(args.run)
     except PathError as exc:
@@ -33,7 +35,4 @@ def run_attach(args: argparse.Namespace, paths: Paths) -> int:
         known = [r.run_id for r in list_runs(paths)[:10]]
         hint = f" Runs: {', '.join(known)}" if known else " There are no runs yet."
         raise CliError(f"no run {args.run!r} in {paths.checkpoints_dir}.{hint}")
-    from tui.app import LaunchOptions, run_app  # late: the CLI must not pay for Textual
-
-    return run_app(paths, LaunchOptions(initial_pane="train", attach_run=args.run,
-                                        readonly=bool(args.readonly)))
+    return LaunchOptions(initial_pane="train", attach_run=args.run, readonly=bool(args.readonly))

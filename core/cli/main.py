@@ -1,4 +1,4 @@
-"""Entry point of `narou-tui`: global options, subcommand dispatch, and the bare TUI launch."""
+"""The `narou-tui` command line: global options, subcommand dispatch, one-line failures."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from core.cli.app_request import AppOpener, LaunchOptions
 from core.cli.errors import (
     EXIT_INTERNAL,
     EXIT_KNOWN,
@@ -89,8 +90,19 @@ def _check_folders(paths: Paths) -> None:
             raise CliError(f"{flag} {folder} is a file, not a folder")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. Every failure ends here as one line on stderr and a non-zero code."""
+def _open_workbench(open_app: AppOpener | None, paths: Paths, options: LaunchOptions) -> int:
+    if open_app is None:
+        raise CliError("this entry point has no terminal UI; open the workbench with `narou-tui` "
+                       "(or `python -m tui`)")
+    return open_app(paths, options)
+
+
+def main(argv: Sequence[str] | None = None, open_app: AppOpener | None = None) -> int:
+    """Run one command. Every failure ends here as one line on stderr and a non-zero code.
+
+    open_app opens the workbench: no subcommand, or a command such as `attach` that returns
+    LaunchOptions, asks for it. The installed `narou-tui` (`tui.entry`) passes the Textual app's.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     paths: Paths | None = None
@@ -99,11 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "datasets_dir", None), getattr(args, "checkpoints_dir", None)
         )
         _check_folders(paths)
-        if args.command is None:
-            from tui.app import run_app  # imported late: the CLI must not pay for Textual
-
-            return run_app(paths)
-        return int(args.func(args, paths) or 0)
+        outcome = LaunchOptions() if args.command is None else args.func(args, paths)
+        if isinstance(outcome, LaunchOptions):
+            return _open_workbench(open_app, paths, outcome)
+        return int(outcome or 0)
     except CliError as exc:
         print(f"narou-tui: {one_line(str(exc))}", file=sys.stderr)
         return exc.code
