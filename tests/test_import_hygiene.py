@@ -145,3 +145,23 @@ def _all_imports(package: str) -> set[str]:
     files = sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
     return set().union(*(_imports_of(p) for p in files))
 
+
+
+def _private_imports(path: Path) -> list[tuple[str, str]]:
+    """(module, name) of every `from module import _name` in `path`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(node.module or "", a.name) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 0
+            for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+
+
+def test_packages_use_only_each_others_public_names() -> None:
+    crossing = []
+    for top in ("core", "tui"):
+        for path in sorted((REPO_ROOT / top).rglob("*.py")):
+            mod = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+            crossing += [f"{mod} imports {name} from {source}"
+                         for source, name in _private_imports(path)
+                         if source.split(".")[0] in ("core", "tui")
+                         and _package_of(source) != _package_of(mod)]
+    assert crossing == []

@@ -62,7 +62,7 @@ def run_export(args: argparse.Namespace, paths: Paths) -> int:
         result = export_checkpoint(paths, args.checkpoint, args.out, force=args.force,
                                    model_ref=args.push_to_hub, progress=progress)
     except ExportError as exc:
-        raise CliError(str(exc), EXIT_KNOWN) from exc
+        raise CliError(str(exc), exc.exit_code) from exc
     if result.note:
         print(f"narou-tui: warning: {result.note}", file=sys.stderr)
     url = None

@@ -113,7 +113,7 @@ def _load(service: Any, spec: str, quiet: bool) -> Any:
         info = _resolve(service.paths, spec)
         return service.load(info, _progress(quiet))
     except CheckpointError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(str(exc), exc.exit_code) from exc
 
 
 def _resolve(paths: Paths, spec: str) -> Any:
@@ -233,13 +233,15 @@ def run_eval_cmd(args: argparse.Namespace, paths: Paths) -> int:
     try:
         checkpoint = _resolve(paths, args.checkpoint).spec
     except CheckpointError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(str(exc), exc.exit_code) from exc
     config = EvalConfig(checkpoint=checkpoint, split=args.split, dataset=args.dataset,
                         limit=args.limit, references=args.references, options=options,
                         batch_size=args.batch_size)
     try:
         report = run_eval(paths, config, _service(paths, args.device), _progress(args.json))
-    except (CheckpointError, EvalDataError) as exc:
+    except CheckpointError as exc:
+        raise CliError(str(exc), exc.exit_code) from exc
+    except EvalDataError as exc:
         raise CliError(str(exc)) from exc
     data = report.to_json()
     if args.json:

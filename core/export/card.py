@@ -38,7 +38,8 @@ class CardFacts:
     base_model: hub id or folder of the BERT both halves started from; None for scratch.
     scratch: the scratch preset name and its sizes when trained from random weights.
     dataset: name, rows per split, fingerprint (from the run's frozen config.json).
-    train: the run's training settings (see TRAIN_FIELDS).
+    train: the run's training settings (see TRAIN_FIELDS); epochs left out when max_steps
+        decided the length.
     tokenizer: dictionary, its version, vocabulary size.
     eval_reports: `narou-tui eval` reports of this checkpoint, newest first.
     quality / quality_baseline: the latest live title-quality figures at or before the step,
@@ -113,11 +114,14 @@ def gather_facts(info: CheckpointInfo, parameters: int, tokenizer: dict[str, Any
         dataset = {"name": train["dataset"]}
     quality, baseline = _quality_lines(run_dir, info.step)
     versions = config.get("versions") if isinstance(config.get("versions"), dict) else {}
+    settings = {k: train[k] for k in TRAIN_FIELDS if train.get(k) is not None}
+    if "max_steps" in settings:  # max_steps decided the length: an epochs figure would mislead
+        settings.pop("epochs", None)
     return CardFacts(
         spec=info.spec, step=info.step, eval_loss=info.eval_loss, parameters=parameters,
         base_model=str(base) if base else None, scratch=scratch,
         dataset={k: dataset.get(k) for k in ("name", "counts", "fingerprint") if dataset.get(k)},
-        train={k: train[k] for k in TRAIN_FIELDS if train.get(k) is not None},
+        train=settings,
         tokenizer=tokenizer, versions={str(k): str(v) for k, v in versions.items()},
         decoding=decoding, eval_reports=_eval_reports(run_dir, info.spec), quality=quality,
         quality_baseline=baseline,

@@ -161,7 +161,7 @@ def export_checkpoint(paths: Paths, spec: str, out: Path, *, force: bool = False
     try:
         info = resolve_checkpoint(paths, spec)
     except CheckpointError as exc:
-        raise ExportError(str(exc)) from exc
+        raise ExportError(str(exc), exc.exit_code) from exc
     check_export_dir(out, paths.checkpoints_dir, force)
     report(f"loading {info.spec}")
     model, tokenizer, tok_info = _load(info)

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.paths import PathError, Paths
+from core.runs.history import read_history
+from core.runs.quality_lines import quality_value
 from core.runs.reader import (
     complete_checkpoints,
     incomplete_checkpoints,
     list_runs,
+    read_config,
     read_status,
 )
-from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER, METRICS_FILE
+from core.runs.rule import float_field, step_of
+from core.runs.schema import CHECKPOINT_PREFIX, COMPLETE_MARKER
 
 WEIGHTS_FILE = "model.safetensors"
 TRAINER_STATE = "trainer_state.json"
 
 
+# Exit codes the command line gives these errors (its rule: 2 bad argument, 1 unusable data).
+NAMES_NOTHING = 2
+CANNOT_BE_USED = 1
+
+
 class CheckpointError(ValueError):
-    """A checkpoint spec that names nothing loadable; the message says what exists."""
+    """A checkpoint spec that names nothing loadable; the message says what exists.
+
+    exit_code: NAMES_NOTHING when no run or checkpoint has that name (a bad argument),
+    CANNOT_BE_USED when it exists but is incomplete, damaged or not saved yet.
+    """
+
+    def __init__(self, message: str, exit_code: int = CANNOT_BE_USED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,7 @@ class CheckpointInfo:
     size_bytes: int
     # Set when a damaged checkpoint was passed over to reach this one: what the user is told.
     note: str | None = None
+    chrf: float | None = None  # title-quality chrF measured at this step, if any
 
     @property
     def spec(self) -> str:
@@ -60,6 +79,7 @@ class RunCheckpoints:
     state: str
     checkpoints: tuple[CheckpointInfo, ...]
     best: str | None
+    best_by: str = "eval_loss"  # what the run ranks its checkpoints by ("eval_loss" or "chrf")
 
     @property
     def complete(self) -> tuple[CheckpointInfo, ...]:
@@ -71,24 +91,13 @@ def _step_of(folder: Path) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _eval_losses_from_metrics(run_dir: Path) -> dict[int, float]:
-    # metrics.jsonl eval lines are the run's own record; a torn last line is skipped.
-    out: dict[int, float] = {}
-    try:
-        with open(run_dir / METRICS_FILE, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict) and "eval_loss" in rec and "step" in rec:
-                    try:
-                        out[int(rec["step"])] = float(rec["eval_loss"])
-                    except (TypeError, ValueError):
-                        continue
-    except OSError:
-        pass
-    return out
+def _evaluations(run_dir: Path) -> tuple[dict[int, float], dict[int, float]]:
+    """(eval loss, chrF) by step, from the metrics lines the run-directory rule keeps: an
+    evaluation a resume superseded is not this run's any more."""
+    history = read_history(run_dir)
+    losses = {step_of(e): v for e in history.evals if math.isfinite(v := float_field(e.get("eval_loss")))}
+    chrf = {step_of(q): v for q in history.qualities if (v := quality_value(q, "chrf")) is not None}
+    return losses, chrf
 
 
 def _eval_loss_from_state(folder: Path, step: int) -> float | None:
@@ -120,7 +129,7 @@ def _folder_size(folder: Path) -> int:
 def describe_run(run_dir: Path) -> RunCheckpoints:
     """Every checkpoint of one run (complete and incomplete), newest step first."""
     status = read_status(run_dir)
-    metric_losses = _eval_losses_from_metrics(run_dir)
+    metric_losses, chrf_by_step = _evaluations(run_dir)
     infos = []
     folders = [(p, True) for p in complete_checkpoints(run_dir)]
     folders += [(p, False) for p in incomplete_checkpoints(run_dir)]
@@ -137,7 +146,7 @@ def describe_run(run_dir: Path) -> RunCheckpoints:
         if loss is None:
             loss = _eval_loss_from_state(folder, step)
         infos.append(CheckpointInfo(run_dir.name, folder.name, folder, step, complete, loss,
-                                    saved_at, _folder_size(folder)))
+                                    saved_at, _folder_size(folder), chrf=chrf_by_step.get(step)))
     infos.sort(key=lambda c: c.step, reverse=True)
     return RunCheckpoints(
         run_id=run_dir.name,
@@ -145,6 +154,7 @@ def describe_run(run_dir: Path) -> RunCheckpoints:
         state=status.state if status else "unknown",
         checkpoints=tuple(infos),
         best=status.best_checkpoint if status else None,
+        best_by=_best_by(run_dir),
     )
 
 
@@ -153,14 +163,25 @@ def list_checkpoints(paths: Paths) -> list[RunCheckpoints]:
     return [describe_run(r.path) for r in list_runs(paths)]
 
 
+def _best_by(run_dir: Path) -> str:
+    train = read_config(run_dir).get("train")
+    best_by = train.get("best_by") if isinstance(train, dict) else None
+    return best_by if best_by in ("eval_loss", "chrf") else "eval_loss"
+
+
 def best_checkpoint(run: RunCheckpoints) -> CheckpointInfo | None:
-    """The run's recorded best, else the lowest eval loss, else the newest complete one."""
+    """The run's recorded best; else the best by the run's own `best_by` measure among the
+    complete checkpoints (lowest eval loss, or highest chrF); else the newest complete one."""
     complete = run.complete
     if not complete:
         return None
     by_name = {c.name: c for c in complete}
     if run.best and run.best in by_name:
         return by_name[run.best]
+    if run.best_by == "chrf":
+        with_chrf = [c for c in complete if c.chrf is not None]
+        if with_chrf:  # a tie keeps the earlier checkpoint, as the job itself decides
+            return max(with_chrf, key=lambda c: (c.chrf, -c.step))
     with_loss = [c for c in complete if c.eval_loss is not None]
     if with_loss:
         return min(with_loss, key=lambda c: (c.eval_loss, -c.step))
@@ -241,11 +262,11 @@ def resolve_checkpoint(paths: Paths, spec: str) -> CheckpointInfo:
     try:
         run_dir = paths.run(run_id)
     except PathError as exc:
-        raise CheckpointError(str(exc)) from exc
+        raise CheckpointError(str(exc), NAMES_NOTHING) from exc
     if not run_dir.is_dir():
         known = [r.run_id for r in list_runs(paths)]
         hint = f"; runs: {', '.join(known)}" if known else f"; no runs in {paths.checkpoints_dir}"
-        raise CheckpointError(f"no run {run_id!r}{hint}")
+        raise CheckpointError(f"no run {run_id!r}{hint}", NAMES_NOTHING)
     run = describe_run(run_dir)
     if not ck_name:
         best = best_checkpoint(run)
@@ -266,4 +287,5 @@ def resolve_checkpoint(paths: Paths, spec: str) -> CheckpointInfo:
                 raise CheckpointError(f"{spec} cannot be loaded: {problem}{hint}")
             return c
     names = ", ".join(c.name for c in run.complete) or "none"
-    raise CheckpointError(f"no checkpoint {ck_name!r} in run {run_id!r}; complete: {names}")
+    raise CheckpointError(f"no checkpoint {ck_name!r} in run {run_id!r}; complete: {names}",
+                          NAMES_NOTHING)

@@ -322,6 +322,9 @@ def stop_run(paths: Paths, run_id: str, wait: bool = False, timeout: float = 120
     written = status.extra.get("written_state")
     if written is not None and "died_because" in status.extra:
         raise LaunchError(f"run {run_id} says {written!r} but {status.extra['died_because']}; nothing was signalled")
+    if status.state == RunState.QUEUED:
+        raise LaunchError(f"run {run_id} is queued, not running; take it off the queue with "
+                          f"`narou-tui queue remove {run_id}`")
     if not RunState(status.state).live or status.pid is None:
         raise LaunchError(f"run {run_id} is not running (state {status.state})")
     _signal_job(run_id, run_dir, status, signal.SIGTERM)

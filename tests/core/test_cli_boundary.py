@@ -263,3 +263,26 @@ def test_a_moved_run_resumes_from_the_current_datasets_folder(paths: Paths, stop
     assert out.strip().splitlines()[-1] == stopped_run
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "finished" and status["step"] == 150
+
+
+@pytest.mark.parametrize("command", [["generate", "あらすじ"], ["eval"], ["export"]])
+def test_checkpoint_commands_share_exit_codes(paths: Paths, command: list[str]) -> None:
+    # The README's rule: 2 for a name that matches nothing, 1 for a checkpoint that exists
+    # but cannot be used. generate/eval take --checkpoint; export takes it as its argument.
+    (paths.checkpoints_dir / "r" / "checkpoint-5").mkdir(parents=True)  # never marked complete
+    write_status(paths.checkpoints_dir / "r", {"state": "crashed", "step": 5})
+
+    def argv(spec: str) -> list[str]:
+        if command[0] == "export":
+            return ["export", spec, "--out", str(paths.config_dir / "out")]
+        return [command[0], "--checkpoint", spec, *command[1:]]
+
+    code, _out, err = run_cli(argv("nope"))
+    assert (code, _one_line(err)) == (2, "narou-tui: no run 'nope'; runs: r")
+    code, _out, err = run_cli(argv("r/checkpoint-9"))
+    assert (code, _one_line(err)) == (2, "narou-tui: no checkpoint 'checkpoint-9' in run 'r'; "
+                                         "complete: none")
+    code, _out, err = run_cli(argv("r/checkpoint-5"))
+    assert code == 1
+    assert _one_line(err).startswith("narou-tui: r/checkpoint-5 is incomplete")
+    assert not (paths.config_dir / "out").exists()

@@ -142,6 +142,9 @@ def test_card_front_matter_and_facts(exported: tuple[Paths, Path]) -> None:
     assert run_config["dataset"]["fingerprint"] in body
     assert "train 44, validation 2, test 2" in body
     assert "| lr | 0.005 |" in body
+    # The tiny run's length was set by max_steps, so the card shows no epochs figure.
+    assert f"| max_steps | {run_config['train']['max_steps']} |" in body
+    assert "| epochs |" not in body
     assert "pip install transformers torch fugashi unidic-lite" in body
     # The eval report's figures sit beside its baselines, as `narou-tui eval` computed them.
     report = json.loads(next((paths.checkpoints_dir / "tiny-run" / "eval").glob("*.json")).read_text())

@@ -68,6 +68,12 @@ def test_order_move_remove_and_a_lost_queue_file_rebuilt(paths: Paths, capsys) -
     # The CLI says the same in one line.
     assert cli_main(["queue", "move", "zzz", "--to", "1"]) == 2
     assert "no run 'zzz'" in capsys.readouterr().err
+    # `stop` on a run that has not started yet points at the command that drops it.
+    assert cli_main(["stop", "b"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "narou-tui: run b is queued, not running; take it off the queue with "
+        "`narou-tui queue remove b`")
+    assert _order(paths) == ["b", "c"]
 
 
 _HOLDER = """
