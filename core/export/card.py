@@ -10,7 +10,6 @@ from typing import Any
 from core.export.snippet import usage_snippet
 from core.generation.checkpoints import CheckpointInfo
 from core.runs.reader import read_config
-from core.runs.schema import METRICS_FILE
 
 # The training settings a reader of the card needs (local paths left out: the card is shared).
 TRAIN_FIELDS: tuple[str, ...] = (
@@ -77,23 +76,20 @@ def _eval_reports(run_dir: Path, spec: str) -> list[dict[str, Any]]:
 
 
 def _quality_lines(run_dir: Path, step: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(latest `quality` figures at or before `step`, the run's baseline) from metrics.jsonl."""
-    from core.jsonl import JsonlError, read_objects
+    """(latest `quality` figures at or before `step`, the run's baseline) from the quality lines
+    the run-directory rule keeps (a resume's superseded ones left out)."""
+    from core.runs.history import read_history
+    from core.runs.rule import step_of
 
-    try:
-        lines = read_objects(run_dir / METRICS_FILE)
-    except JsonlError:
-        return None, None
     latest: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
-    for _, rec in lines.objects:
+    for rec in read_history(run_dir).qualities:
         if not isinstance(rec.get("quality"), dict):
             continue
         if baseline is None and isinstance(rec.get("baseline"), dict):
             baseline = rec["baseline"]
-        rec_step = rec.get("step")
-        if isinstance(rec_step, int) and rec_step <= step:
-            latest = {**rec["quality"], "step": rec_step, "samples": rec.get("quality_samples")}
+        if 0 <= step_of(rec) <= step:
+            latest = {**rec["quality"], "step": step_of(rec), "samples": rec.get("quality_samples")}
     return latest, baseline
 
 

@@ -1,4 +1,4 @@
-"""Which checkpoint a run offers when none is named: its recorded best, else its own measure."""
+"""What a run says of its checkpoints: the one offered when none is named, and their figures."""
 
 from __future__ import annotations
 
@@ -42,3 +42,12 @@ def test_a_superseded_evaluation_is_not_the_checkpoints_figure(tmp_path: Path) -
     # The resume from 400 replaced everything segment 0 wrote after it.
     assert (info["checkpoint-600"].eval_loss, info["checkpoint-600"].chrf) == (None, None)
     assert not info["checkpoint-600"].complete
+
+
+def test_the_model_card_quotes_no_superseded_quality(tmp_path: Path) -> None:
+    from core.export.card import gather_facts
+
+    info = {c.name: c for c in describe_run(_run(tmp_path, "chrf")).checkpoints}
+    facts = gather_facts(info["checkpoint-600"], parameters=1, tokenizer={}, decoding={})
+    assert facts.quality is not None
+    assert (facts.quality["step"], facts.quality["chrf"]) == (400, 30.0)
