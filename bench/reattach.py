@@ -250,10 +250,6 @@ def main() -> None:
     ap.add_argument("--refreshes", type=int, default=10)
     ap.add_argument("--baseline-runs", type=int, default=2)
     ap.add_argument("--keep", type=Path, default=None, help="write the run here and keep it")
-    ap.add_argument("--stop-gpu-echo", action="store_true",
-                    help="stop GpuSampled bubbling from the Train screen back to the App (which "
-                         "re-forwards it: an endless loop that keeps the UI thread busy); a "
-                         "stand-in until tui/screens/train.py stops the message itself")
     ap.add_argument("--watch-cost", type=float, default=30.0, metavar="S",
                     help="seconds in each watching-cost window (0: skip that part)")
     ap.add_argument("--only-watch-cost", action="store_true",
@@ -275,16 +271,6 @@ def main() -> None:
         print(f"  same, one new metrics line/second: {res['watch_1line_s_core_pct']:.2f}% of one core")
         print(json.dumps({k: round(v, 4) for k, v in res.items()}))
         return
-    if args.stop_gpu_echo:
-        from tui.screens.train import TrainScreen
-
-        shown = TrainScreen.on_gpu_sampled
-
-        def on_gpu_sampled(self: TrainScreen, message: object) -> None:
-            message.stop()  # type: ignore[attr-defined]
-            shown(self, message)  # type: ignore[arg-type]
-
-        TrainScreen.on_gpu_sampled = on_gpu_sampled  # type: ignore[method-assign]
     root = args.keep or Path(tempfile.mkdtemp(prefix="narou-reattach-"))
     try:
         fr, write_s = write_run(root, args.lines)
@@ -313,7 +299,6 @@ def main() -> None:
         res["parse_only_s"] = parse_only_s
         res["write_s"] = write_s
         res["refresh_speedup"] = res["baseline_refresh_ms"] / res["refresh_ms"]
-        res["stop_gpu_echo"] = float(args.stop_gpu_echo)
         if args.watch_cost > 0:
             res.update(watch_cost(args.watch_cost))
         rows = [
