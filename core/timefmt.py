@@ -7,6 +7,8 @@ from typing import Literal
 
 DurationStyle = Literal["clock", "compact", "hours"]
 MISSING = "—"
+# The "hours" style: (seconds per unit, format), largest first; seconds below a minute stay seconds.
+HOURS_UNITS: tuple[tuple[int, str], ...] = ((3600, "{:.2f} h"), (60, "{:.1f} min"), (1, "{:.0f} s"))
 
 
 def format_duration(seconds: float | None, style: DurationStyle = "clock") -> str:
@@ -21,18 +23,15 @@ def format_duration(seconds: float | None, style: DurationStyle = "clock") -> st
     if seconds is None or not math.isfinite(seconds) or (style == "clock" and seconds < 0):
         return "?" if style == "compact" else MISSING
     if style == "hours":
-        if seconds >= 3600:
-            return f"{seconds / 3600:.2f} h"
-        if seconds >= 60:
-            return f"{seconds / 60:.1f} min"
-        return f"{seconds:.0f} s"
+        size, text = next(u for u in HOURS_UNITS if seconds >= u[0] or u[0] == 1)
+        return text.format(seconds / size)
     s = int(round(seconds))
     if style == "compact":
-        if s >= 3600:
-            return f"{s // 3600}h{s % 3600 // 60:02d}m"
-        if s >= 60:
-            return f"{s // 60}m{s % 60:02d}s"
-        return f"{s}s"
+        if s < 60:
+            return f"{s}s"
+        # '2h15m' or '3m04s': the larger unit, then the next one down to two digits.
+        size, big, small = (3600, "h", "m") if s >= 3600 else (60, "m", "s")
+        return f"{s // size}{big}{s % size // (size // 60):02d}{small}"
     d, s = divmod(s, 86400)
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
