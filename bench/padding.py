@@ -29,7 +29,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import tempfile  # noqa: E402
 from typing import Any  # noqa: E402
@@ -75,12 +74,9 @@ def efficiency(src: np.ndarray, tgt: np.ndarray, rule: dict[str, Any], epochs: i
 
 
 def synthetic_lengths(n: int) -> tuple[np.ndarray, np.ndarray]:
-    spec = importlib.util.spec_from_file_location("train_throughput_bench", _HERE / "train_throughput.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    data = mod.synthetic_pairs(n, 32768, seed=0)
+    from bench.throughput.workload import synthetic_pairs
+
+    data = synthetic_pairs(n, 32768, seed=0)
     return data.source.lengths(), data.target.lengths()
 
 

@@ -45,7 +45,7 @@ def wake(paths: Paths) -> str | None:
 
 
 def cmd_queue(args: argparse.Namespace, paths: Paths) -> int:
-    from core.runs.eta import format_duration
+    from core.timefmt import format_duration
     from core.training.queue.estimate import queue_rows
 
     note = wake(paths)

@@ -29,7 +29,8 @@ def register_runs_extras(runs: argparse.ArgumentParser, common: argparse.Argumen
 
 def cmd_compare(args: argparse.Namespace, paths: Paths) -> int:
     from core.cli.train_cmd import _run_dir
-    from core.runs.compare import compare_dirs, table_text
+    from core.runs.compare import compare_dirs
+    from core.runs.compare_text import table_text
     from core.runs.reader import runs_of_sweep
 
     names = list(args.runs)
@@ -60,8 +61,10 @@ def cmd_compare(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, paths: Paths) -> int:
-    from core.runs.compare import MISSING, format_hours, rank_runs, value_at
+    from core.runs.compare import rank_runs
+    from core.runs.compare_text import figure_text, value_at
     from core.runs.reader import list_runs
+    from core.timefmt import format_duration
 
     runs = list_runs(paths)
     order, scores = rank_runs(runs, args.sort)
@@ -78,9 +81,9 @@ def cmd_leaderboard(args: argparse.Namespace, paths: Paths) -> int:
     for rank, s in enumerate(ranked, 1):
         ev = value_at(s.best_eval_loss, s.best_eval_step, "{:.4f}")
         ch = value_at(s.best_chrf, s.best_chrf_step, "{:.1f}")
-        sps = f"{s.samples_per_s:,.1f}" if s.samples_per_s is not None else MISSING
+        sps = figure_text(s.samples_per_s, "{:,.1f}")
         print(f"{rank:>3} {s.run_id:32} {s.state:9} {s.step:>8,} {ev:>16} {ch:>14} {sps:>10} "
-              f"{format_hours(s.wall_s):>9}")
+              f"{format_duration(s.wall_s, 'hours'):>9}")
     for r in runs:
         if r.problem:
             print(f"{'':>3} {r.run_id:32} unreadable: {r.problem}")

@@ -97,6 +97,7 @@ def cmd_sweep(args: argparse.Namespace, paths: Paths) -> int:
 def sweep_rows(paths: Paths, name: str, sort: str) -> list[dict[str, Any]]:
     """The runs of sweep `name`, best first by `sort` (eval_loss ascending, chrf descending);
     runs without that figure last, in queue order."""
+    from core.runs.history import read_history
     from core.runs.quality_lines import best_quality
     from core.runs.reader import runs_of_sweep
 
@@ -104,9 +105,10 @@ def sweep_rows(paths: Paths, name: str, sort: str) -> list[dict[str, Any]]:
     for r in runs_of_sweep(paths, name):
         sweep = r.config["sweep"]
         st = r.status
+        chrf = best_quality(read_history(r.path).qualities, "chrf")
         rows.append({"id": r.run_id, "state": r.state, "index": sweep.get("index"),
                      "point": sweep.get("point") or {}, "best_eval_loss": st.best_eval_loss if st else None,
-                     "best_chrf": best_quality(r.path, "chrf"), "step": st.step if st else 0,
+                     "best_chrf": chrf[0] if chrf else None, "step": st.step if st else 0,
                      "exit_reason": st.exit_reason if st else None})
     key = "best_eval_loss" if sort == "eval_loss" else "best_chrf"
     sign = 1 if sort == "eval_loss" else -1

@@ -209,8 +209,8 @@ def _row(summary: Any, paths: Paths) -> dict[str, Any]:
 
 def cmd_runs(args: argparse.Namespace, paths: Paths) -> int:
     from core.cli.queue_cmd import wake
-    from core.runs.eta import format_duration
     from core.runs.reader import list_runs
+    from core.timefmt import format_duration
 
     wake(paths)
     if args.sweep:
@@ -296,11 +296,11 @@ def cmd_resume(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
-    from core.runs.eta import format_duration
     from core.runs.history import read_history
     from core.runs.progress import read_progress
     from core.runs.reader import complete_checkpoints, incomplete_checkpoints
     from core.runs.rule import ignored_lines
+    from core.timefmt import format_duration
 
     run_dir = _run_dir(paths, args.run)
     st = _readable_status(run_dir, args.run)

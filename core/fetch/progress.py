@@ -7,17 +7,7 @@ from typing import TextIO
 
 from core.fetch.client import AttemptLog
 from core.fetch.harvester import RUNNING, Progress
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
+from core.timefmt import format_duration
 
 
 def format_progress(p: Progress) -> str:
@@ -28,7 +18,7 @@ def format_progress(p: Progress) -> str:
         f"req {p.requests:,} ({p.request_rate:.2f}/s)",
         f"{p.rate:.1f} rec/s",
         f"{p.bytes / 2**20:.1f} MiB",
-        f"ETA {format_duration(p.eta_s)}" if p.status == RUNNING else p.status,
+        f"ETA {format_duration(p.eta_s, 'compact')}" if p.status == RUNNING else p.status,
     ]
     if p.retries:
         parts.append(f"{p.retries} retries")

@@ -79,13 +79,3 @@ def config_int(config: dict[str, Any], keys: tuple[str, ...]) -> int | None:
                 return v
     return None
 
-
-def format_duration(seconds: float | None) -> str:
-    """'2d 03:04:05', '03:04:05' or '—'."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "—"
-    s = int(round(seconds))
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return f"{d}d {h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-from core.runs.schema import METRICS_FILE
+from core.runs.rule import step_of
 
 # Figures where higher is better; for the others (copy_rate, mean_len) "best" means nothing.
 HIGHER_IS_BETTER = ("chrf", "bleu", "rouge_l", "distinct_1", "distinct_2")
@@ -26,22 +25,12 @@ def quality_value(record: dict[str, Any], key: str, table_name: str = "quality")
     return float(value)
 
 
-def best_quality(run_dir: Path, key: str = "chrf") -> float | None:
-    """The highest `key` over a run's quality lines (None: no such line yet). Reads only the
-    lines that mention "quality", so a long run's train lines cost a substring test each."""
-    best = None
-    try:
-        with open(Path(run_dir) / METRICS_FILE, "rb") as fh:
-            for raw in fh:
-                if b'"quality"' not in raw:
-                    continue
-                try:
-                    record = json.loads(raw)
-                except ValueError:  # a torn or damaged line
-                    continue
-                value = quality_value(record, key) if isinstance(record, dict) else None
-                if value is not None and (best is None or value > best):
-                    best = value
-    except OSError:
-        return None
+def best_quality(lines: Iterable[dict[str, Any]], key: str = "chrf") -> tuple[float, int] | None:
+    """(highest `key`, its step) over quality lines, None when none holds it. Give it the lines
+    a history kept (`RunHistory.qualities`): a resume's superseded lines must not count."""
+    best: tuple[float, int] | None = None
+    for q in lines:
+        v = quality_value(q, key)
+        if v is not None and (best is None or v > best[0]):
+            best = (v, step_of(q))
     return best

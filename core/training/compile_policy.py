@@ -1,12 +1,17 @@
-"""torch.compile for the training step: which wrapper a mode gets, and what counts as a compile failure."""
+"""torch.compile for the training step: which wrapper a mode gets, what counts as a compile
+failure, and what the loop records when the first step has compiled or failed to."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from core.training.config import TrainConfig
 from core.training.faults import COMPILE_BACKEND_ENV
+
+if TYPE_CHECKING:
+    from core.training.loop import Loop
 
 
 def compile_model(model: Any, mode: str, cfg: TrainConfig) -> Any:
@@ -69,3 +74,25 @@ def failure_reason(exc: BaseException, mode: str) -> str:
     lines = [ln for ln in str(cause).strip().splitlines() if ln.strip()]
     return (f"torch.compile ({mode}) failed, training goes on eagerly: "
             f"{type(cause).__name__}: {lines[0] if lines else ''}")[:500]
+
+
+def fall_back_to_eager(loop: Loop, exc: BaseException) -> None:
+    """Drop the compiled model for the eager one; the step is then replayed from scratch."""
+    reason = failure_reason(exc, loop.compile_mode)
+    print(f"warning: {reason}", flush=True)
+    loop._event("compile_failed", reason=reason, mode=loop.compile_mode)
+    loop.model = loop.ddp_model
+    loop.compile_mode = "off"
+    loop.compile_t0 = None
+    # Half-accumulated gradients of the failed attempt must not count twice.
+    loop.optimizer.zero_grad(set_to_none=True)
+    loop._status(write=True, compiled=False, compile="off")
+
+
+def record_compile_time(loop: Loop) -> None:
+    """Record what the first (compiling) step cost, once the GPU has really finished it."""
+    if loop.device.type == "cuda":
+        loop.torch.cuda.synchronize(loop.device)
+    seconds = time.time() - (loop.compile_t0 or time.time())
+    loop.compile_t0 = None
+    loop._event("compiled", mode=loop.compile_mode, seconds=round(seconds, 1))

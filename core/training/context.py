@@ -9,6 +9,7 @@ from typing import Any
 from core.training.batching import PairData
 from core.training.checkpoint import TrainerState
 from core.training.config import TrainConfig
+from core.training.dist import Dist
 
 
 class StopTraining(Exception):
@@ -28,36 +29,6 @@ class OomRelaunch(Exception):
         super().__init__(reason)
         self.batch_size = batch_size
         self.grad_accum = grad_accum
-
-
-@dataclass
-class Dist:
-    """Process-group facts (a single process is rank 0 of world 1)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        """Wait for every rank (a no-op alone)."""
-        if self.world > 1:
-            import torch.distributed
-
-            torch.distributed.barrier()
-
-    def any_rank(self, flag: bool, device: Any) -> bool:
-        """True when `flag` is true on at least one rank (one all-reduce across the job)."""
-        if self.world == 1:
-            return flag
-        import torch
-
-        t = torch.tensor([1 if flag else 0], device=device)
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        return bool(t.item())
 
 
 @dataclass

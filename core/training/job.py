@@ -4,117 +4,38 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.durable import read_json
 from core.paths import Paths
-from core.runs.schema import METRICS_FILE, TOKENIZER_DIR, RunState, RunStatus
+from core.runs.schema import METRICS_FILE, RunState, RunStatus
 from core.runs.writers import GpuLogger, MetricsWriter, StatusWriter, last_segment
-from core.training.config import TrainConfig, pick_batch_split
-from core.training.context import Dist, LoopContext, OomRelaunch, StopTraining
+from core.training.config import TrainConfig
+from core.training.context import LoopContext, OomRelaunch, StopTraining
+from core.training.dist import Dist, destroy_process_group, dist_from_env
+from core.training.job_log import job_logger
+from core.training.job_setup import (
+    Log,
+    batch_split,
+    check_preflight,
+    job_model,
+    load_job_tokenizer,
+    prepare_process,
+    probe_rows,
+    resume_point,
+    tokenized_pairs,
+)
 from core.training.locks import LockBusy, RunLock
 from core.training.queue.runner import job_hands_over, job_holds_devices
+from core.training.signals import install_stop_handlers, restore_handlers
 
-
-def dist_from_env() -> Dist:
-    return Dist(
-        rank=int(os.environ.get("RANK", "0")),
-        world=int(os.environ.get("WORLD_SIZE", "1")),
-        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
-    )
-
-
-def _device(cfg: TrainConfig, dist: Dist) -> Any:
-    import torch
-
-    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise StopTraining("failed", "device=cuda was asked for but no CUDA GPU is visible", 2)
-    torch.cuda.set_device(dist.local_rank)
-    return torch.device("cuda", dist.local_rank)
-
-
-def _device_mem_gib(device: Any) -> float | None:
-    import torch
-
-    if device.type != "cuda":
-        return None
-    return torch.cuda.get_device_properties(device).total_memory / 2**30
-
-
-class _PrintHandler(logging.Handler):
-    """Writes records to whatever sys.stdout is at the time (train.log for a detached job)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(self.format(record), flush=True)
-        except Exception:  # noqa: BLE001 - logging must never stop training
-            self.handleError(record)
-
-
-def _core_logs_to_stdout(dist: Dist) -> None:
-    """Put core's log records (the model load report, where weights came from) in train.log
-    beside the job's own lines; NAROU_TUI_LOG_LEVEL=debug adds transformers' full report."""
-    logger = logging.getLogger("core")
-    if not any(isinstance(h, _PrintHandler) for h in logger.handlers):
-        handler = _PrintHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
-        logger.addHandler(handler)
-    wanted = os.environ.get("NAROU_TUI_LOG_LEVEL", "info").upper()
-    level = logging.getLevelName(wanted) if wanted in ("DEBUG", "INFO", "WARNING", "ERROR") else logging.INFO
-    logger.setLevel(level if dist.main else logging.ERROR)
-
-
-def _tokenizer(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, log: Any) -> tuple[Any, Path, dict[str, Any]]:
-    """(tokenizer, its folder, info) — a scratch run trains its WordPiece vocab once, in the run dir."""
-    from core.model import SCRATCH_PRESETS
-    from core.tokenization.loader import load_tokenizer
-
-    spec: str | None = cfg.tokenizer or cfg.model
-    if spec is None:
-        folder = run_dir / TOKENIZER_DIR
-        if dist.main and not (folder / "vocab.txt").exists():
-            from core.tokenization.vocab_cache import copy_vocab, scratch_vocab
-
-            vocab = cfg.vocab_size or SCRATCH_PRESETS[cfg.scratch or "tiny"].vocab_size
-            log(f"WordPiece vocabulary of ≤ {vocab} pieces from the train split of {cfg.dataset!r}")
-            cached, reused = scratch_vocab(paths, cfg.dataset, vocab)
-            log(f"{'reusing' if reused else 'trained'} {cached}")
-            copy_vocab(cached, folder)
-        _barrier(dist)
-        spec = str(folder)
-    loaded = load_tokenizer(spec)
-    return loaded.tokenizer, Path(loaded.info.path), loaded.info.to_dict()
-
-
-def _barrier(dist: Dist) -> None:
-    if dist.world > 1:
-        import torch.distributed as tdist
-
-        tdist.barrier()
-
-
-def _probe_rows(paths: Paths, name: str, n: int) -> list[dict[str, Any]]:
-    """The fixed probe set: the first `n` validation rows (ncode and reference title)."""
-    from core.data.store import load_tables
-
-    table = load_tables(paths, name).get("validation")
-    if table is None:
-        return []
-    n = min(n, table.num_rows)
-    cols = set(table.column_names)
-    ncodes = table.column("ncode").to_pylist()[:n] if "ncode" in cols else [""] * n
-    titles = table.column("title").to_pylist()[:n] if "title" in cols else [""] * n
-    return [{"row": i, "story_id": ncodes[i] or f"validation:{i}", "ncode": ncodes[i] or "",
-             "reference": titles[i] or ""} for i in range(n)]
+if TYPE_CHECKING:
+    from core.training.loop import Loop
 
 
 def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
@@ -136,7 +57,7 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
             print(f"narou-tui job: {exc}", file=sys.stderr, flush=True)
             return 2
     stop_flag: dict[str, Any] = {"stop": False, "signal": None}
-    old_handlers = _install_signals(stop_flag)
+    old_handlers = install_stop_handlers(stop_flag)
     status: StatusWriter | None = None
     metrics: MetricsWriter | None = None
     gpu: GpuLogger | None = None
@@ -151,23 +72,11 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
                       Path(frozen["paths"].get("config_dir", run_dir)))
         segment = last_segment(run_dir / METRICS_FILE) + 1 if resume else 0
         if dist.main:
+            # Under torchrun the job is the agent process: the pid a stop request must reach.
             pid = os.getppid() if "TORCHELASTIC_RUN_ID" in os.environ else os.getpid()
-            old = None
-            if resume:
-                from core.runs.reader import read_status
-                from core.training.checkpoint import recover_checkpoint_fields
-
-                old = recover_checkpoint_fields(run_dir, read_status(run_dir))
-            st = RunStatus(state=RunState.STARTING.value, started_at=time.time(),
-                           best_eval_loss=old.best_eval_loss if old else None,
-                           best_checkpoint=old.best_checkpoint if old else None,
-                           last_complete_checkpoint=old.last_complete_checkpoint if old else None,
-                           step=old.step if old else 0, total_steps=old.total_steps if old else None)
-            status = StatusWriter(run_dir, st, pid=pid)
+            status = StatusWriter(run_dir, _starting_status(run_dir, resume), pid=pid)
             devices, device_fds = job_holds_devices(run_dir, frozen["train"])
             status.update(segment=segment, phase="starting", world_size=dist.world, devices=devices)
-            if old is not None and "best_chrf" in old.extra:  # carried over like best_eval_loss
-                status.update(best_chrf=old.extra["best_chrf"])
             status.start()
             metrics = MetricsWriter(run_dir, segment)
             gpu = GpuLogger(run_dir)
@@ -202,8 +111,8 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
             status.stop()
         if metrics is not None:
             metrics.close()
-        _destroy_dist(dist)
-        _restore_signals(old_handlers)
+        destroy_process_group(dist)
+        restore_handlers(old_handlers)
         lock.release()
         job_hands_over(run_dir, device_fds, wake=relaunch is None and dist.main)
     if relaunch is not None:
@@ -211,107 +120,49 @@ def run_job(run_dir: Path, resume: bool = False, batch_size: int | None = None,
     return code
 
 
+def _starting_status(run_dir: Path, resume: bool) -> RunStatus:
+    """A new segment's first status; a resume carries over the bests and the last checkpoint."""
+    if not resume:
+        return RunStatus(state=RunState.STARTING.value, started_at=time.time())
+    from core.runs.reader import read_status
+    from core.training.checkpoint import recover_checkpoint_fields
+
+    old = recover_checkpoint_fields(run_dir, read_status(run_dir))
+    st = RunStatus(state=RunState.STARTING.value, started_at=time.time(), best_eval_loss=old.best_eval_loss,
+                   best_checkpoint=old.best_checkpoint, last_complete_checkpoint=old.last_complete_checkpoint,
+                   step=old.step, total_steps=old.total_steps)
+    if "best_chrf" in old.extra:  # carried over like best_eval_loss
+        st.extra["best_chrf"] = old.extra["best_chrf"]
+    return st
+
+
 def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bool,
            batch_size: int | None, grad_accum: int | None, status: StatusWriter | None,
            metrics: MetricsWriter | None, segment: int, stop_flag: dict[str, Any],
            holder: dict[str, Any]) -> int:
-    import random
-
-    import numpy as np
+    """Prepare the loop's context step by step, run the loop, and say how it ended."""
     import torch
 
-    from core.model import build_model, configure_ids, model_from_checkpoint
-    from core.tokenization import tokenize_dataset
-    from core.training.batching import PairData
-    from core.training.checkpoint import newest_complete, read_trainer_state
     from core.training.loop import Loop
-    from core.training.preflight import require_ok, run_preflight
     from core.training.quality import QualityMonitor
 
-    def log(msg: str) -> None:
-        if dist.main:
-            print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # per-save shard bars would flood train.log
-    _core_logs_to_stdout(dist)
-    if dist.world > 1:
-        import torch.distributed as tdist
-
-        backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
-        tdist.init_process_group(backend=backend)
-    device = _device(cfg, dist)
+    log = job_logger(dist)
+    device = prepare_process(cfg, dist)
     log(f"run {run_dir.name}: rank {dist.rank}/{dist.world} on {device}")
     if status:
         status.update(write=True, phase="tokenizer")
-    tokenizer, tok_dir, tok_info = _tokenizer(run_dir, cfg, paths, dist, log)
-    findings = run_preflight(paths, cfg, tokenizer, tok_info.get("warnings"))
-    for f in findings:
-        log(f"preflight {f}")
-        if metrics is not None and f.level == "warning":
-            metrics.event(0, "warning", reason=f.message)
-    try:
-        require_ok(findings)
-    except Exception as exc:
-        raise StopTraining(RunState.FAILED.value, str(exc), 2) from exc
-
-    # Resume point: the newest checkpoint with its COMPLETE marker; incomplete ones skipped.
-    resume_folder = None
-    resume_state = None
-    if resume:
-        resume_folder, skipped = newest_complete(run_dir)
-        for s in skipped:
-            log(f"skipping incomplete checkpoint {s.name} (no COMPLETE marker)")
-            if metrics is not None:
-                metrics.event(0, "skipped_incomplete", checkpoint=s.name)
-        if resume_folder is not None:
-            resume_state = read_trainer_state(resume_folder)
-
+    tokenizer, tok_dir, tok_info = load_job_tokenizer(run_dir, cfg, paths, dist, log)
+    check_preflight(paths, cfg, tokenizer, tok_info.get("warnings"), metrics, log)
+    resume_folder, resume_state = resume_point(run_dir, metrics, log) if resume else (None, None)
     if status:
         status.update(write=True, phase="tokenizing")
     log("tokenizing the dataset (cached after the first run)")
-    if dist.main:
-        dd = tokenize_dataset(paths, cfg.dataset, tok_dir, cfg.max_source_len, cfg.max_target_len,
-                              num_proc=cfg.workers or None)
-    _barrier(dist)
-    if not dist.main:
-        dd = tokenize_dataset(paths, cfg.dataset, tok_dir, cfg.max_source_len, cfg.max_target_len,
-                              num_proc=cfg.workers or None)
-    train = PairData.from_dataset(dd["train"])
-    val = PairData.from_dataset(dd["validation"])
-    probe = _probe_rows(paths, cfg.dataset, cfg.probe_size)
+    train, val = tokenized_pairs(paths, cfg, tok_dir, dist)
+    probe = probe_rows(paths, cfg.dataset, cfg.probe_size)
     # Only the main process generates and scores titles (the others wait at the eval barrier).
     quality = QualityMonitor.for_run(paths, run_dir, cfg.dataset, cfg.quality_samples) if dist.main else None
-
-    # Split of the effective batch: explicit > saved in the checkpoint > picked from memory.
-    if resume_state is not None:
-        bs = batch_size or resume_state.batch_size
-        ga = grad_accum or (resume_state.grad_accum * resume_state.batch_size // bs)
-        plan = resume_state.plan_batch or resume_state.batch_size
-    else:
-        auto_bs, auto_ga = pick_batch_split(_device_mem_gib(device), cfg.scratch, dist.world)
-        bs = batch_size or cfg.batch_size or auto_bs
-        if grad_accum or cfg.grad_accum:
-            ga = grad_accum or cfg.grad_accum or 1
-        else:
-            ga = max(1, (auto_bs * auto_ga) // bs) if not cfg.batch_size else max(1, 64 // (bs * dist.world))
-        plan = bs
-    if plan % bs:
-        raise StopTraining(RunState.FAILED.value,
-                           f"--batch-size {bs} must divide the run's batch size {plan} (data order is cut with it)", 2)
-
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    if resume_folder is not None:
-        model = model_from_checkpoint(resume_folder)
-        configure_ids(model, tokenizer, cfg.max_target_len)
-    else:
-        model = build_model(tokenizer, pretrained=cfg.model, scratch=cfg.scratch,
-                            tie_encoder_decoder=cfg.tie_encoder_decoder, max_title_tokens=cfg.max_target_len)
+    bs, ga, plan = batch_split(cfg, resume_state, batch_size, grad_accum, device, dist)
+    model = job_model(cfg, tokenizer, resume_folder)
     ctx = LoopContext(run_dir=run_dir, cfg=cfg, model=model, tokenizer=tokenizer, train=train, val=val,
                       probe_rows=probe, device=device, dist=dist, batch_size=bs, grad_accum=ga,
                       plan_batch=plan, status=status, metrics=metrics, resume_state=resume_state,
@@ -319,37 +170,51 @@ def _train(run_dir: Path, cfg: TrainConfig, paths: Paths, dist: Dist, resume: bo
     loop = Loop(ctx)
     holder["loop"] = loop
     loop.setup()
-    if metrics is not None:
-        if resume:
-            step = resume_state.step if resume_state else 0
-            metrics.event(step, "resumed", checkpoint=resume_folder.name if resume_folder else None,
-                          batch_size=bs, grad_accum=ga, world_size=dist.world)
-        else:
-            metrics.event(0, "started", batch_size=bs, grad_accum=ga, world_size=dist.world,
-                          precision=loop.precision, compiled=loop.compiled, compile=loop.compile_mode,
-                          total_steps=loop.total_steps,
-                          steps_per_epoch=loop.steps_per_epoch, device=str(device))
-    log(f"{loop.total_steps} steps ({loop.steps_per_epoch}/epoch), micro-batch {bs} × accumulation {ga}"
-        f" × {dist.world} process(es), {loop.precision}, compile={loop.compile_mode}")
+    _announce(loop, metrics, resume, log)
     try:
         loop.run()
     except torch.cuda.OutOfMemoryError as exc:
-        reason = loop.oom_report(exc)
-        if metrics is not None:
-            metrics.event(loop.state.step, "oom", reason=reason, phase=loop.phase,
-                          batch_size=bs, grad_accum=ga)
-        log(reason)
-        if cfg.auto_oom and dist.world == 1 and bs > 1:
-            new_bs, new_ga = bs // 2, ga * 2
-            if metrics is not None:
-                metrics.event(loop.state.step, "auto_oom_relaunch", batch_size=new_bs, grad_accum=new_ga)
-            raise OomRelaunch(new_bs, new_ga, reason) from exc
-        hint = (f"; resume with `narou-tui resume {run_dir.name} --batch-size {max(1, bs // 2)} "
-                f"--grad-accum {ga * 2}` or launch with --auto-oom")
-        raise StopTraining(RunState.FAILED.value, reason + hint, 4) from exc
+        raise _after_oom(loop, exc, log) from exc
     log(f"finished at step {loop.state.step}")
     _final(status, metrics, RunState.FINISHED.value, None)
     return 0
+
+
+def _announce(loop: Loop, metrics: MetricsWriter | None, resume: bool, log: Log) -> None:
+    """The segment's first event (`started` or `resumed`, with the batch it really uses) and log line."""
+    ctx = loop.ctx
+    bs, ga, world = ctx.batch_size, ctx.grad_accum, ctx.dist.world
+    if metrics is not None:
+        if resume:
+            step = ctx.resume_state.step if ctx.resume_state else 0
+            metrics.event(step, "resumed", checkpoint=ctx.resume_folder.name if ctx.resume_folder else None,
+                          batch_size=bs, grad_accum=ga, world_size=world)
+        else:
+            metrics.event(0, "started", batch_size=bs, grad_accum=ga, world_size=world,
+                          precision=loop.precision, compiled=loop.compiled, compile=loop.compile_mode,
+                          total_steps=loop.total_steps,
+                          steps_per_epoch=loop.steps_per_epoch, device=str(ctx.device))
+    log(f"{loop.total_steps} steps ({loop.steps_per_epoch}/epoch), micro-batch {bs} × accumulation {ga}"
+        f" × {world} process(es), {loop.precision}, compile={loop.compile_mode}")
+
+
+def _after_oom(loop: Loop, exc: BaseException, log: Log) -> Exception:
+    """What an out-of-memory ends in: a relaunch with half the micro-batch (--auto-oom, one
+    process) or a failed run whose reason says how to resume with less memory."""
+    ctx = loop.ctx
+    bs, ga, metrics = ctx.batch_size, ctx.grad_accum, ctx.metrics
+    reason = loop.oom_report(exc)
+    if metrics is not None:
+        metrics.event(loop.state.step, "oom", reason=reason, phase=loop.phase, batch_size=bs, grad_accum=ga)
+    log(reason)
+    if ctx.cfg.auto_oom and ctx.dist.world == 1 and bs > 1:
+        new_bs, new_ga = bs // 2, ga * 2
+        if metrics is not None:
+            metrics.event(loop.state.step, "auto_oom_relaunch", batch_size=new_bs, grad_accum=new_ga)
+        return OomRelaunch(new_bs, new_ga, reason)
+    hint = (f"; resume with `narou-tui resume {ctx.run_dir.name} --batch-size {max(1, bs // 2)} "
+            f"--grad-accum {ga * 2}` or launch with --auto-oom")
+    return StopTraining(RunState.FAILED.value, reason + hint, 4)
 
 
 def _final(status: StatusWriter | None, metrics: MetricsWriter | None, state: str, reason: str | None) -> None:
@@ -379,38 +244,6 @@ def _relaunch(run_dir: Path, oom: OomRelaunch, status: StatusWriter | None, in_p
     sys.stderr.flush()
     os.execv(sys.executable, argv)
     return 4  # not reached
-
-
-def _destroy_dist(dist: Dist) -> None:
-    if dist.world > 1:
-        try:
-            import torch.distributed as tdist
-
-            if tdist.is_initialized():
-                tdist.destroy_process_group()
-        except Exception:
-            pass
-
-
-def _install_signals(flag: dict[str, Any]) -> dict[int, Any]:
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def on_stop(signum: int, _frame: Any) -> None:
-        flag["stop"] = True
-        flag["signal"] = signal.Signals(signum).name
-
-    old = {}
-    for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, signal.SIG_IGN)):
-        old[sig] = signal.signal(sig, handler)
-    return old
-
-
-def _restore_signals(old: dict[int, Any]) -> None:
-    for sig, handler in old.items():
-        signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,8 @@ few repeating buckets, fused AdamW, bf16 autocast, TF32, opt-in torch.compile wi
 lengths (one graph for every bucket, eager fallback), SDPA, and no
 host synchronisation inside a step (losses stay on the device and are read once per
 `log_steps`). Only rank 0 writes files. What the loop calls but is not the step itself lives
-beside it: optim, schedule, meter, faults, compile_policy, save_guards, context.
+beside it: evaluate, saving (with save_guards), window_log, meter, optim, schedule, faults,
+compile_policy, context.
 """
 
 from __future__ import annotations
@@ -17,27 +18,24 @@ from typing import Any
 import numpy as np
 
 from core.training.batching import Collator, Prefetcher
-from core.training.checkpoint import (
-    TrainerState,
-    apply_retention,
-    checkpoint_name,
-    record_best,
-    save_checkpoint,
-)
+from core.training.checkpoint import TrainerState
 from core.training.compile_policy import (
     compile_errors,
     compile_model,
-    failure_reason,
+    fall_back_to_eager,
     mark_lengths_dynamic,
+    record_compile_time,
 )
 from core.training.config import resolve_compile
 from core.training.context import LoopContext, StopTraining
 from core.training.early_stop import EarlyStopper
+from core.training.evaluate import evaluate
 from core.training.faults import Faults
 from core.training.meter import StepMeter, peak_memory
 from core.training.optim import lr_lambda_factory, make_optimizer, resolve_precision
-from core.training.save_guards import disk_verdict, nonfinite_counts, nonfinite_reason
+from core.training.saving import save
 from core.training.schedule import rank_batches, steps_per_epoch, total_steps
+from core.training.window_log import log_window
 
 
 class Loop:
@@ -79,11 +77,11 @@ class Loop:
         self.state.batch_size, self.state.grad_accum = ctx.batch_size, ctx.grad_accum
         self.state.world_size, self.state.segment = ctx.dist.world, ctx.segment
         self.last_saved_step = self.state.step if ctx.resume_state else -1
-        self._disk_warned = False
+        self.disk_warned = False
         self.faults = Faults.from_env()
         self.early_stop = EarlyStopper.for_loop(ctx)
         self.compile_mode = "off"  # set by setup()
-        self._compile_t0: float | None = None
+        self.compile_t0: float | None = None
 
     @property
     def compiled(self) -> bool:
@@ -155,142 +153,9 @@ class Loop:
         return rank_batches(self.cfg, self.src_lengths, self.tgt_lengths, ctx.plan_batch, self.split,
                             ctx.grad_accum, ctx.dist, self.steps_per_epoch, epoch, first_step)
 
-    def _check_disk(self, n_params: int) -> bool:
-        """False when the next save would not fit (the save is then refused)."""
-        v = disk_verdict(self.ctx.run_dir, n_params, self.state.step)
-        if v is None:
-            return True
-        if v.refused:
-            self._event("save_refused", reason=v.message, free_bytes=v.free, need_bytes=v.need)
-            print(f"warning: {v.message}; previous checkpoints are untouched", flush=True)
-        elif self._disk_warned:
-            return True  # the low-disk warning is said once a segment
-        else:
-            self._disk_warned = True
-            self._event("disk_low", reason=v.message, free_bytes=v.free, need_bytes=v.need)
-            print(f"warning: {v.message}", flush=True)
-        self._status(write=True, disk_warning=v.message)
-        return not v.refused
-
-    # ------------------------------------------------------------------ eval / save
-    def evaluate(self) -> float:
-        torch = self.torch
-        self.phase = "eval"
-        model = self.raw_model
-        model.eval()
-        val = self.ctx.val
-        n = len(val) if self.cfg.eval_samples <= 0 else min(len(val), self.cfg.eval_samples)
-        rows = np.arange(n)
-        rows = rows[np.argsort(-val.source.lengths()[:n], kind="stable")]
-        bs = max(1, self.ctx.batch_size * 2)
-        total = torch.zeros((), device=self.device)
-        count = 0
-        with torch.no_grad(), self._autocast():
-            for i in range(0, n, bs):
-                chunk = rows[i:i + bs]
-                batch = self._to_device({k: torch.from_numpy(np.asarray(v)) for k, v in
-                                         self.collate(val, chunk).items()})
-                loss = self._loss(model, batch)
-                total += loss.float() * len(chunk)
-                count += len(chunk)
-        eval_loss = (total / max(1, count)).item()
-        probe = self.probe()
-        self.state.last_eval_loss = eval_loss
-        if self.ctx.metrics is not None:
-            self.ctx.metrics.write({"t": round(time.time(), 3), "step": self.state.step,
-                                    "epoch": round(self._epoch_float(), 4), "eval_loss": eval_loss,
-                                    "eval_samples": count})
-            if probe:
-                titles = [p["title"] for p in probe]
-                self.ctx.metrics.write({"t": round(time.time(), 3), "step": self.state.step,
-                                        "probe": probe, "distinct": len(set(titles))})
-                if len(titles) > 2 and len(set(titles)) == 1:
-                    self._event("collapse", reason="every probe synopsis got the same title", title=titles[0])
-        if self.ctx.quality is not None:
-            self.phase = "generate"
-            self.state.last_chrf = self.ctx.quality.measure(
-                model, self.ctx.tokenizer, self.device, self.state, self._epoch_float(), self.ctx.metrics)
-        model.train()
-        self.phase = "train"
-        return eval_loss
-
-    def probe(self) -> list[dict[str, Any]]:
-        """Greedy titles for the fixed probe synopses (the first `probe_size` validation rows)."""
-        from core.tokenization.decode import decode_title
-
-        torch = self.torch
-        rows = self.ctx.probe_rows
-        if not rows:
-            return []
-        self.phase = "generate"
-        idx = np.array([r["row"] for r in rows])
-        batch = self.collate(self.ctx.val, idx)
-        with torch.no_grad(), self._autocast():
-            out = self.raw_model.generate(
-                input_ids=torch.from_numpy(batch["input_ids"]).to(self.device),
-                attention_mask=torch.from_numpy(batch["attention_mask"]).to(self.device),
-                max_length=self.cfg.max_target_len,
-                num_beams=1,
-                do_sample=False,
-            )
-        result = []
-        for r, ids in zip(rows, out.tolist(), strict=True):
-            result.append({"story_id": r["story_id"], "ncode": r["ncode"],
-                           "title": decode_title(self.ctx.tokenizer, ids), "reference": r["reference"]})
-        return result
-
     def save(self, reason: str) -> None:
-        """Checkpoint at the current step (rank 0 writes; all ranks wait for it)."""
-        from core.model import count_parameters
-
-        self.phase = "save"
-        self._refuse_nonfinite_save()
-        ok = True
-        if self.ctx.dist.main:
-            if self._check_disk(count_parameters(self.raw_model)):
-                self._status(write=True, phase="saving")
-                name = checkpoint_name(self.state.step)
-                if self._eval_step == self.state.step:
-                    record_best(self.state, name, self.cfg.best_by)
-                t0 = time.time()
-                save_checkpoint(self.ctx.run_dir, self.state.step, self.raw_model, self.ctx.tokenizer,
-                                self.optimizer, self.scheduler, self.state)
-                removed = apply_retention(self.ctx.run_dir, self.cfg.save_total_limit, self.state.best_checkpoint)
-                self._event("saved", checkpoint=name, reason=reason, seconds=round(time.time() - t0, 2),
-                            removed=removed)
-                self._status(write=True, last_complete_checkpoint=name, best_eval_loss=self.state.best_eval_loss,
-                             best_checkpoint=self.state.best_checkpoint, best_chrf=self.state.best_chrf,
-                             phase="train")
-            else:
-                ok = False
-        self._barrier()
-        if ok:
-            self.last_saved_step = self.state.step
-        self.phase = "train"
-
-    def _refuse_nonfinite_save(self) -> None:
-        """Stop the run instead of saving a model that is not finite.
-
-        Log steps look at the loss, but saves come on their own interval and on SIGTERM at any
-        step: a NaN between two log steps would otherwise be saved, and rotation would then
-        delete a good checkpoint for it. One host sync per save: the count of non-finite
-        steps since the last save (kept on the device by the loop) and the parameters' norm.
-        """
-        nonfinite = self.meter.nonfinite
-        # With a GradScaler a non-finite step is skipped, not applied: the weights decide.
-        steps = nonfinite if self.scaler is None else self.torch.zeros_like(nonfinite)
-        bad_steps, bad_weights = nonfinite_counts(self.raw_model, steps, self.ctx.dist.world)
-        nonfinite.zero_()
-        if not bad_steps and not bad_weights:
-            return
-        kept = self.ctx.status.status.last_complete_checkpoint if self.ctx.status else None
-        reason = nonfinite_reason(self.state.step, bad_steps, bad_weights, self.last_saved_step, kept)
-        self._event("nan", reason=reason, phase="save")
-        self._status(step=self.state.step, epoch=self._epoch_float())
-        raise StopTraining("failed", reason, 3)
-
-    def _barrier(self) -> None:
-        self.ctx.dist.barrier()
+        """Checkpoint at the current step (see saving.save)."""
+        save(self, reason)
 
     def _epoch_float(self) -> float:
         return self.state.epoch + self.state.steps_in_epoch / max(1, self.steps_per_epoch)
@@ -319,15 +184,15 @@ class Loop:
                     norm = self._optimizer_step()
                     st.step += 1
                     st.steps_in_epoch += 1
-                    if not self.meter.started and self._compile_t0 is not None:
+                    if not self.meter.started and self.compile_t0 is not None:
                         # The first step built the graph: report its cost before the rate clock starts.
-                        self._compile_done()
+                        record_compile_time(self)
                     self.meter.add(st.step, loss, norm, samples, tokens)
                     self.faults.pause()
                     last = st.step >= self.total_steps
                     if st.step % cfg.log_steps == 0 or last:
                         # The only host sync of the window: NaN and stop checks ride on it.
-                        self._log_window()
+                        log_window(self)
                         if self._stop_requested():
                             self._finish_stop()
                     elif ctx.dist.world == 1 and ctx.stop_flag["stop"]:
@@ -335,6 +200,7 @@ class Loop:
                         self._finish_stop()
                     if st.step % cfg.eval_steps == 0 or last:
                         self._do_eval()
+                        # Eval and save pauses are not training: the rate clock starts again.
                         self.meter.restart_clock()
                     if st.step % cfg.save_steps == 0 or last:
                         self.save("final" if last else "interval")
@@ -346,11 +212,11 @@ class Loop:
     def _begin(self) -> None:
         """Announce the segment (compile, skipped batches, running status) before its first step."""
         ctx, st = self.ctx, self.state
-        self._eval_step = -1
+        self.eval_step = -1
         self.meter = StepMeter(self.device, st.step, ctx.dist.world)
-        # torch.compile builds its graph inside the first step; _compile_done reports the cost.
+        # torch.compile builds its graph inside the first step; record_compile_time reports the cost.
         # The event first, so a watcher of a quiet first minute or two sees why.
-        self._compile_t0 = time.time() if self.compiled else None
+        self.compile_t0 = time.time() if self.compiled else None
         if self.compiled:
             self._event("compiling", mode=self.compile_mode)
         if ctx.resume_state is not None and st.steps_in_epoch:
@@ -372,7 +238,7 @@ class Loop:
         except compile_errors() as exc:
             if not self.compiled:
                 raise
-            self._compile_failed(exc)
+            fall_back_to_eager(self, exc)
             return self._accumulate(micro)
 
     def _optimizer_step(self) -> Any:
@@ -389,30 +255,6 @@ class Loop:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return norm
-
-    def _log_window(self) -> None:
-        """Write the window's metrics line and status; stop a run whose loss stays NaN/inf."""
-        torch, dev, st = self.torch, self.device, self.state
-        w = self.meter.read(st.step, self.total_steps)
-        st.samples_per_s = w.samples_per_s
-        rec = {
-            "t": round(w.now, 3), "step": st.step, "epoch": round(self._epoch_float(), 4),
-            "loss": w.loss, "lr": self.scheduler.get_last_lr()[0], "grad_norm": w.grad_norm,
-            "samples_per_s": round(w.samples_per_s, 2),
-            "tokens_per_s": round(w.tokens_per_s, 1),
-            "mem_alloc": torch.cuda.memory_allocated(dev) if dev.type == "cuda" else None,
-            "mem_reserved": torch.cuda.memory_reserved(dev) if dev.type == "cuda" else None,
-        }
-        if self.ctx.metrics is not None:
-            self.ctx.metrics.write(rec)
-        self._status(step=st.step, epoch=self._epoch_float(), eta_s=w.eta_s, samples_per_s=rec["samples_per_s"])
-        bad = w.consecutive_bad
-        # One NaN step can be a fluke the scaler or clipping absorbs; `nan_patience` in a row is not.
-        if bad >= self.cfg.nan_patience:
-            self._event("nan", reason=f"loss is NaN/inf for {bad} steps", phase="train")
-            raise StopTraining("failed", (
-                f"loss became NaN/inf and stayed so for {bad} optimizer steps "
-                f"(patience {self.cfg.nan_patience}) at step {st.step}; lower --lr or check the data"), 3)
 
     def _accumulate(self, micro: list[dict[str, Any]]) -> Any:
         """Forward and backward over one optimizer step's micro-batches; the mean loss (on device)."""
@@ -437,31 +279,11 @@ class Loop:
             step_loss += loss.detach().float() / A
         return step_loss
 
-    def _compile_failed(self, exc: BaseException) -> None:
-        """Drop the compiled model for the eager one; the step is then replayed from scratch."""
-        reason = failure_reason(exc, self.compile_mode)
-        print(f"warning: {reason}", flush=True)
-        self._event("compile_failed", reason=reason, mode=self.compile_mode)
-        self.model = self.ddp_model
-        self.compile_mode = "off"
-        self._compile_t0 = None
-        # Half-accumulated gradients of the failed attempt must not count twice.
-        self.optimizer.zero_grad(set_to_none=True)
-        self._status(write=True, compiled=False, compile="off")
-
-    def _compile_done(self) -> None:
-        """Record what the first (compiling) step cost, once the GPU has really finished it."""
-        if self.device.type == "cuda":
-            self.torch.cuda.synchronize(self.device)
-        seconds = time.time() - (self._compile_t0 or time.time())
-        self._compile_t0 = None
-        self._event("compiled", mode=self.compile_mode, seconds=round(seconds, 1))
-
     def _do_eval(self) -> None:
         if self.ctx.dist.main:
-            self.evaluate()
-        self._eval_step = self.state.step
-        self._barrier()
+            evaluate(self)
+        self.eval_step = self.state.step
+        self.ctx.dist.barrier()
         self.early_stop.check(self)
 
     def _no_sync(self, skip: bool) -> Any:

@@ -8,7 +8,8 @@ import numpy as np
 
 from core.training.batching import epoch_batches, split_batches
 from core.training.config import TrainConfig
-from core.training.context import Dist, StopTraining
+from core.training.context import StopTraining
+from core.training.dist import Dist
 
 
 def steps_per_epoch(n_pairs: int, plan_batch: int, split: int, grad_accum: int, world: int) -> int:

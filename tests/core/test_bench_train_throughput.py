@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+from bench.throughput import report, workload
 from core.paths import REPO_ROOT
-from tests.bench_module import load_bench
 
 BENCH = REPO_ROOT / "bench" / "train_throughput.py"
 REQUIRED = {"device", "samples_per_s", "seed_samples_per_s", "stock_samples_per_s", "ratio_vs_stock",
@@ -21,12 +20,8 @@ REQUIRED = {"device", "samples_per_s", "seed_samples_per_s", "stock_samples_per_
             "compile_decision"}
 
 
-def _bench() -> ModuleType:
-    return load_bench("train_throughput")
-
-
 def test_synthetic_pairs_have_narou_lengths_and_learnable_titles() -> None:
-    b = _bench()
+    b = workload
     data = b.synthetic_pairs(3000, 32768, seed=0)
     src, tgt = data.source.lengths(), data.target.lengths()
     assert src.min() >= 24 and src.max() <= 512 and 200 < src.mean() < 240
@@ -46,13 +41,13 @@ def test_synthetic_pairs_have_narou_lengths_and_learnable_titles() -> None:
 
 
 def test_window_means_use_only_complete_windows() -> None:
-    b = _bench()
+    b = workload
     losses = {1: 4.0, 2: 2.0, 3: 3.0, 4: 1.0, 6: 9.0}
     assert b.window_means(losses, [2, 4, 6], 2) == {2: 3.0, 4: 2.0}
 
 
 def test_compile_decision_counts_the_one_time_compile() -> None:
-    b = _bench()
+    b = report
     eager = {"samples_per_s": 600.0, "compile": "off"}
     quick = b.compile_decision({"samples_per_s": 660.0, "compile": "on", "compile_s": 60.0}, eager)
     assert quick["ratio_compiled_vs_eager"] == 1.1 and quick["compiled_faster"] is True

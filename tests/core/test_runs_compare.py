@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.runs.compare import compare_dirs, leaderboard, load_run, table_text
+from core.runs.compare import compare_dirs, load_run
+from core.runs.compare_text import table_text
 from core.runs.config_diff import differing_fields
+from core.runs.run_scores import leaderboard
 from tests.compare_runs import STEPS
 from tests.core.cli_helpers import run_cli
 

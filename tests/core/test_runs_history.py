@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from core.runs.alerts import AlertTracker, stall_limit_s
-from core.runs.eta import estimate, format_duration
+from core.runs.eta import estimate
 from core.runs.history import RunHistory
 from core.runs.parse import MetricsParser
 from core.runs.reader import RunReader, read_status
 from core.runs.series import MinMaxPyramid, ema, minmax_buckets
 from core.runs.tail import JsonlTail
+from core.timefmt import format_duration
 from tests.synthetic_run import FakeRun
 
 

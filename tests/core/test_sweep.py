@@ -118,3 +118,19 @@ def test_a_2x2_sweep_queues_four_runs_under_one_name(tmp_path, capsys) -> None:
     finally:
         assert hold is not None
         os.close(hold)
+
+
+def test_runs_sweep_ignores_the_chrf_a_resume_superseded(paths: Paths, capsys) -> None:
+    # Segment 0 logged chrF 50 at step 10, died, and segment 1 resumed from step 6: that line
+    # belongs to the replaced part of the run, so the best chrF is segment 1's 25.
+    d = paths.run("resumed")
+    d.mkdir()
+    atomic_write_json(d / "config.json", {"train": {}, "sweep": {"name": "s", "index": 1, "point": {}}})
+    atomic_write_json(d / "status.json", {"state": "finished", "best_eval_loss": 2.0})
+    lines = [{"t": 1, "step": 5, "segment": 0, "quality": {"chrf": 20.0}},
+             {"t": 2, "step": 10, "segment": 0, "quality": {"chrf": 50.0}},
+             {"t": 3, "step": 6, "segment": 1, "event": "resumed"},
+             {"t": 4, "step": 8, "segment": 1, "quality": {"chrf": 25.0}}]
+    (d / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    assert cli_main(["runs", "--sweep", "s", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["best_chrf"] == 25.0

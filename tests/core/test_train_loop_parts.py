@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from core.training.config import TrainConfig
-from core.training.context import Dist, StopTraining
+from core.training.context import StopTraining
+from core.training.dist import Dist
 from core.training.faults import NAN_ENV, OOM_ENV, STEP_SLEEP_ENV, Faults
 from core.training.meter import StepMeter
 from core.training.save_guards import nonfinite_counts, nonfinite_reason

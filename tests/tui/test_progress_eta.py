@@ -10,8 +10,8 @@ import pytest
 
 from core.cli.main import main
 from core.paths import Paths
-from core.runs.eta import format_duration
 from core.runs.progress import read_progress
+from core.timefmt import format_duration
 from tests.synthetic_run import FakeRun
 from tests.until import until
 from tui.app import LaunchOptions, NarouApp

@@ -8,7 +8,6 @@ first `times` calls); everything else in the app runs for real.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ from textual.widgets import Input, TabbedContent, TextArea
 
 from core.data.fields import Record
 from core.data.store import fingerprint, write_dataset
-from core.failure_log import describe_error, log_failure
 from core.paths import Paths
 from core.telemetry.nvml import GpuSample
+from tests.fault_injection import Injected, inject
 from tests.generation_tiny import fixed_vocab
 from tests.synthetic_run import FakeRun
 from tests.until import until
@@ -63,34 +62,6 @@ class NoGpu:
 
     def sample(self) -> list[GpuSample]:
         return []
-
-
-@dataclass
-class Injected:
-    """The replaced function: how often it was called and how many calls still fail."""
-
-    calls: int = 0
-
-
-def inject(monkeypatch: pytest.MonkeyPatch, target: str, error: BaseException,
-           times: int | None) -> Injected:
-    """Make `module:attr.path` raise `error` on its first `times` calls (None: always)."""
-    module, _, dotted = target.partition(":")
-    owner: Any = importlib.import_module(module)
-    *parents, name = dotted.split(".")
-    for part in parents:
-        owner = getattr(owner, part)
-    real = getattr(owner, name)
-    state = Injected()
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        state.calls += 1
-        if times is None or state.calls <= times:
-            raise error
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, failing)
-    return state
 
 
 Trigger = Callable[[Pilot[None], Any], Awaitable[None]]
@@ -361,77 +332,3 @@ async def _drive(case: Case, paths: Paths, vocab: Path, monkeypatch: pytest.Monk
             await until(pilot, lambda: case.recovered(app, screen, injected))  # type: ignore[misc]
         await _answers_keys(pilot, app, screen, case.pane)
         assert app.is_running and app.return_code is None
-
-
-def test_repeated_failure_is_shown_once_per_interval(paths: Paths,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run whose status file stays unreadable fails every poll: one notification, the polls
-    go on, and the metrics read before the failing file still reach the history."""
-    monkeypatch.setattr(NarouApp, "RUN_POLL_S", 0.05)
-    FakeRun(paths.run("live"), total_steps=100).create().advance(5)
-    injected = inject(monkeypatch, "tui.run_watch:read_status", PermissionError("denied"), None)
-
-    async def drive() -> None:
-        app = NarouApp(paths, LaunchOptions(initial_pane="dataset", attach_run="live"))
-        async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: injected.calls >= 5)
-            assert app.failures_reported == 1
-            assert app.run_watch is not None and app.run_watch.history.n_train == 5
-            assert app.is_running
-
-    asyncio.run(drive())
-
-
-def test_describe_error_and_bounded_log(tmp_path: Path) -> None:
-    from core.paths import PathError
-
-    assert describe_error(PermissionError(13, "Permission denied", "/r/x")) == \
-        "PermissionError: [Errno 13] Permission denied: '/r/x'"
-    assert describe_error(ValueError("no dataset yet")) == "no dataset yet"
-    assert describe_error(PathError("invalid run name")) == "invalid run name"
-    assert describe_error(KeyError("story")) == "KeyError: 'story'"
-    assert describe_error(RuntimeError("a\nb")) == "RuntimeError: a b"
-    assert len(describe_error(OSError("x" * 1000))) <= 240
-    log = tmp_path / "cfg" / "narou-tui.log"
-    for i in range(40):
-        try:
-            raise OSError(f"failure {i}")
-        except OSError as exc:
-            assert log_failure(log, f"task {i}", exc, max_bytes=4000) is None
-    assert log.stat().st_size <= 4000
-    assert "failure 39" in log.read_text(encoding="utf-8")
-    assert log.with_name("narou-tui.log.1").is_file()
-    blocked = tmp_path / "file"
-    blocked.write_text("")
-    try:
-        raise OSError("x")
-    except OSError as exc:
-        assert log_failure(blocked / "narou-tui.log", "t", exc) is not None
-
-
-@pytest.mark.parametrize(("pane", "target", "label"), [
-    ("generate", "tui.screens.generate:list_checkpoints", "Listing checkpoints failed"),
-    ("fetch", "tui.screens.fetch:list_fetches", "Listing harvests failed"),
-])
-def test_reads_on_the_ui_thread_report_instead_of_closing(
-        pane: str, target: str, label: str, paths: Paths,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The two listings a pane makes on the UI thread as it opens go through the same one
-    failure path as the workers: the app stays up and the pane opens empty."""
-    inject(monkeypatch, target, PermissionError(13, "Permission denied", "/x"), None)
-
-    async def drive() -> None:
-        app = NarouApp(paths, LaunchOptions(initial_pane="generate" if pane == "generate"
-                                            else "dataset"))
-        async with app.run_test(size=(120, 40)) as pilot:
-            if pane == "fetch":
-                await pilot.pause()
-                app.screen.action_fetch()
-            await until(pilot, lambda: app.failures_reported == 1)
-            assert app.is_running
-            assert any(n.message.startswith(f"{label}: PermissionError")
-                       for n in app._notifications)
-            assert f"{label}: PermissionError" in (paths.config_dir / "narou-tui.log").read_text(
-                encoding="utf-8")
-
-    asyncio.run(drive())

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from core.fetch.launch import FetchSnapshot
-from core.fetch.progress import format_duration
+from core.timefmt import format_duration
 
 
 class FetchProgress(Vertical):
@@ -68,7 +68,7 @@ class FetchProgress(Vertical):
             f"records {records:,} / {target:,}   requests {requests:,}   "
             f"{int(state.get('bytes', 0)) / 2**20:.1f} MiB   retries {state.get('retries', 0)}\n"
             f"rate {rate:.1f} rec/s ({req_rate:.2f} req/s)   "
-            f"ETA {format_duration(eta) if snap.running else '-'}   "
+            f"ETA {format_duration(eta, 'compact') if snap.running else '-'}   "
             f"records file {snap.records_bytes / 2**20:.1f} MiB"
         )
         self.query_one("#fp-message", Static).update(str(state.get("message") or ""))

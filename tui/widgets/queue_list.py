@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from core.runs.eta import format_duration
+from core.timefmt import format_duration
 from core.training.queue.estimate import QueueRow
 
 

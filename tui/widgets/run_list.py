@@ -12,8 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from core.runs.eta import format_duration
 from core.runs.reader import RunSummary, sweep_name
+from core.timefmt import format_duration
 
 STATE_STYLE = {
     "running": "bold green", "starting": "green", "stopping": "yellow", "finished": "cyan",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from core.runs.eta import Eta, format_duration
+from core.runs.eta import Eta
 from core.runs.progress import ProgressInfo
+from core.timefmt import format_duration
 from tui.redraw import show_text
 from tui.widgets.run_list import STATE_STYLE
 

@@ -1,0 +1,1 @@
+"""The pieces of bench/train_throughput.py: workload, the HF Trainer variants, the project loop, the report."""
