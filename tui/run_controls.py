@@ -3,6 +3,7 @@ the Generate pane (each on a worker that posts RunActionDone)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.runs.reader import checkpoint_to_open
@@ -29,18 +30,18 @@ class RunControls:
         app.switch_mode("generate")
 
     def action_stop(self) -> None:
-        screen: Any = self
-        watch = app_state(screen).run_watch
-        if watch is not None:
-            screen.notify(f"Stop {watch.run_id}…")
-            self._stop_run(watch.run_id)
+        self._on_watched("Stop", self._stop_run)
 
     def action_resume(self) -> None:
+        self._on_watched("Resume", self._resume_run)
+
+    def _on_watched(self, verb: str, start: Callable[[str], object]) -> None:
+        """Say what is asked of the watched run, then start the worker that asks it."""
         screen: Any = self
         watch = app_state(screen).run_watch
         if watch is not None:
-            screen.notify(f"Resume {watch.run_id}…")
-            self._resume_run(watch.run_id)
+            screen.notify(f"{verb} {watch.run_id}…")
+            start(watch.run_id)
 
     @background("run-stop", subject=lambda run_id: run_id)
     def _stop_run(self, run_id: str) -> None:

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Static
 
 from core.runs.compare import RunCache, rank_runs
-from core.runs.progress import ProgressInfo, progress_for
+from core.runs.progress import progress_for
 from core.runs.reader import list_runs, run_to_watch
 from core.runs.train_charts import ChartView
 from tui.context import app_state
@@ -169,14 +169,14 @@ class TrainScreen(FoldingSideColumn, RunControls, ForwardWorkerFailures, Screen[
     # ------------------------------------------------------------------ run list
     @background("run-list", exclusive=True)
     def _list_runs(self) -> None:
+        from core.training.queue.runner import queue_snapshot
+
         runs, order = list_runs(self.narou.paths), self._run_order
         if order == RunList.ORDERS[0]:
             self.post_message(RunsListed(runs))
         else:
             ranked, scores = rank_runs(runs, order, self._run_cache)
             self.post_message(RunsListed(ranked, scores))
-        from core.training.queue.runner import queue_snapshot
-
         rows, started = queue_snapshot(self.narou.paths.checkpoints_dir)
         self.post_message(QueueListed(rows, "Started the queue runner (none was alive)"
                                       if started else None))
@@ -204,13 +204,13 @@ class TrainScreen(FoldingSideColumn, RunControls, ForwardWorkerFailures, Screen[
 
     def on_run_list_marks_changed(self, message: RunList.MarksChanged) -> None:
         self.refresh_bindings()
-        runs = self.query_one(RunCompare)
-        runs.compare(message.marked)
+        comparison = self.query_one(RunCompare)
+        comparison.compare(message.marked)
         if len(message.marked) >= 2:
             if self.view != "launch":
                 self.action_view("compare")
         elif self.view == "compare":
-            runs.show(None)
+            comparison.show(None)
             self.action_view("charts")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -242,7 +242,8 @@ class TrainScreen(FoldingSideColumn, RunControls, ForwardWorkerFailures, Screen[
                 charts.show(watch.history, self.chart_view)
             else:
                 charts.show_soon(watch.history, self.chart_view)
-        self.query_one(RunProgress).show(self.progress_info(watch))
+        self.query_one(RunProgress).show(progress_for(
+            watch.run_id, watch.history, watch.status, watch.config, type(self).clock()))
         self.query_one(RunEvents).show(watch.history.events)
         if self.view == "log":
             self.query_one(RunLog).show(watch.log_tail)
@@ -258,10 +259,6 @@ class TrainScreen(FoldingSideColumn, RunControls, ForwardWorkerFailures, Screen[
     def update_charts(self) -> None:
         """Redraw every chart now, from the watched run's history and the view options."""
         self.query_one(TrainCharts).show(self.history, self.chart_view)
-
-    def progress_info(self, watch: RunWatch) -> ProgressInfo:
-        return progress_for(watch.run_id, watch.history, watch.status, watch.config,
-                            type(self).clock())
 
     # ------------------------------------------------------------------ actions
     def action_view(self, name: str) -> None:
