@@ -92,7 +92,8 @@ class RecoversFromWorkerFailure(Protocol):
 
 
 class ForwardWorkerFailures:
-    """Mixin for screens: hands their workers' failures to the App's one handler."""
+    """Mixin for screens and widgets that start workers: hands their failures to the App's one
+    handler (a worker's state messages do not bubble, so each such node forwards its own)."""
 
     app: Any
 
