@@ -2,8 +2,8 @@
 
 Every worker of the workbench is a method decorated with `background(group)`: it runs on a
 thread with Textual's exit_on_error off, so no exception can end the app. A failure reaches
-`NarouApp.report_worker_failure` (screens forward it with `ForwardWorkerFailures`), which
-notifies with the group's label, logs the traceback, then lets the node that started the
+`NarouApp.report_worker_failure` (screens and widgets forward it with `ForwardWorkerFailures`),
+which notifies with the group's label, logs the traceback, then lets the node that started the
 worker put its pane back in order through `worker_failed`.
 """
 

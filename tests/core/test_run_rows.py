@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.paths import Paths
 from core.runs.history import read_history
+from core.runs.reader import list_runs, run_to_watch
 from core.runs.run_rows import EVENT_LINES, event_rows, probe_blocks, tail_growth
 from tests.synthetic_run import FakeRun
 
@@ -53,3 +55,13 @@ def test_tail_growth_appends_only_when_the_tail_moved_on() -> None:
     assert tail_growth(["a", "b"], ["b", "c"]) is None
     assert tail_growth(["a", "b"], ["a"]) is None
     assert tail_growth([], ["a"]) is None
+
+
+def test_a_fresh_pane_watches_the_newest_live_run_else_the_newest(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "d", tmp_path / "c", tmp_path / "cfg")
+    assert run_to_watch(list_runs(paths)) is None
+    FakeRun(paths.run("old-live"), t0=T0).create(state="running")
+    FakeRun(paths.run("new-done"), t0=T0 + 60).create(state="finished")
+    assert run_to_watch(list_runs(paths)) == "old-live"
+    FakeRun(paths.run("old-live"), t0=T0).create(state="stopped")
+    assert run_to_watch(list_runs(paths)) == "new-done"
