@@ -1,5 +1,5 @@
-"""The text rows of a watched run, without a terminal: its latest events, its probe titles per
-evaluation, and what a train.log tail gained since it was shown."""
+"""What a pane shows of a run, without a terminal: its latest events, its probe titles per
+evaluation, what a train.log tail gained since it was shown, and which run a fresh pane watches."""
 
 from __future__ import annotations
 
