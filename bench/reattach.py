@@ -40,8 +40,9 @@ from core.runs import sidecar  # noqa: E402
 from core.runs.history import RunHistory  # noqa: E402
 from core.runs.parse import MetricsParser  # noqa: E402
 from core.runs.schema import HEARTBEAT_S  # noqa: E402
+from core.runs.series import ChartData, ChartSeries  # noqa: E402
 from tests.synthetic_run import FakeRun  # noqa: E402
-from tui.widgets.line_chart import ChartData, ChartSeries, LineChart  # noqa: E402
+from tui.widgets.line_chart import LineChart  # noqa: E402
 
 HOURS = 50.0
 

@@ -2,8 +2,8 @@
 
 Every worker of the workbench is a method decorated with `background(group)`: it runs on a
 thread with Textual's exit_on_error off, so no exception can end the app. A failure reaches
-`NarouApp.report_worker_failure` (screens forward it with `ForwardWorkerFailures`), which
-notifies with the group's label, logs the traceback, then lets the node that started the
+`NarouApp.report_worker_failure` (screens and widgets forward it with `ForwardWorkerFailures`),
+which notifies with the group's label, logs the traceback, then lets the node that started the
 worker put its pane back in order through `worker_failed`.
 """
 
@@ -92,7 +92,8 @@ class RecoversFromWorkerFailure(Protocol):
 
 
 class ForwardWorkerFailures:
-    """Mixin for screens: hands their workers' failures to the App's one handler."""
+    """Mixin for screens and widgets that start workers: hands their failures to the App's one
+    handler (a worker's state messages do not bubble, so each such node forwards its own)."""
 
     app: Any
 

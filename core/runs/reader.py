@@ -159,6 +159,12 @@ def list_runs(paths: Paths) -> list[RunSummary]:
     return runs
 
 
+def run_to_watch(runs: list[RunSummary]) -> str | None:
+    """The run a fresh view opens on: the first live one in `runs`, else the first."""
+    live = [r for r in runs if r.status and RunState(r.status.state).live]
+    return (live or runs)[0].run_id if runs else None
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime

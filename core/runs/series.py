@@ -1,4 +1,5 @@
-"""Numeric series for charts: growable numpy columns, EMA, and min/max-per-bucket downsampling.
+"""Numeric series for charts: growable numpy columns, EMA, min/max-per-bucket downsampling,
+and the series/range a chart is fed with (ChartSeries, ChartData).
 
 A 50-hour run holds a million points per series but a chart is ~100 columns wide. Each
 series keeps a block pyramid (min and max of every BLOCK consecutive points, maintained
@@ -9,7 +10,7 @@ spikes survive because every bucket keeps both its extremes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -224,3 +225,33 @@ def ema(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
         carried = np.where(idx >= 0, out[np.maximum(idx, 0)], e0 if start is not None else np.nan)
         out = carried
     return out
+
+
+@dataclass
+class ChartSeries:
+    """One line of a chart.
+
+    x / y: non-decreasing x and values (NaN = missing); y_hi: optional upper band (min/max
+    aggregates); pyramid: block min/max of y for fast downsampling of long series;
+    points: draw only the points, no connecting line (sparse series such as evals).
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    color: str = "cyan"
+    y_hi: np.ndarray | None = None
+    pyramid: MinMaxPyramid | None = None
+    points: bool = False
+
+
+@dataclass
+class ChartData:
+    """What the chart shows: series, the visible x range, and how x labels read."""
+
+    series: list[ChartSeries] = field(default_factory=list)
+    x0: float | None = None
+    x1: float | None = None
+    x_format: str = "step"  # "step" or "hours"
+    empty_text: str = "no data yet"
+    x_origin: float = 0.0  # subtracted from x for the labels only (wall time → elapsed)

@@ -223,11 +223,11 @@ def test_keys_switch_views_axis_smoothing_and_readonly(paths: Paths) -> None:
             screen = app.screen
             assert isinstance(screen, TrainScreen)
             await pilot.press("x")
-            assert screen.x_mode == "time"
+            assert screen.chart_view.x_mode == "time"
             await pilot.press("right_square_bracket")
             assert app.run_watch.history.smoothing == pytest.approx(0.95)
             await pilot.press("w")
-            assert screen._window() == 3600.0
+            assert screen.chart_view.window() == 3600.0
             await pilot.press("l")
             await until(pilot, lambda: screen.query_one("#view-log").line_count >= 2)
             await pilot.press("p")
@@ -261,11 +261,15 @@ def test_multi_gpu_run_charts_one_card_at_a_time(paths: Paths) -> None:
             assert isinstance(screen, TrainScreen)
             await until(pilot, lambda: screen.query_one("#chart-gpu-mem", LineChart).data.series)
             assert screen.check_action("next_gpu", ()) is True
+
+            def shown_gpu() -> int | None:
+                return screen.chart_view.shown_gpu(app.run_watch.history)
+
             shown = []
             for _ in range(4):
                 await until(pilot, lambda: str(screen.query_one("#chart-status").render()).startswith(
-                    f"GPU charts: card {screen.shown_gpu()} of 3 (d: next)"))
-                shown.append((screen.shown_gpu(), round(used_gib(screen))))
+                    f"GPU charts: card {shown_gpu()} of 3 (d: next)"))
+                shown.append((shown_gpu(), round(used_gib(screen))))
                 await pilot.press("d")
             # Cards 0, 1, 2 and back to 0; each chart is that card's memory (6 GiB apart).
             assert [c for c, _ in shown] == [0, 1, 2, 0]

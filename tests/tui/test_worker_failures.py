@@ -134,11 +134,11 @@ async def _export(pilot: Pilot[None], screen: Any) -> None:
 
 
 async def _compare(pilot: Pilot[None], screen: Any) -> None:
-    screen._compare_runs(["live", "other"])
+    screen.query_one("#view-compare").compare(["live", "other"])
 
 
 async def _queue_move(pilot: Pilot[None], screen: Any) -> None:
-    screen._queue_change("some-run", 1)
+    screen.query_one("#queue-list").change("some-run", 1)
 
 
 @dataclass
@@ -222,7 +222,7 @@ CASES = [
          _keys("n", "f6")),
     Case("launch", "train", "core.training.launch:launch", OSError("injected: launch"),
          _keys("n", "ctrl+s")),
-    Case("run-compare", "train", "tui.screens.train:compare", ValueError("injected: compare"),
+    Case("run-compare", "train", "tui.widgets.run_compare:compare", ValueError("injected: compare"),
          _compare),
     Case("queue", "train", "core.training.queue.store:move", OSError("injected: queue"),
          _queue_move, subject="some-run"),

@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.messages.train import GpuSampled
 from tui.redraw import show_text
 
 
@@ -25,6 +26,13 @@ class GpuPanel(Static):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("GPU: waiting for the first sample…", **kwargs)
         self.unavailable: str | None = None
+
+    def show_sampled(self, sampled: GpuSampled) -> None:
+        """One round of the app's sampler: its readings, or why there are none."""
+        if not sampled.available:
+            self.show_unavailable(sampled.reason or "unknown reason")
+        else:
+            self.show_samples(sampled.samples)
 
     def show_unavailable(self, reason: str) -> None:
         self.unavailable = reason

@@ -2,80 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Button, Collapsible, Input, Label, Select, Static
 
-
-@dataclass(frozen=True)
-class FormField:
-    """One TrainConfig field on one row: its label, how it parses, and what blank means.
-
-    kind: str|int|float|opt_int|opt_str (opt_*: blank gives None).
-    hint: shown in the empty field (what a blank value means).
-    """
-
-    name: str
-    label: str
-    kind: str
-    hint: str = ""
-
-
-# Groups in display order; a new field goes into its group's tuple and nothing else changes.
-# "data & model" starts with the dataset and model selectors, which are not plain inputs.
-GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = (
-    ("data & model", (
-        FormField("tokenizer", "tokenizer", "opt_str", "blank: the model's own / trained on data"),
-    )),
-    ("schedule", (
-        FormField("epochs", "epochs", "float"),
-        FormField("max_steps", "max steps", "opt_int", "blank: by epochs"),
-        FormField("lr", "learning rate", "float"),
-    )),
-    ("batching", (
-        FormField("batch_size", "micro-batch", "opt_int", "blank: from GPU memory"),
-        FormField("grad_accum", "grad accumulation", "opt_int", "blank: auto, effective 64"),
-    )),
-    ("intervals", (
-        FormField("log_steps", "log every (steps)", "int"),
-        FormField("eval_steps", "eval every (steps)", "int"),
-        FormField("save_steps", "save every (steps)", "int"),
-    )),
-    ("run", (
-        FormField("run_name", "run name", "str", "blank: the date and time only"),
-        FormField("gpus", "GPUs", "int"),
-    )),
+from core.training.launch_fields import (
+    ADVANCED,
+    DEFAULT_PRETRAINED,
+    FIELDS,
+    GROUPS,
+    MODEL_KINDS,
+    FormField,
+    config_defaults,
+    form_config,
+    model_values,
+    parse_field,
+    refusal_findings,
 )
-# Fields most runs leave at the seed recipe: folded under "advanced".
-ADVANCED: tuple[FormField, ...] = (
-    FormField("warmup", "warmup fraction", "float"),
-    FormField("weight_decay", "weight decay", "float"),
-    FormField("max_source_len", "max synopsis tokens", "int"),
-    FormField("max_target_len", "max title tokens", "int"),
-    FormField("seed", "seed", "int"),
-)
-FIELDS: tuple[FormField, ...] = tuple(f for _, group in GROUPS for f in group) + ADVANCED
-MODEL_KINDS: tuple[tuple[str, str], ...] = (
-    ("scratch: tiny (CPU smoke test)", "scratch:tiny"),
-    ("scratch: small", "scratch:small"),
-    ("scratch: base", "scratch:base"),
-    ("pretrained (hub id or local dir)", "pretrained"),
-)
-DEFAULT_PRETRAINED = "tohoku-nlp/bert-base-japanese-v3"
+from tui.context import app_state
+from tui.messages.train import LaunchChecked, RunActionDone
+from tui.workers import ForwardWorkerFailures, background
 
+if TYPE_CHECKING:
+    from textual.timer import Timer
+    from textual.worker import Worker
 
-def _defaults() -> dict[str, Any]:
     from core.training.config import TrainConfig
 
-    out = {}
-    for f in fields(TrainConfig):
-        if f.default is not MISSING:
-            out[f.name] = f.default
-    return out
+# Quiet time after the last keystroke in the form before the preflight runs again.
+CHECK_DEBOUNCE_S = 0.4
 
 
 def _row(label: str, field: Any) -> Horizontal:
@@ -83,8 +41,9 @@ def _row(label: str, field: Any) -> Horizontal:
     return Horizontal(Label(label, classes="launch-label"), field, classes="launch-row")
 
 
-class LaunchForm(Vertical):
-    """Fields default to the seed recipe (TrainConfig's defaults); `config()` builds the run.
+class LaunchForm(ForwardWorkerFailures, Vertical):
+    """Fields default to the seed recipe (TrainConfig's defaults); `config()` builds the run,
+    `check()` runs the preflight on it and `start()` launches (or queues) it.
 
     The fields scroll; the buttons, the preflight result and the equivalent command sit in a
     fixed area at the bottom, so they are on screen whatever the terminal's height."""
@@ -109,15 +68,25 @@ class LaunchForm(Vertical):
     LaunchForm #launch-command { color: $accent; padding: 0 1; height: auto; }
     """
 
-    class Changed(Message):
-        """Any field changed; the screen refreshes the command preview."""
-
-    def __init__(self, datasets: list[str], **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.datasets = datasets
-        self.defaults = _defaults()
+        self.datasets: list[str] = []
+        self.defaults = config_defaults()
+        self._check_timer: Timer | None = None
+
+    def _dataset_names(self) -> list[str]:
+        """The built datasets the form offers (none when the datasets folder cannot be read)."""
+        try:
+            from core.data.store import list_datasets
+        except ImportError:
+            return []
+        try:
+            return [d.name for d in list_datasets(app_state(self).paths) if d.built]
+        except Exception:
+            return []
 
     def compose(self) -> ComposeResult:
+        self.datasets = self._dataset_names()
         yield Static("New run — Tab moves between fields; f6 checks, ctrl+s starts the run.",
                      classes="muted")
         with VerticalScroll(id="launch-fields"):
@@ -160,57 +129,36 @@ class LaunchForm(Vertical):
         """Put the keyboard in the form (Tab then walks the fields)."""
         self.query_one("#launch-fields", VerticalScroll).focus()
 
+    @property
+    def readonly(self) -> bool:
+        return app_state(self).options.readonly
+
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "f-model-kind":
             self.query_one("#f-model", Input).disabled = event.value != "pretrained"
-        self.post_message(self.Changed())
+        self._changed()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.post_message(self.Changed())
+        self._changed()
 
     def values(self) -> dict[str, Any]:
         """Typed field values; ValueError names the field that does not parse."""
-        data: dict[str, Any] = {}
         ds = self.query_one("#f-dataset", Select).value
-        data["dataset"] = "" if ds is Select.NULL or ds is None else str(ds)
-        kind = str(self.query_one("#f-model-kind", Select).value)
-        if kind.startswith("scratch:"):
-            data["scratch"], data["model"] = kind.split(":", 1)[1], None
-        else:
-            data["scratch"] = None
-            data["model"] = self.query_one("#f-model", Input).value.strip() or None
+        data: dict[str, Any] = {"dataset": "" if ds is Select.NULL or ds is None else str(ds)}
+        data |= model_values(str(self.query_one("#f-model-kind", Select).value),
+                             self.query_one("#f-model", Input).value)
         for f in FIELDS:
-            raw = self.query_one(f"#f-{f.name}", Input).value.strip()
-            try:
-                if f.kind == "int":
-                    data[f.name] = int(raw)
-                elif f.kind == "float":
-                    data[f.name] = float(raw)
-                elif f.kind == "opt_int":
-                    data[f.name] = int(raw) if raw else None
-                elif f.kind == "opt_str":
-                    data[f.name] = raw or None
-                else:
-                    data[f.name] = raw
-            except ValueError as exc:
-                raise ValueError(f"{f.label}: {raw!r} is not a valid "
-                                 f"{f.kind.removeprefix('opt_')}") from exc
+            data[f.name] = parse_field(f, self.query_one(f"#f-{f.name}", Input).value)
         return data
 
-    def config(self) -> Any:
+    def config(self) -> TrainConfig:
         """A validated TrainConfig (ValueError/ConfigError with the field named)."""
-        from core.training.config import TrainConfig
-
-        cfg = TrainConfig.from_json(self.values(), source="launch form")
-        cfg.validate()
-        return cfg
+        return form_config(self.values())
 
     def show_command(self, text: str) -> None:
         self.query_one("#launch-command", Static).update(text)
 
     def show_findings(self, findings: list[tuple[str, str]]) -> None:
-        from rich.text import Text
-
         t = Text()
         if not findings:
             t.append("preflight: no findings", style="green")
@@ -219,3 +167,97 @@ class LaunchForm(Vertical):
             t.append(f"{level}: ", style=style)
             t.append(msg + ("\n" if i < len(findings) - 1 else ""))
         self.query_one("#launch-findings", Static).update(t)
+
+    # ------------------------------------------------------------------ check and launch
+    def open(self) -> None:
+        """The form came into view: preview the command, check it, take the keyboard."""
+        self._changed()
+        self.focus_fields()
+
+    def _changed(self) -> None:
+        self._preview_command()
+        self._check_soon()
+
+    def _check_soon(self) -> None:
+        """Run the preflight once typing pauses, so its result follows the fields."""
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(CHECK_DEBOUNCE_S, self._check_if_shown)
+
+    def _check_if_shown(self) -> None:
+        self._check_timer = None
+        if self.display and not self.readonly:
+            self.check()
+
+    def _preview_command(self) -> None:
+        try:
+            self.show_command("$ " + self.config().cli_command())
+        except Exception as exc:
+            self.show_command(f"(not valid yet: {exc})")
+
+    def _config_or_findings(self) -> TrainConfig | None:
+        try:
+            return self.config()
+        except Exception as exc:
+            self.show_findings([("error", str(exc))])
+            return None
+
+    def check(self) -> None:
+        """Validate the fields with the preflight checks (on a worker)."""
+        cfg = self._config_or_findings()
+        if cfg is not None:
+            self.show_findings([("info", "checking…")])
+            self._preflight(cfg)
+
+    def start(self, queued: bool = False) -> None:
+        """Launch the run the fields describe (or queue it); returns at once."""
+        cfg = self._config_or_findings()
+        if cfg is not None:
+            self.show_findings([("info", "preflight + queueing…" if queued
+                                 else "preflight + launching…")])
+            self._launch(cfg, queued)
+
+    @background("preflight", exclusive=True)
+    def _preflight(self, cfg: TrainConfig) -> None:
+        from core.training.launch import preflight
+
+        found = [(f.level, f.message) for f in preflight(app_state(self).paths, cfg)]
+        self.post_message(LaunchChecked(found, cfg.cli_command()))
+
+    def on_launch_checked(self, message: LaunchChecked) -> None:
+        try:
+            current = self.config().cli_command()
+        except Exception:
+            current = None
+        if current != message.command:
+            return  # the fields changed while it ran: the newer check's result is coming
+        self.show_findings(message.findings)
+        self.show_command("$ " + message.command)
+
+    @background("launch", exclusive=True)
+    def _launch(self, cfg: TrainConfig, queued: bool = False) -> None:
+        from core.training.launch import LaunchError, launch
+        from core.training.queue.store import queue_tables
+
+        action = "queue" if queued else "launch"
+        paths = app_state(self).paths
+        try:
+            run_id = launch(paths, cfg, queue=queue_tables() if queued else None)
+        except LaunchError as exc:  # the preflight's findings: listed in the form
+            self.post_message(RunActionDone(action, None, str(exc)))
+            return
+        self.post_message(RunActionDone(action, run_id))
+
+    def on_run_action_done(self, message: RunActionDone) -> None:
+        # The pane hears of it too (the message goes on up): it notifies and attaches.
+        if message.error and message.action in ("launch", "queue"):
+            self.show_findings(refusal_findings(message.error))
+
+    def worker_failed(self, worker: Worker[Any], line: str) -> None:
+        self.show_findings([("error", line)])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "launch-check":
+            self.check()
+        elif event.button.id in ("launch-go", "launch-queue") and not self.readonly:
+            self.start(queued=event.button.id == "launch-queue")

@@ -3,50 +3,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from rich.text import Text
 from textual.widget import Widget
 
-from core.runs.series import MinMaxPyramid, minmax_buckets
+from core.runs.series import ChartData, minmax_buckets
 
 # Braille dot bits by (row 0..3, column 0..1) inside one cell.
 _DOTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.int64)
 _Y_LABEL_W = 8
 # The character of each braille bit mask (an empty cell is a space).
 _GLYPHS = [chr(0x2800 + b) if b else " " for b in range(256)]
-
-
-@dataclass
-class ChartSeries:
-    """One line of a chart.
-
-    x / y: non-decreasing x and values (NaN = missing); y_hi: optional upper band (min/max
-    aggregates); pyramid: block min/max of y for fast downsampling of long series;
-    points: draw only the points, no connecting line (sparse series such as evals).
-    """
-
-    name: str
-    x: np.ndarray
-    y: np.ndarray
-    color: str = "cyan"
-    y_hi: np.ndarray | None = None
-    pyramid: MinMaxPyramid | None = None
-    points: bool = False
-
-
-@dataclass
-class ChartData:
-    """What the chart shows: series, the visible x range, and how x labels read."""
-
-    series: list[ChartSeries] = field(default_factory=list)
-    x0: float | None = None
-    x1: float | None = None
-    x_format: str = "step"  # "step" or "hours"
-    empty_text: str = "no data yet"
-    x_origin: float = 0.0  # subtracted from x for the labels only (wall time → elapsed)
 
 
 def fmt_value(v: float) -> str:

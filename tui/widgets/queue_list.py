@@ -1,19 +1,21 @@
-"""QueueList: the runs waiting to start, in order, with what each waits for and when it starts."""
+"""QueueList: the runs waiting to start, in order, with what each waits for and when it starts;
+its keys reorder or unqueue them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.widgets import DataTable
 
 from core.timefmt import format_duration
 from core.training.queue.estimate import QueueRow
+from tui.context import app_state
+from tui.messages.train import RunActionDone
+from tui.workers import ForwardWorkerFailures, background
 
 
-class QueueList(DataTable[Any]):
+class QueueList(ForwardWorkerFailures, DataTable[Any]):
     """Queued runs, next to start first; keys move the highlighted run or drop it."""
 
     DEFAULT_CSS = "QueueList { height: auto; max-height: 8; }"
@@ -26,19 +28,6 @@ class QueueList(DataTable[Any]):
         Binding("delete", "remove", "Unqueue", id="queue.remove", show=False,
                 tooltip="Drop the highlighted run from the queue (kept, as stopped)"),
     ]
-
-    @dataclass
-    class MoveRequested(Message):
-        """Put queued run `run_id` at 1-based position `to`."""
-
-        run_id: str
-        to: int
-
-    @dataclass
-    class RemoveRequested(Message):
-        """Drop queued run `run_id` from the queue."""
-
-        run_id: str
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -84,10 +73,22 @@ class QueueList(DataTable[Any]):
         to = min(len(self.queued), max(1, pos + delta))
         if to != pos:
             self._moving = (run, to)
-            self.post_message(self.MoveRequested(run, to))
+            if not app_state(self).options.readonly:
+                self.change(run, to)
             self.move_cursor(row=to - 1)
 
     def action_remove(self) -> None:
         run = self.selected_run
-        if run is not None:
-            self.post_message(self.RemoveRequested(run))
+        if run is not None and not app_state(self).options.readonly:
+            self.change(run, None)
+
+    @background("queue", subject=lambda run_id, to: run_id)
+    def change(self, run_id: str, to: int | None) -> None:
+        """Put queued run `run_id` at 1-based position `to`, or (None) drop it from the queue."""
+        from core.training.queue.store import move, remove
+
+        if to is None:
+            remove(app_state(self).paths, run_id)
+        else:
+            move(app_state(self).paths, run_id, to)
+        self.post_message(RunActionDone("unqueue" if to is None else "move", run_id))

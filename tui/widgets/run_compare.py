@@ -12,9 +12,13 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
-from core.runs.compare import X_AXES, X_LABELS, ComparedRun, Comparison
-from tui.widgets.line_chart import ChartData, ChartSeries, LineChart
+from core.runs.compare import X_AXES, X_LABELS, ComparedRun, Comparison, RunCache, compare
+from core.runs.series import ChartData, ChartSeries
+from tui.context import app_state
+from tui.messages.train import RunsCompared
+from tui.widgets.line_chart import LineChart
 from tui.widgets.run_list import mark_style
+from tui.workers import ForwardWorkerFailures, background
 
 # (chart id, title, what it plots: a train column or an eval/quality key)
 COMPARE_CHARTS: tuple[tuple[str, str, str], ...] = (
@@ -23,8 +27,9 @@ COMPARE_CHARTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class RunCompare(VerticalScroll):
-    """Fed with `show(comparison)`; `cycle_axis()` switches step → samples seen → hours."""
+class RunCompare(ForwardWorkerFailures, VerticalScroll):
+    """`compare(run_ids)` reads the runs and shows them (or `show(comparison)`); `cycle_axis()`
+    switches step → samples seen → hours."""
 
     DEFAULT_CSS = """
     RunCompare #compare-status { height: 1; padding: 0 1; color: $text-muted; }
@@ -33,10 +38,12 @@ class RunCompare(VerticalScroll):
     RunCompare #compare-table { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, cache: RunCache, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = X_AXES[0]
         self.comparison: Comparison | None = None
+        self.cache = cache  # runs re-read only when their files change (shared with the list)
+        self._asked: list[str] | None = None  # the runs of the latest comparison asked for
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-status")
@@ -44,6 +51,22 @@ class RunCompare(VerticalScroll):
             for cid, title, _key in COMPARE_CHARTS:
                 yield LineChart(title, id=f"compare-{cid}")
         yield Static("", id="compare-table")
+
+    def compare(self, run_ids: list[str]) -> None:
+        """Read and show these runs (fewer than two: forget any comparison on its way)."""
+        self._asked = list(run_ids) if len(run_ids) >= 2 else None
+        if self._asked is not None:
+            self._compare_runs(self._asked)
+
+    @background("run-compare", exclusive=True)
+    def _compare_runs(self, run_ids: list[str]) -> None:
+        paths = app_state(self).paths
+        self.post_message(RunsCompared(compare([self.cache.get(paths.run(r)) for r in run_ids])))
+
+    def on_runs_compared(self, message: RunsCompared) -> None:
+        cmp = message.comparison
+        if cmp is not None and [r.run_id for r in cmp.runs] == self._asked:  # not a stale read
+            self.show(cmp)
 
     def show(self, comparison: Comparison | None) -> None:
         self.comparison = comparison

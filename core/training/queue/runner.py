@@ -16,13 +16,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.paths import REPO_ROOT, Paths
 from core.runs.schema import RunState
 from core.training.queue import devices as dev
 from core.training.queue.devices import queue_root
 from core.training.queue.store import QueuedRun, end_queued, has_queue, queue_lock, reconcile
+
+if TYPE_CHECKING:
+    from core.training.queue.estimate import QueueRow
 
 RUNNER_LOCK = "runner.lock"
 RUNNER_LOG = "runner.log"
@@ -161,6 +164,17 @@ def ensure_runner(checkpoints_dir: Path) -> bool:
                          cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     return True
+
+
+def queue_snapshot(checkpoints_dir: Path) -> tuple[list[QueueRow], bool]:
+    """The queue's rows, after starting its runner if runs wait and none is alive (True: one
+    was started). A folder that does not exist yet holds no queue."""
+    from core.training.queue.estimate import queue_rows
+
+    if not checkpoints_dir.is_dir():
+        return [], False
+    started = ensure_runner(checkpoints_dir)
+    return queue_rows(checkpoints_dir), started
 
 
 def job_holds_devices(run_dir: Path, train: dict[str, Any]) -> tuple[list[str], list[int]]:
