@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 if TYPE_CHECKING:  # Arrow (core.data.browse) loads in workers, after the first frame
     from core.data.store import DatasetInfo
@@ -36,8 +36,10 @@ class DatasetList(OptionList):
 
     def highlight_name(self, name: str | None) -> bool:
         """Put the highlight on dataset `name`; False when it is not listed."""
-        for index in range(self.option_count):
-            if name is not None and self.get_option_at_index(index).id == name:
-                self.highlighted = index
-                return True
-        return False
+        if name is None:
+            return False
+        try:
+            self.highlighted = self.get_option_index(name)
+        except OptionDoesNotExist:
+            return False
+        return True
