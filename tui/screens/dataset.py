@@ -205,8 +205,7 @@ class DatasetScreen(ForwardWorkerFailures, DatasetSearching, Screen[None]):
         if name != self._loading:
             return
         self._loading = None
-        table = self.query_one(RecordTable)
-        table.loading = False
+        self.query_one(RecordTable).loading = False
         self._show_message(text, error=True)
         self._update_status()
 
