@@ -208,10 +208,10 @@ async def bench_pane(datasets_dir: Path, n: int, keys: str) -> dict[str, float]:
         async def keystroke(key: str) -> float:
             # What a typed key does (Input.insert_text_at_cursor), without the Pilot's
             # wait-for-idle, then until the worker's result is applied and drawn.
-            seq_before = screen._search_seq
+            seq_before = screen.searches.seq
             t = time.perf_counter()
             box.insert_text_at_cursor(key)
-            await _until(lambda: screen._search_seq > seq_before and not screen._search_running)
+            await _until(lambda: screen.searches.seq > seq_before and not screen.searches.running)
             await _frame(table)
             return (time.perf_counter() - t) * 1000
 
@@ -222,7 +222,7 @@ async def bench_pane(datasets_dir: Path, n: int, keys: str) -> dict[str, float]:
             shown.append(table.row_count)
             narrow.append(await keystroke(KEYS[(KEYS.index(key) + 1) % len(KEYS)]))
             box.value = ""  # back to all rows
-            await _until(lambda: not screen._search_running and table.row_count == n)
+            await _until(lambda: not screen.searches.running and table.row_count == n)
             await pilot.pause()
         out["search_ms"] = statistics.median(full)
         out["search_ms_max"] = max(full)

@@ -70,3 +70,10 @@ class Paths:
     def run(self, run_id: str) -> Path:
         """Folder of run `run_id` inside checkpoints_dir (never anywhere else)."""
         return self.checkpoints_dir / safe_name(run_id, "run")
+
+
+def short_path(path: object, parts: int = 3) -> str:
+    """Last `parts` components of a path: enough to recognise it, stable across checkouts."""
+    p = Path(str(path))
+    tail = p.parts[-parts:]
+    return ("…/" if len(p.parts) > parts else "") + "/".join(tail)

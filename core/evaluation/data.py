@@ -50,6 +50,50 @@ def run_dataset_name(config: dict[str, Any]) -> str | None:
     return None
 
 
+def rows_dataset(paths: Paths, run_spec: str | None) -> str | None:
+    """The dataset whose rows go with checkpoint `run_spec` ("<run>/<checkpoint>" or a run id):
+    its run's own, else the bundled sample, else the first readable one; None when none exists."""
+    if run_spec:
+        from core.runs.reader import read_config
+
+        name = run_dataset_name(read_config(paths.run(run_spec.split("/")[0])))
+        if name is not None:
+            return name
+    from core.data.store import list_datasets
+
+    names = [d.name for d in list_datasets(paths) if getattr(d, "ok", True)]
+    return "sample" if "sample" in names else (names[0] if names else None)
+
+
+@dataclass
+class SplitRows:
+    """One split of a dataset, read once and stepped through by position (wrapping at the end).
+
+    dataset: whose rows `rows` holds (None: nothing read yet).
+    index: the row shown last (-1: none), set by whoever shows it.
+    """
+
+    split: str = "validation"
+    dataset: str | None = None
+    rows: list[dict[str, str]] = field(default_factory=list)
+    index: int = -1
+
+    def row(self, paths: Paths, dataset: str, index: int) -> tuple[int, dict[str, str]]:
+        """(wrapped index, row) of row `index` of `dataset`, reading the split when it changed."""
+        if self.dataset != dataset:
+            self.rows = load_split(paths, dataset, self.split)
+            self.dataset = dataset
+        if not self.rows:
+            raise EvalDataError(f"{dataset}/{self.split} is empty")
+        index %= len(self.rows)
+        return index, self.rows[index]
+
+    def shown_story_is(self, synopsis: str) -> bool:
+        """True while `synopsis` is the shown row's story, unedited (its title is the reference)."""
+        return (0 <= self.index < len(self.rows)
+                and self.rows[self.index]["story"].strip() == synopsis)
+
+
 @dataclass
 class References:
     """A references file: rows with story, title and the other system's prediction.

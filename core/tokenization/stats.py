@@ -71,6 +71,19 @@ class CorpusStats:
     def chars_per_token(self) -> float:
         return self.chars / self.pieces if self.pieces else 0.0
 
+    def summary_lines(self) -> list[str]:
+        """Truncation of synopses and of titles, then [UNK] rate and chars per token: a line each."""
+        lines = [f"{label} truncated at {s.max_length}: {s.truncated_pct:.1f}%  "
+                 f"(median {s.percentile(50)}, p95 {s.percentile(95)})"
+                 for label, s in (("synopses", self.stories), ("titles", self.titles))]
+        lines.append(f"[UNK] rate {self.unk_rate:.2f}% of {self.pieces:,} pieces   "
+                     f"chars per token {self.chars_per_token:.2f}")
+        return lines
+
+    def unk_chars_line(self) -> str:
+        """The characters that made words [UNK], with counts: '𠮷 ×3  𩸽 ×1' ("" when none)."""
+        return "  ".join(f"{c} ×{n}" for c, n in self.unk_chars)
+
 
 def corpus_stats(
     spec: EncoderSpec,

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from core.data.browse import SearchQuery, SortKey, open_records
-from core.data.search_marks import search_marks
 from core.paths import Paths
 from tests.terminal_sizes import SIZE_IDS, TERMINAL_SIZES
+from tests.tui.rendered import match_texts, shown_text
 from tests.until import until
 from tui.app import LaunchOptions, NarouApp
-from tui.widgets.record_table import ColumnSpec, RecordTable, fit_cells, fit_cells_kept
+from tui.widgets.record_table import RecordTable
 
 SIZE = (120, 40)
 
@@ -125,92 +125,16 @@ async def _open(app: NarouApp, pilot, name: str):  # type: ignore[no-untyped-def
     return screen
 
 
-def _text(widget) -> str:  # type: ignore[no-untyped-def]
-    """What the widget shows on screen, as plain text (one line per row)."""
-    region = widget.size.region
-    lines = ("".join(seg.text for seg in strip).rstrip() for strip in widget.render_lines(region))
-    return "\n".join(lines)
+def _stats_for(screen) -> object:  # type: ignore[no-untyped-def]
+    """What the statistics view shows (dataset, filter); None before it is first opened."""
+    views = screen.query("DatasetStatsView")
+    return views.first().shown_for if views else None
 
 
 async def _settle(pilot, screen) -> None:  # type: ignore[no-untyped-def]
     # Searches run in a worker; wait until none is in flight and the result is applied.
-    await until(pilot, lambda: not screen._search_running)
+    await until(pilot, lambda: not screen.searches.running)
     await pilot.pause()
-
-
-# ----------------------------------------------------------------------------- pure helpers
-
-
-def test_fit_cells_aligns_wide_characters() -> None:
-    from rich.cells import cell_len
-
-    assert fit_cells("魔王城", 10) == "魔王城    "
-    cut = fit_cells("悪役令嬢ですが婚約破棄", 9)
-    assert cell_len(cut) == 9 and cut.endswith("…")
-    assert fit_cells("12", 5, "right") == "   12"
-    # A wide character never straddles the edge: the cut pads with a space instead.
-    assert cell_len(fit_cells("あいうえお", 4)) == 4
-
-
-def test_fit_cells_kept_says_what_of_the_text_is_drawn() -> None:
-    title = "悪役令嬢ですが、婚約破棄のあとに始めた喫茶店が繁盛しています"
-    # 8 wide chars fill 16 cells; 婚 fits, 約 would leave no cell for the ellipsis.
-    assert fit_cells_kept(title, 20) == ("悪役令嬢ですが、婚… ", 0, 9)
-    assert fit_cells_kept("12", 5, "right") == ("   12", 3, 2)
-    assert fit_cells_kept("魔王城", 10) == ("魔王城    ", 0, 3)
-
-
-def test_search_marks_compile_once_and_clip_to_the_cut() -> None:
-    marks = search_marks("婚約破棄", False)
-    assert marks is search_marks("婚約破棄", False)  # one compiled search, shared
-    assert search_marks("", False) is None
-    title = "悪役令嬢ですが、婚約破棄のあとに始めた喫茶店が繁盛しています"
-    assert marks.spans(title) == [(8, 12)]
-    # Cut after 9 chars: the match's visible head only, never the ellipsis after it.
-    assert marks.cut_spans(title, 9) == ((8, 9),)
-    assert marks.cut_spans(title, 8) == ()
-    assert search_marks("sf", False).spans("近未来SF人形") == [(3, 5)]  # case-insensitive
-    # Regex: case-sensitive like the filter; RE2's \p{Han} classes work; empty matches skipped.
-    assert search_marks(r"\p{Han}+の", True).spans("魔王城の経理係") == [(0, 4)]
-    assert search_marks("x*", True).spans("abc") == []
-    assert search_marks("SF", True).spans("sf SF") == [(3, 5)]
-    broken = search_marks("(?<!", True)
-    assert broken is not None and broken.error and broken.spans("anything") == []
-
-
-def _match_texts(widget, style) -> list[str]:  # type: ignore[no-untyped-def]
-    """Texts the widget draws in the match style (its colour, underlined), top to bottom."""
-    return [seg.text for strip in widget.render_lines(widget.size.region) for seg in strip
-            if seg.style is not None and seg.style.underline and seg.style.color == style.color]
-
-
-@pytest.mark.anyio
-async def test_highlight_lines_up_with_cut_and_padded_cells() -> None:
-    import numpy as np
-    from textual.app import App, ComposeResult
-
-    title = "悪役令嬢ですが、婚約破棄のあとに始めた喫茶店が繁盛しています"
-
-    class TableApp(App[None]):
-        def compose(self) -> ComposeResult:
-            yield RecordTable([ColumnSpec("title", width=20, searchable=True),
-                               ColumnSpec("n", width=6, align="right", searchable=True),
-                               ColumnSpec("genre", width=8)])
-
-    app = TableApp()
-    async with app.run_test(size=(40, 6)) as pilot:
-        table = app.query_one(RecordTable)
-        table.set_source(lambda _i: (title, "12", "婚約破棄"), np.arange(2))
-        match = table.get_component_rich_style("record-table--match", partial=True)
-        assert _match_texts(table, match) == []
-        # The pattern matches the whole title; only its visible head is marked, and the
-        # right-aligned number is marked after its padding. The genre column is not searchable.
-        table.set_highlight(search_marks("婚約破棄の|2$", True))
-        await pilot.pause()
-        assert _match_texts(table, match) == ["婚", "2", "婚", "2"]
-        line = table.render_line(2)
-        assert "".join(seg.text for seg in line) == fit_cells(title, 20) + "     12 婚約破棄  "
-        assert line.cell_length == table.scrollable_content_region.width
 
 
 def test_record_set_search_sort(data_paths: Paths) -> None:
@@ -250,7 +174,7 @@ async def test_list_open_search_and_regex(data_paths: Paths) -> None:
         # Invalid regex: inline message, no crash, previous rows kept.
         await pilot.press("ctrl+a", "ctrl+k", *"(魔王", "alt+r")
         await _settle(pilot, screen)
-        message = _text(screen.query_one("#ds-message"))
+        message = shown_text(screen.query_one("#ds-message"))
         assert "invalid regular expression" in message
         assert screen.query_one("#ds-message").display
         # Fix it: a valid alternation.
@@ -272,22 +196,22 @@ async def test_regex_and_substring_matches_highlighted_in_table_and_detail(data_
         assert table.row_count == 2 and screen.regex
         # T0002AB: title (cut inside the match: its visible head) and synopsis; T0006AF:
         # title (密室の図書館) and synopsis.
-        assert _match_texts(table, match) == ["婚約破", "婚約破棄", "図書館", "図書館"]
-        assert "悪役令嬢ですが、婚約破…" in _text(table)
+        assert match_texts(table, match) == ["婚約破", "婚約破棄", "図書館", "図書館"]
+        assert "悪役令嬢ですが、婚約破…" in shown_text(table)
 
         await pilot.press("enter", "enter")  # leave the search box, open the first row
         await pilot.pause()
         detail = screen.query_one("#ds-detail")
         assert detail.record.ncode == "T0002AB"
         detail_match = detail.get_component_rich_style("record-detail--match", partial=True)
-        assert _match_texts(detail.query_one("#detail-title"), detail_match) == ["婚約破棄"]
-        assert _match_texts(detail.query_one("#detail-story"), detail_match) == ["婚約破棄"]
+        assert match_texts(detail.query_one("#detail-title"), detail_match) == ["婚約破棄"]
+        assert match_texts(detail.query_one("#detail-story"), detail_match) == ["婚約破棄"]
 
         # Back to substring mode: the literal text is searched, highlighted case-insensitively.
         await pilot.press("escape", "slash", "ctrl+a", "ctrl+k", *"王", "alt+r")
         await _settle(pilot, screen)
         assert not screen.regex
-        marked = _match_texts(table, match)
+        marked = match_texts(table, match)
         assert marked and set(marked) == {"王"}
 
 
@@ -316,7 +240,7 @@ async def test_unreadable_data_shows_message(bad_paths: Paths, name: str, expect
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(app, pilot, name)
         # Compare without whitespace: the message wraps at the pane's width.
-        text = "".join(_text(screen.query_one("#ds-message")).split())
+        text = "".join(shown_text(screen.query_one("#ds-message")).split())
         assert f"Cannotopen{name}" in text and "".join(expected.split()) in text
         assert screen.records is None
         # The pane still works: another dataset can be opened afterwards.
@@ -375,7 +299,7 @@ async def test_detail_and_stats(data_paths: Paths) -> None:
         await pilot.pause()
         detail = screen.query_one("#ds-detail")
         assert screen.query_one("#ds-views").current == "ds-detail"
-        story = _text(detail.query_one("#detail-story"))
+        story = shown_text(detail.query_one("#detail-story"))
         assert story.replace("\n", "").endswith(LONG_TAIL)
         assert detail.record.ncode == "T0007AG"
         # n / p step through the table's order without leaving the detail view.
@@ -391,9 +315,9 @@ async def test_detail_and_stats(data_paths: Paths) -> None:
         assert screen.query_one("#ds-views").current == "ds-table"
 
         await pilot.press("s")
-        await until(pilot, lambda: screen._stats_for == ("novels", None))
+        await until(pilot, lambda: _stats_for(screen) == ("novels", None))
         assert screen.query_one("#ds-views").current == "ds-stats"
-        summary = _text(screen.query_one("#stats-summary"))
+        summary = shown_text(screen.query_one("#stats-summary"))
         assert "7 records" in summary
         hist = screen.query_one("#stats-story-hist")
         assert sum(hist.counts) == len(RECORDS)
@@ -404,8 +328,8 @@ async def test_detail_and_stats(data_paths: Paths) -> None:
         shown = screen.query_one(RecordTable).row_count
         assert 0 < shown < len(RECORDS)
         await pilot.press("escape", "s")
-        await until(pilot, lambda: screen._stats_for and screen._stats_for[1] is not None)
-        summary = _text(screen.query_one("#stats-summary"))
+        await until(pilot, lambda: (_stats_for(screen) or (None, None))[1] is not None)
+        summary = shown_text(screen.query_one("#stats-summary"))
         assert f"{shown} of 7 records matching '魔王'" in summary
         assert sum(screen.query_one("#stats-story-hist").counts) == shown
         assert sum(screen.query_one("#stats-title-hist").counts) == shown

@@ -172,7 +172,7 @@ CASES = [
          recovered=lambda app, s, inj: s._loading is None and not s.query_one("RecordTable").loading),
     Case("dataset-search", "dataset", "core.data.browse:RecordSet.view",
          RuntimeError("injected: search"), _search,
-         recovered=lambda app, s, inj: not s._search_running),
+         recovered=lambda app, s, inj: not s.searches.running),
     Case("dataset-stats", "dataset", "core.data.stats:compute_stats", MemoryError("injected"),
          _stats, recovered=lambda app, s, inj: not s.query_one("DatasetStatsView").loading),
     # Tokenizer pane

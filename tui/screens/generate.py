@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
@@ -14,38 +12,32 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static, TextArea
 from textual.worker import Worker
 
+from core.evaluation.data import SplitRows
 from core.failure_log import describe_error
 from core.generation.checkpoints import list_checkpoints
 from core.generation.options import OptionsError, all_presets, save_user_preset
 from tui.context import app_state
 from tui.messages.generate import (
     DatasetRowPicked,
-    DemoFinished,
-    DemoProgress,
-    EvalDone,
-    EvalProgress,
-    ExportDone,
-    ExportProgress,
     GenerationDone,
     ModelLoaded,
     ModelLoadProgress,
 )
+from tui.screens.generate_demo import EMPTY_HINT, DemoTraining
+from tui.screens.generate_export import CheckpointExport
 from tui.side_column import FoldingSideColumn
 from tui.widgets.checkpoint_browser import CheckpointBrowser
 from tui.widgets.decoding_form import DecodingForm
+from tui.widgets.eval_table import EvalTable
 from tui.widgets.generation_history import GenerationHistory, HistoryEntry
 from tui.widgets.title_results import TitleResults
 from tui.workers import ForwardWorkerFailures, background
 
-EMPTY_HINT = (
-    "No checkpoints yet. Press [b]f8[/b] to train a tiny demo model on the bundled "
-    "sample (a couple of minutes on the CPU, through the normal training job); it loads "
-    "here when it finishes. Or start a real run in the Train pane (3)."
-)
 EVAL_LIMIT = 200
 
 
-class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
+class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, CheckpointExport, DemoTraining,
+                     Screen[None]):
     """Type or pick a synopsis, choose checkpoints (A, optional B) and decoding, get titles."""
 
     CSS_PATH = "../styles/generate.tcss"
@@ -75,9 +67,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         self.specs: dict[str, str | None] = {"A": None, "B": None}
         self.loaded: dict[str, bool] = {"A": False, "B": False}
         self.reference: str | None = None
-        self._row_index = -1
-        self._rows: list[dict[str, str]] = []
-        self._rows_source: str | None = None
+        self.rows = SplitRows("validation")
         self.history_entries: list[HistoryEntry] = []
         self.complete_count = 0
         self.demo_run: str | None = None
@@ -109,7 +99,7 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
                 yield Label("History", classes="section")
                 yield GenerationHistory(id="history")
         # Full width: the metrics table is ~100 columns wide.
-        yield Static("", id="eval-table")
+        yield EvalTable("", id="eval-table")
         yield Footer()
 
     def _presets(self) -> dict[str, Any]:
@@ -204,47 +194,13 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             status.update(f"{slot or ''} {line}".strip())
         elif worker.group in ("gen-titles", "gen-row", "gen-export"):
             status.update(line)
-        elif worker.group == "gen-eval":
-            self.query_one("#eval-table", Static).update(line)
         elif worker.group == "gen-demo":
-            self.demo_run = None
-            self.query_one("#empty-hint", Static).update(f"{line}\n\n{EMPTY_HINT}")
+            self.demo_failed(line)
 
     def action_clear_b(self) -> None:
         self.specs["B"] = None
         self.loaded["B"] = False
         self.query_one("#results").remove_class("ab")
-
-    # ----- export -------------------------------------------------------------------------
-    @on(CheckpointBrowser.ExportRequested)
-    def _export_requested(self, event: CheckpointBrowser.ExportRequested) -> None:
-        from tui.screens.export_dialog import ExportChoice, ExportDialog
-
-        def chosen(choice: ExportChoice | None) -> None:
-            if choice is not None:
-                self.start_export(event.spec, choice.out, choice.force)
-
-        self.app.push_screen(ExportDialog(event.spec, self.app.paths.checkpoints_dir), chosen)
-
-    def start_export(self, spec: str, out: Path, force: bool = False) -> None:
-        self.query_one("#load-status", Static).update(f"exporting {spec} to {out}…")
-        self._export_worker(spec, out, force)
-
-    @background("gen-export", subject=lambda spec, out, force=False: spec)
-    def _export_worker(self, spec: str, out: Path, force: bool = False) -> None:
-        from core.export.folder import export_checkpoint
-
-        result = export_checkpoint(self.app.paths, spec, out, force=force,
-                                   progress=lambda m: self.post_message(ExportProgress(spec, m)))
-        self.post_message(ExportDone(result.spec, str(result.out), result.files))
-
-    def on_export_progress(self, msg: ExportProgress) -> None:
-        self.query_one("#load-status", Static).update(f"export {msg.spec}: {msg.text}")
-
-    def on_export_done(self, msg: ExportDone) -> None:
-        self.query_one("#load-status", Static).update(f"exported {msg.spec} to {msg.out}")
-        self.notify(f"Exported {msg.spec} to {msg.out} ({len(msg.files)} files): it loads with "
-                    "plain transformers, see README.md there")
 
     # ----- generation ---------------------------------------------------------------------
     def action_generate(self) -> None:
@@ -263,14 +219,10 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
             self.notify(str(exc), severity="error")
             return
         slots = {s: spec for s, spec in self.specs.items() if spec}
-        reference = self.reference if self._row_text_matches(synopsis) else None
+        # The real title belongs to the picked row only while its text is unedited.
+        reference = self.reference if self.rows.shown_story_is(synopsis) else None
         self.query_one("#load-status", Static).update("generating…")
         self._generate_worker(synopsis, reference, options, slots)
-
-    def _row_text_matches(self, synopsis: str) -> bool:
-        # The real title belongs to the picked row only while its text is unedited.
-        return (0 <= self._row_index < len(self._rows)
-                and self._rows[self._row_index]["story"].strip() == synopsis)
 
     @background("gen-titles", exclusive=True)
     def _generate_worker(self, synopsis: str, reference: str | None, options: Any,
@@ -308,37 +260,22 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
 
     # ----- dataset rows -------------------------------------------------------------------
     def action_next_row(self) -> None:
-        self._row_worker(self._row_index + 1)
+        self._row_worker(self.rows.index + 1)
 
     @background("gen-row", exclusive=True)
     def _row_worker(self, index: int) -> None:
-        from core.evaluation.data import load_split, run_dataset_name
+        from core.evaluation.data import rows_dataset
 
         paths = app_state(self).paths
-        name = None
-        if self.specs["A"]:
-            from core.runs.reader import read_config
-
-            name = run_dataset_name(read_config(paths.run(str(self.specs["A"]).split("/")[0])))
-        if name is None:
-            from core.data.store import list_datasets
-
-            names = [d.name for d in list_datasets(paths) if getattr(d, "ok", True)]
-            name = "sample" if "sample" in names else (names[0] if names else None)
+        name = rows_dataset(paths, self.specs["A"])
         if name is None:
             raise ValueError("no dataset yet: import one in the Dataset pane (1)")
-        if self._rows_source != name:
-            self._rows = load_split(paths, name, "validation")
-            self._rows_source = name
-        if not self._rows:
-            raise ValueError(f"{name}/validation is empty")
-        index %= len(self._rows)
-        row = self._rows[index]
-        self.post_message(DatasetRowPicked(name, "validation", index, len(self._rows),
+        index, row = self.rows.row(paths, name, index)
+        self.post_message(DatasetRowPicked(name, self.rows.split, index, len(self.rows.rows),
                                            row["story"], row["title"]))
 
     def on_dataset_row_picked(self, msg: DatasetRowPicked) -> None:
-        self._row_index = msg.index
+        self.rows.index = msg.index
         self.reference = msg.title
         self.query_one("#synopsis", TextArea).text = msg.story
         self.query_one("#source", Static).update(
@@ -361,85 +298,4 @@ class GenerateScreen(FoldingSideColumn, ForwardWorkerFailures, Screen[None]):
         if not self.specs["A"]:
             self.notify("Pick a checkpoint (A) to evaluate first.", severity="warning")
             return
-        table = self.query_one("#eval-table", Static)
-        table.add_class("shown")
-        table.update(f"evaluating {self.specs['A']}…")
-        self._eval_worker(str(self.specs["A"]))
-
-    @background("gen-eval", exclusive=True, subject=lambda spec: spec)
-    def _eval_worker(self, spec: str) -> None:
-        from core.evaluation.runner import EvalConfig, run_eval
-
-        report = run_eval(app_state(self).paths, EvalConfig(spec, limit=EVAL_LIMIT),
-                          self._ensure_service(),
-                          lambda m, f: self.post_message(EvalProgress(m, f)))
-        self.post_message(EvalDone(report.to_json(), str(report.path)))
-
-    def on_eval_progress(self, msg: EvalProgress) -> None:
-        self.query_one("#eval-table", Static).update(f"eval: {msg.text} ({msg.fraction:.0%})")
-
-    def on_eval_done(self, msg: EvalDone) -> None:
-        from core.evaluation.runner import format_table
-
-        r = msg.report
-        c = r["systems"]["model"]["collapse"]
-        warn = (f"\n[b red]collapse: {c['n_distinct']} distinct titles for {c['n_inputs']} "
-                f"synopses[/]" if c["collapsed"] else "")
-        from rich.markup import escape
-
-        self.query_one("#eval-table", Static).update(
-            f"[b]{escape(r['checkpoint'])}[/b] on {escape(r['dataset'])}/{r['split']} "
-            f"(n={r['n']})\n{escape(format_table(r['systems']))}{warn}")
-        self.notify(f"Evaluation written to {msg.path}")
-
-    # ----- first-run demo -----------------------------------------------------------------
-    def action_train_demo(self) -> None:
-        if self.complete_count:
-            self.notify("There are checkpoints already; the demo is for a fresh machine.",
-                        severity="information")
-            return
-        if self.demo_run is not None:
-            self.notify(f"Demo run {self.demo_run} is already training.")
-            return
-        self.demo_run = "starting"
-        self.query_one("#empty-hint", Static).update("Starting the demo training job…")
-        self._demo_worker()
-
-    @background("gen-demo", exclusive=True)
-    def _demo_worker(self) -> None:
-        from core.training.demo import demo_state, start_demo
-
-        run_id = start_demo(app_state(self).paths)
-        worker_cancelled = False
-        while not worker_cancelled:
-            state, step, total, reason = demo_state(app_state(self).paths, run_id)
-            self.post_message(DemoProgress(run_id, state, step, total))
-            if state in ("finished", "failed", "stopped", "died"):
-                self.post_message(DemoFinished(run_id, state == "finished", reason))
-                return
-            time.sleep(1.0)
-            from textual.worker import get_current_worker
-
-            worker_cancelled = get_current_worker().is_cancelled
-
-    def on_demo_progress(self, msg: DemoProgress) -> None:
-        if (self.demo_run, self._demo_seen) != (msg.run_id, (msg.state, msg.step // 25)):
-            # the run and its checkpoints show in the browser as they appear
-            self.demo_run, self._demo_seen = msg.run_id, (msg.state, msg.step // 25)
-            self.action_refresh()
-        total = f"/{msg.total}" if msg.total else ""
-        self.query_one("#empty-hint", Static).update(
-            f"Demo run {msg.run_id}: {msg.state}, step {msg.step}{total}")
-        if msg.total:
-            self.query_one("#load-progress", ProgressBar).update(progress=msg.step / msg.total)
-
-    def on_demo_finished(self, msg: DemoFinished) -> None:
-        hint = self.query_one("#empty-hint", Static)
-        if not msg.ok:
-            self.demo_run = None
-            hint.update(f"Demo training did not finish: {msg.reason}\n\n{EMPTY_HINT}")
-            self.notify(f"Demo training failed: {msg.reason}", severity="error")
-            return
-        self.demo_run = None
-        self.action_refresh()
-        self._load("A", msg.run_id)
+        self.query_one(EvalTable).evaluate(str(self.specs["A"]), EVAL_LIMIT, self._ensure_service)

@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import (
-    Footer,
-    Header,
-    Input,
-    Label,
-    ProgressBar,
-    Select,
-    Static,
-    TabbedContent,
-    TabPane,
-    TextArea,
-)
+from textual.widgets import Footer, Header, Input, Label, Select, TabbedContent, TabPane, TextArea
 from textual.worker import Worker
 
 from core.tokenization.presets import DEFAULT_PRESET, PRESETS
 from core.tokenization.resolve import scratch_root
 from tui.context import app_state
 from tui.messages.tokenizer import (
-    CorpusProgress,
-    CorpusReady,
     DatasetsFound,
     RowPicked,
     RunTokenizersFound,
@@ -42,9 +27,10 @@ from tui.messages.tokenizer import (
     TokenizerFailed,
     TokenizerLoaded,
 )
-from tui.widgets.histogram import Histogram
+from tui.widgets.corpus_stats_panel import CorpusStatsPanel
 from tui.widgets.morpheme_table import MorphemeTable
 from tui.widgets.segmentation_compare import SegmentationCompare
+from tui.widgets.tokenizer_header import TokenizerHeader
 from tui.widgets.wordpiece_view import WordpieceView
 from tui.workers import ForwardWorkerFailures, background
 
@@ -54,13 +40,6 @@ PRESET_IDS = sorted(PRESETS)
 SCRATCH_VOCAB_SIZE = 8000
 SCRATCH_DATASET = "sample"
 DEBOUNCE_S = 0.25
-
-
-def short_path(path: object, parts: int = 3) -> str:
-    """Last `parts` components of a path: enough to recognise it, stable across checkouts."""
-    p = Path(str(path))
-    tail = p.parts[-parts:]
-    return ("…/" if len(p.parts) > parts else "") + "/".join(tail)
 
 
 class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
@@ -98,13 +77,12 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
         self.row_index = -1
         self.dataset_names: list[str] = []
         self._debounce: Any = None
-        self.busy_corpus = False
 
     # ---- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("loading tokenizer…", id="tok-header")
+        yield TokenizerHeader("loading tokenizer…", id="tok-header")
         with Horizontal(id="tok-controls"):
             yield Label("tokenizer")
             yield Input(self.initial_spec, id="tok-spec", suggester=SuggestFromList(PRESET_IDS),
@@ -127,16 +105,11 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
                     yield WordpieceView("title → labels", id="tok-target")
             with TabPane("Dictionaries", id="tab-dicts"):
                 yield SegmentationCompare(id="tok-compare")
-            with TabPane("Corpus", id="tab-corpus"), Vertical():
-                yield ProgressBar(id="corpus-progress", show_eta=False)
-                yield Static("f6 computes statistics of the chosen dataset", id="corpus-summary")
-                with Horizontal(id="corpus-hists"):
-                    yield Histogram("synopsis tokens", id="hist-src")
-                    yield Histogram("title tokens", id="hist-tgt")
+            with TabPane("Corpus", id="tab-corpus"):
+                yield CorpusStatsPanel()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#corpus-progress", ProgressBar).display = False
         self.load_tokenizer(self.initial_spec)
         self.find_datasets()
 
@@ -159,6 +132,10 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
     @property
     def max_tgt(self) -> int:
         return self._int("#tok-max-tgt", 64)
+
+    @property
+    def busy_corpus(self) -> bool:
+        return self.query_one(CorpusStatsPanel).busy
 
     @property
     def dataset(self) -> str | None:
@@ -201,19 +178,15 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
         if self.busy_corpus:
             self.notify("corpus statistics are already being computed")
             return
-        self.busy_corpus = True
         self.query_one("#tok-tabs", TabbedContent).active = "tab-corpus"
-        bar = self.query_one("#corpus-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=None, progress=0)
-        self.compute_corpus(self.encoder_spec, self.dataset, self.max_src, self.max_tgt)
+        self.query_one(CorpusStatsPanel).compute(self.encoder_spec, self.dataset, self.max_src,
+                                                 self.max_tgt)
 
     def action_train_scratch(self) -> None:
         name = self.dataset or SCRATCH_DATASET
         out = scratch_root(app_state(self).paths.config_dir) / f"scratch-{name}-{SCRATCH_VOCAB_SIZE}"
-        self.query_one("#tok-header", Static).update(
-            Text(f"training a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset {name!r} → {out} …",
-                 style="bold yellow"))
+        self.query_one(TokenizerHeader).show_busy(
+            f"training a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset {name!r} → {out} …")
         self.train_scratch(name, out)
 
     def action_tab(self, tab: str) -> None:
@@ -270,17 +243,6 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
         r = dataset_row(app_state(self).paths, name, index, random_row)
         self.post_message(RowPicked(name, r.split, r.index, r.story, r.title, r.row))
 
-    @background("tok-corpus", exclusive=True)
-    def compute_corpus(self, spec: Any, name: str, max_src: int, max_tgt: int) -> None:
-        from core.data.texts import dataset_texts
-        from core.tokenization.stats import corpus_stats
-
-        started = time.monotonic()
-        stories, titles = dataset_texts(app_state(self).paths, name)
-        stats = corpus_stats(spec, stories, titles, max_src, max_tgt,
-                             progress=lambda d, t: self.post_message(CorpusProgress(d, t)))
-        self.post_message(CorpusReady(name, stats, time.monotonic() - started))
-
     @background("tok-train", exclusive=True)
     def train_scratch(self, name: str, out: Path) -> None:
         from core.data.texts import dataset_texts
@@ -300,23 +262,7 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
         self.loaded, self.encoder_spec = message.loaded, message.spec
         info = message.loaded.info
         self.query_one("#tok-spec", Input).value = info.name
-        header = Text()
-        if message.run is not None:
-            header.append(f"run {message.run.run_id}", style="bold")
-            header.append(f" ({message.run.where})")
-        else:
-            header.append(short_path(info.name, 2) if "/" in info.name and Path(info.name).is_absolute()
-                          else info.name, style="bold")
-        header.append(f"  {info.word_tokenizer}+{info.subword} {info.vocab_size} pieces  ")
-        header.append(f"dictionary {info.dictionary} {info.dictionary_version}", style="bold")
-        header.append(f" ({short_path(info.dictionary_path)})" if info.dictionary_path else "")
-        if message.note:
-            header.append(f"\n{message.note}", style="yellow")
-        for warning in info.warnings:
-            header.append(f"\n⚠ {warning}", style="bold red" if "MISMATCH" in warning else "yellow")
-        widget = self.query_one("#tok-header", Static)
-        widget.update(header)
-        widget.tooltip = f"{info.path}\n{info.dictionary_path}"
+        self.query_one(TokenizerHeader).show_loaded(info, message.run, message.note)
         self.action_tokenize()
 
     def on_tokenizer_failed(self, message: TokenizerFailed) -> None:
@@ -324,12 +270,10 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
 
     def _show_no_tokenizer(self, why: str, scratch_hint: bool) -> None:
         self.loaded = self.encoder_spec = None
-        text = Text(why, style="bold red")
-        if scratch_hint:
-            text.append(f"\nctrl+b trains a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset "
-                        f"{self.dataset or SCRATCH_DATASET!r} here (a few seconds), or type a folder "
-                        "in the tokenizer field and press ctrl+l", style="bold yellow")
-        self.query_one("#tok-header", Static).update(text)
+        hint = (f"ctrl+b trains a {SCRATCH_VOCAB_SIZE}-piece scratch vocabulary from dataset "
+                f"{self.dataset or SCRATCH_DATASET!r} here (a few seconds), or type a folder "
+                "in the tokenizer field and press ctrl+l") if scratch_hint else ""
+        self.query_one(TokenizerHeader).show_problem(why, hint)
 
     def on_text_tokenized(self, message: TextTokenized) -> None:
         src = message.source
@@ -361,38 +305,12 @@ class TokenizerScreen(ForwardWorkerFailures, Screen[None]):
         self.notify(f"{message.dataset} {message.split} row {message.row}", timeout=2)
         self.action_tokenize()
 
-    def on_corpus_progress(self, message: CorpusProgress) -> None:
-        self.query_one("#corpus-progress", ProgressBar).update(total=message.total, progress=message.done)
-
-    def on_corpus_ready(self, message: CorpusReady) -> None:
-        self.busy_corpus = False
-        self.query_one("#corpus-progress", ProgressBar).display = False
-        s = message.stats
-        text = Text()
-        text.append(f"{message.dataset}: {len(s.stories.lengths):,} synopses, {len(s.titles.lengths):,} titles "
-                    f"({message.seconds:.1f} s)\n", style="bold")
-        text.append(f"synopses truncated at {s.stories.max_length}: {s.stories.truncated_pct:.1f}%  "
-                    f"(median {s.stories.percentile(50)}, p95 {s.stories.percentile(95)})\n")
-        text.append(f"titles truncated at {s.titles.max_length}: {s.titles.truncated_pct:.1f}%  "
-                    f"(median {s.titles.percentile(50)}, p95 {s.titles.percentile(95)})\n")
-        text.append(f"[UNK] rate {s.unk_rate:.2f}% of {s.pieces:,} pieces   "
-                    f"chars per token {s.chars_per_token:.2f}\n")
-        if s.unk_chars:
-            text.append("most frequent [UNK] characters: ")
-            text.append("  ".join(f"{c} ×{n}" for c, n in s.unk_chars), style="red")
-        self.query_one("#corpus-summary", Static).update(text)
-        self.query_one("#hist-src", Histogram).set_data(*s.stories.histogram())
-        self.query_one("#hist-tgt", Histogram).set_data(*s.titles.histogram())
-
     def worker_failed(self, worker: Worker[Any], line: str) -> None:
         """Put the pane back in order after a failed worker (the App has notified)."""
         if worker.group == "tok-load":
             self._show_no_tokenizer(line, scratch_hint=True)
-        elif worker.group == "tok-corpus":
-            self.busy_corpus = False
-            self.query_one("#corpus-progress", ProgressBar).display = False
         elif worker.group == "tok-train":
-            self.query_one("#tok-header", Static).update(Text(line, style="bold red"))
+            self.query_one(TokenizerHeader).show_problem(line)
 
     @on(TextArea.Changed, "#tok-text")
     @on(Input.Changed, "#tok-title")

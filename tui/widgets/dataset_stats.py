@@ -11,10 +11,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
+from textual.worker import Worker
 
+from tui.messages.dataset import StatsReady
 from tui.widgets.histogram import Histogram
+from tui.workers import ForwardWorkerFailures, background
 
 if TYPE_CHECKING:  # core.data.stats pulls in pyarrow.compute: keep it out of start-up
+    import numpy as np
+
+    from core.data.browse import RecordSet
     from core.data.stats import DatasetStats
 
 
@@ -31,8 +37,8 @@ def _ranked(title: str, rows: Sequence[Sequence[Any]]) -> Table:
     return table
 
 
-class DatasetStatsView(VerticalScroll, can_focus=True):
-    """Renders `core.data.stats.DatasetStats`."""
+class DatasetStatsView(ForwardWorkerFailures, VerticalScroll, can_focus=True):
+    """Computes `core.data.stats.DatasetStats` in a worker and renders them."""
 
     DEFAULT_CSS = """
     DatasetStatsView {
@@ -52,6 +58,9 @@ class DatasetStatsView(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.stats: DatasetStats | None = None
+        # What the shown statistics answer (dataset, filter), and what was asked last.
+        self.shown_for: object = None
+        self._asked: object = None
 
     def compose(self) -> ComposeResult:
         yield Static("Computing statistics…", id="stats-summary")
@@ -61,6 +70,39 @@ class DatasetStatsView(VerticalScroll, can_focus=True):
         with Horizontal(classes="stats-row"):
             yield Static(id="stats-genres")
             yield Static(id="stats-keywords")
+
+    def request(self, records: RecordSet, rows: np.ndarray | None, scope: str,
+                key: object) -> None:
+        """Compute statistics of `rows` of `records` (None: all) unless `key` is already shown."""
+        if self.shown_for == key:
+            return
+        self._asked = key
+        self.loading = True
+        self._stats_worker(records, rows, scope, key)
+
+    def forget(self) -> None:
+        """Another dataset was opened: what is shown answers nothing asked any more."""
+        self.shown_for = self._asked = None
+
+    @background("dataset-stats", exclusive=True)
+    def _stats_worker(self, records: RecordSet, rows: np.ndarray | None, scope: str,
+                      key: object) -> None:
+        from core.data.stats import compute_stats
+
+        tables = records.tables if rows is None else records.subset_tables(rows)
+        self.post_message(StatsReady(records.name, compute_stats(tables), scope, key))
+
+    def on_stats_ready(self, message: StatsReady) -> None:
+        message.stop()
+        self.loading = False
+        if message.key == self._asked:
+            self.shown_for = message.key
+            self.show(message.name, message.stats, message.scope)
+
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """Statistics failed (the App has notified): say so where they would have been."""
+        self.loading = False
+        self.show_error(line)
 
     def show(self, name: str, stats: DatasetStats, scope: str = "") -> None:
         """Replace the shown statistics with those of dataset `name` (`scope`: which rows)."""
