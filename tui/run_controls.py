@@ -45,7 +45,7 @@ class RunControls:
 
     @background("run-stop", subject=lambda run_id: run_id)
     def _stop_run(self, run_id: str) -> None:
-        from core.training.launch import stop_run
+        from core.training.stop import stop_run
 
         screen: Any = self
         stop_run(app_state(screen).paths, run_id)

@@ -264,7 +264,8 @@ def _readable_status(run_dir: Path, run: str, consequence: str = "") -> Any:
 
 
 def cmd_stop(args: argparse.Namespace, paths: Paths) -> int:
-    from core.training.launch import LaunchError, stop_run
+    from core.training.launch import LaunchError
+    from core.training.stop import stop_run
 
     _readable_status(_run_dir(paths, args.run), args.run, "; nothing was signalled")
     grace = 120.0 if args.grace is None else args.grace

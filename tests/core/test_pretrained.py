@@ -130,7 +130,7 @@ def test_cli_trains_generates_and_evaluates_from_a_pretrained_dir(
     tiny_pretrained_bert: Path, paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from core.training.launch import wait_run
+    from core.training.stop import wait_run
 
     set_env(monkeypatch)
     _import_fixture_dataset(paths, tmp_path)

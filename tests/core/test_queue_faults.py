@@ -19,9 +19,10 @@ from core.paths import REPO_ROOT, Paths
 from core.runs.owner import running_argv
 from core.runs.reader import pid_alive, read_status
 from core.training.faults import STEP_SLEEP_ENV
-from core.training.launch import launch, stop_run
+from core.training.launch import launch
 from core.training.queue.runner import RUNNER_LOCK, _take, runner_alive
 from core.training.queue.store import queue_tables
+from core.training.stop import stop_run
 from tests.core.train_helpers import read_metrics, set_env, shared_root, tiny_config, wait_for
 
 JOB_S = 180  # a tiny job's start on a busy 2-core machine takes tens of seconds

@@ -9,7 +9,7 @@ from pathlib import Path
 from core.cli.main import main
 from core.paths import Paths
 from core.runs.reader import read_status
-from core.training.launch import wait_run
+from core.training.stop import wait_run
 from tests.generation_tiny import write_sample_dataset
 
 

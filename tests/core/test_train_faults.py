@@ -22,8 +22,9 @@ from core.runs.schema import COMPLETE_MARKER
 from core.training import launch as launch_mod
 from core.training.checkpoint import SAVE_SLEEP_ENV
 from core.training.faults import STEP_SLEEP_ENV
-from core.training.launch import LaunchError, launch, resume_run, stop_run, wait_run
+from core.training.launch import LaunchError, launch, resume_run
 from core.training.locks import LockBusy, RunLock
+from core.training.stop import stop_run, wait_run
 from tests.core.train_helpers import make_paths, read_metrics, set_env, tiny_config, wait_for
 
 # Seed of the randomized second kill (an int); unset, each run draws one and prints it.

@@ -214,7 +214,7 @@ CASES = [
          OSError("injected: export"), _export, subject="some-run"),
     # Train pane
     Case("run-list", "train", "tui.screens.train:list_runs", PermissionError("injected: runs")),
-    Case("run-stop", "train", "core.training.launch:stop_run", OSError("injected: stop"),
+    Case("run-stop", "train", "core.training.stop:stop_run", OSError("injected: stop"),
          _attached("s"), subject="live"),
     Case("run-resume", "train", "core.training.launch:resume_run", OSError("injected: resume"),
          _attached("r"), subject="live"),
