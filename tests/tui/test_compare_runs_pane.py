@@ -12,6 +12,7 @@ import pytest
 from core.paths import Paths
 from tests.compare_runs import FIXED_T0, LR_RUNS, STEPS, copy_with_fixed_clock
 from tests.core.cli_helpers import run_cli
+from tests.tui.gpu_doubles import quick_polls
 from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
@@ -22,22 +23,13 @@ from tui.widgets.run_list import RunList
 NAMES = [name for name, _lr in LR_RUNS]
 
 
-class NoGpu:
-    available = False
-    reason = "no NVIDIA GPU telemetry (NVML Shared Library Not Found)"
-
-    def sample(self) -> list[object]:
-        return []
-
-
 @pytest.fixture
 def pair_paths(paths: Paths, lr_pair: list[Path], monkeypatch: pytest.MonkeyPatch,
                utc: None) -> Paths:
     """The two runs under fixed names, with a fixed clock; the second is the newer, listed first."""
     for i, (run_dir, name) in enumerate(zip(lr_pair, NAMES, strict=True)):
         copy_with_fixed_clock(run_dir, paths.checkpoints_dir / name, FIXED_T0 + 1000.0 * i)
-    monkeypatch.setattr(NarouApp, "RUN_POLL_S", 0.1)
-    monkeypatch.setattr(NarouApp, "gpu_sampler_factory", NoGpu)
+    quick_polls(monkeypatch)
     monkeypatch.setattr(TrainScreen, "clock", staticmethod(lambda: FIXED_T0 + 3600))
     return paths
 

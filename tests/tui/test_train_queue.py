@@ -18,6 +18,7 @@ from core.training.queue.runner import RUNNER_LOCK, _take
 from core.training.queue.store import enqueue, queue_lock, queue_tables, reconcile
 from tests.core.train_helpers import shared_root
 from tests.synthetic_run import FakeRun
+from tests.tui.gpu_doubles import quick_polls
 from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.screens.train import TrainScreen
@@ -25,18 +26,9 @@ from tui.widgets.queue_list import QueueList
 from tui.widgets.run_progress import RunProgress
 
 
-class NoGpu:
-    available = False
-    reason = "no NVIDIA GPU telemetry (NVML Shared Library Not Found)"
-
-    def sample(self) -> list:
-        return []
-
-
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(NarouApp, "RUN_POLL_S", 0.1)
-    monkeypatch.setattr(NarouApp, "gpu_sampler_factory", NoGpu)
+    quick_polls(monkeypatch)
     monkeypatch.setattr("tui.screens.train.RUN_LIST_S", 0.3)
 
 

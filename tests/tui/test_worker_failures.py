@@ -25,6 +25,7 @@ from core.telemetry.nvml import GpuSample
 from tests.fault_injection import Injected, inject
 from tests.generation_tiny import fixed_vocab
 from tests.synthetic_run import FakeRun
+from tests.tui.gpu_doubles import NoGpu
 from tests.until import until
 from tui.app import LaunchOptions, NarouApp
 from tui.workers import WORKER_LABELS
@@ -52,16 +53,6 @@ class FlakyGpu:
             raise RuntimeError(self.failure)
         return [GpuSample(time.time(), 0, "NVIDIA H100 80GB HBM3", 50.0, 1000.0, 81559.0,
                           40.0, 100.0)]
-
-
-class NoGpu:
-    """A machine without NVML: one sample says so and the sampler stops."""
-
-    available = False
-    reason = "no NVIDIA GPU"
-
-    def sample(self) -> list[GpuSample]:
-        return []
 
 
 Trigger = Callable[[Pilot[None], Any], Awaitable[None]]
