@@ -43,12 +43,11 @@ class CheckpointBrowser(DataTable[Text | str]):
         spec: str
         slot: str
 
+    @dataclass
     class ExportRequested(Message):
         """A complete checkpoint to export; the pane asks where."""
 
-        def __init__(self, spec: str) -> None:
-            super().__init__()
-            self.spec = spec
+        spec: str
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
