@@ -55,6 +55,12 @@ ADVANCED: tuple[FormField, ...] = (
     FormField("max_source_len", "max synopsis tokens", "int"),
     FormField("max_target_len", "max title tokens", "int"),
     FormField("seed", "seed", "int"),
+    # Title quality at each evaluation, and what it decides.
+    FormField("quality_samples", "quality samples", "int", "0: no title quality"),
+    FormField("best_by", "best checkpoint by", "str", "eval_loss or chrf"),
+    FormField("early_stop", "early stop: evals", "int", "0: never"),
+    FormField("early_stop_metric", "early stop metric", "str", "eval_loss or chrf"),
+    FormField("early_stop_min_delta", "early stop delta", "float"),
 )
 FIELDS: tuple[FormField, ...] = tuple(f for _, group in GROUPS for f in group) + ADVANCED
 MODEL_KINDS: tuple[tuple[str, str], ...] = (

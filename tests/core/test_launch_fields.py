@@ -67,6 +67,16 @@ def test_a_fresh_form_builds_the_seed_recipe_and_bad_values_are_refused() -> Non
     assert form_config(_typed({"seed": "7"})).seed == 7
     with pytest.raises(ConfigError):
         form_config(_typed({"log_steps": "0"}))
+    # Title quality, the best-checkpoint measure and early stopping are set from the form too,
+    # and the equivalent command carries them.
+    cfg = form_config(_typed({"best_by": "chrf", "early_stop": "3", "early_stop_metric": "chrf",
+                              "quality_samples": "64"}))
+    assert (cfg.best_by, cfg.early_stop, cfg.early_stop_metric, cfg.quality_samples) == \
+        ("chrf", 3, "chrf", 64)
+    assert cfg.cli_command().endswith("--quality-samples 64 --best-by chrf --early-stop 3 "
+                                      "--early-stop-metric chrf")
+    with pytest.raises(ConfigError, match="best_by"):
+        form_config(_typed({"best_by": "bleu"}))
 
 
 def test_a_refused_launch_lists_one_finding_per_line() -> None:
