@@ -30,6 +30,13 @@ def _app(paths: Paths, run: str, readonly: bool = False) -> NarouApp:
     return NarouApp(paths, LaunchOptions("train", run, readonly))
 
 
+def _ringing_app(paths: Paths, run: str) -> tuple[NarouApp, list[int]]:
+    """The app on `run`, with every terminal bell it rings counted."""
+    app, bells = _app(paths, run), []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    return app, bells
+
+
 def test_died_run_detected_and_alerted(paths: Paths) -> None:
     fr = FakeRun(paths.run("dies"), total_steps=1000, t0=time.time() - 60).create()
     fr.advance(50)
@@ -37,9 +44,7 @@ def test_died_run_detected_and_alerted(paths: Paths) -> None:
     fr.write_status("running", pid=proc.pid)
 
     async def run() -> None:
-        app = _app(paths, "dies")
-        bells: list[int] = []
-        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        app, bells = _ringing_app(paths, "dies")
         async with app.run_test(size=(140, 45)) as pilot:
             await until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
             assert app.run_watch.status.state == "running"
@@ -62,9 +67,7 @@ def test_alerts_on_nan_and_finish(paths: Paths) -> None:
     fr.advance(100)
 
     async def run() -> None:
-        app = _app(paths, "nan")
-        bells: list[int] = []
-        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        app, bells = _ringing_app(paths, "nan")
         async with app.run_test(size=(140, 45)) as pilot:
             await until(pilot, lambda: app.run_watch is not None and app.run_watch.polls >= 1)
             assert bells == []  # attaching is silent
