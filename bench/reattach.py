@@ -140,7 +140,7 @@ def watch_cost(seconds: float, steps: int = 20_000) -> dict[str, float]:
             fh.write(fr.gpu_lines(fr.t0, time.time()))
         (root / "datasets").mkdir()
         repo = Path(__file__).resolve().parents[1]
-        cmd = (f"cd {repo} && PYTHONPATH={repo} exec {sys.executable} -m core.cli.main "
+        cmd = (f"cd {repo} && PYTHONPATH={repo} exec {sys.executable} -m tui "
                f"--datasets-dir {root / 'datasets'} --checkpoints-dir {root / 'checkpoints'} "
                f"attach watched --readonly")
         pid = int(subprocess.check_output(
@@ -148,6 +148,8 @@ def watch_cost(seconds: float, steps: int = 20_000) -> dict[str, float]:
              "#{pane_pid}", cmd], text=True).strip())
         # Let it start and chart the history before the window opens.
         time.sleep(12)
+        if not Path(f"/proc/{pid}").exists():
+            raise SystemExit(f"the attached TUI exited during start-up; run by hand to see why: {cmd}")
         shares = []
         for lines in (False, True):
             writer = subprocess.Popen([sys.executable, __file__, "--slow-writer", str(fr.run_dir),
