@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from core.runs.compare_text import figure_text, fmt_config_value, value_at
-from core.runs.config_diff import IGNORED_FIELDS, differing_fields, is_number
+from core.runs.config_diff import IGNORED_FIELDS, differing_fields
 from core.runs.history import RunHistory, read_history
+from core.runs.quality_lines import quality_value
 from core.runs.reader import RunSummary, read_config, read_status_checked
 from core.runs.rule import step_of
 from core.runs.run_axes import batch_spans, samplesvalue_at, training_hours
@@ -65,9 +66,8 @@ class ComparedRun:
         if key.startswith("eval_"):
             s, _t, v = self.history.eval_series(key)
             return s, v
-        rows = [(step_of(q), (q.get("quality") or {}).get(key)) for q in self.history.qualities
-                if isinstance(q.get("quality"), dict)]
-        rows = [(s, float(v)) for s, v in rows if is_number(v) and s >= 0]
+        rows = [(step_of(q), v) for q in self.history.qualities
+                if (v := quality_value(q, key)) is not None and step_of(q) >= 0]
         if not rows:
             return np.empty(0), np.empty(0)
         arr = np.array(rows, np.float64)

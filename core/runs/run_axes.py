@@ -17,10 +17,10 @@ from core.runs.history import RunHistory
 from core.runs.rule import int_field, step_of
 
 
-def effective_batch(config: dict[str, Any]) -> int | None:
-    """Samples per optimizer step from config.json (micro-batch × accumulation × processes)."""
-    train = config.get("train") if isinstance(config.get("train"), dict) else {}
-    bs, ga = int_field(train.get("batch_size")), int_field(train.get("grad_accum"), 1)
+def effective_batch(train: dict[str, Any]) -> int | None:
+    """Samples per optimizer step that a run's `train` settings give (micro-batch ×
+    accumulation × processes); None while either is left to the job to choose ("auto")."""
+    bs, ga = int_field(train.get("batch_size")), int_field(train.get("grad_accum"))
     world = int_field(train.get("gpus"), 1) * int_field(train.get("nnodes"), 1)
     return bs * ga * world if bs > 0 and ga > 0 and world > 0 else None
 
@@ -43,7 +43,8 @@ def batch_spans(history: RunHistory, config: dict[str, Any]) -> list[tuple[int, 
             starts.pop()
         starts.append((step, bs * ga * world))
     if not starts:
-        eb = effective_batch(config)
+        train = config.get("train")
+        eb = effective_batch(train) if isinstance(train, dict) else None
         if eb is None:
             return []
         starts = [(0, eb)]

@@ -1,5 +1,6 @@
 """What keeps watching a run cheap: quiet runs polled less, unchanged text and charts not
-redrawn, the run list updated cell by cell, and the chart's dot grid drawn without a loop."""
+redrawn, a long run's charts redrawn when a dot column could move, the run list updated cell
+by cell, and the chart's dot grid drawn without a loop."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from core.paths import Paths
+from core.runs.history import read_history
 from core.runs.reader import list_runs
+from core.runs.train_charts import ChartView
 from tests.synthetic_run import FakeRun
 from tui.redraw import show_text
 from tui.run_watch import QUIET_AFTER, RunWatch
-from tui.widgets.line_chart import _dots
+from tui.widgets.line_chart import Y_LABEL_W, _dots
 from tui.widgets.run_list import RunList
+from tui.widgets.train_charts import CHART_MAX_WAIT_S, CHART_PERIOD_S, TrainCharts
 
 
 def _poll(watch: RunWatch) -> object:
@@ -132,5 +136,34 @@ def test_the_run_list_updates_changed_cells_and_rebuilds_for_new_runs(paths: Pat
             table.update_runs(list_runs(paths), now, "a")
             assert table.row_count == 2 and {r.run_id for r in table.runs} == {"a", "b"}
             assert table.selected_run == "a"  # the watched run keeps the cursor
+
+    asyncio.run(run())
+
+
+class _Charts(App[None]):
+    def compose(self) -> ComposeResult:
+        yield TrainCharts()
+
+
+def test_a_long_run_redraws_its_whole_run_charts_when_a_dot_column_could_move(paths: Paths) -> None:
+    fr = FakeRun(paths.run("long"), total_steps=40_000, eval_every=10**9, save_every=10**9,
+                 t0=time.time() - 20_000).create()
+    fr.advance(20_000)
+
+    async def run() -> None:
+        async with _Charts().run_test(size=(120, 40)) as pilot:
+            charts = pilot.app.query_one(TrainCharts)
+            view = ChartView()
+            charts.show(read_history(fr.run_dir), view)
+            await pilot.pause()
+            columns = 2 * (charts.query_one("#chart-loss").content_size.width - Y_LABEL_W)
+            fr.advance(1)  # one step of a 20,000-step history moves no dot column
+            assert charts.period(read_history(fr.run_dir), view) == CHART_MAX_WAIT_S
+            assert charts.period(read_history(fr.run_dir), ChartView(window_index=1)) == CHART_PERIOD_S
+            fr.advance(20_001 // columns + 1)
+            assert charts.period(read_history(fr.run_dir), view) == CHART_PERIOD_S
+            charts.show(read_history(fr.run_dir), view)
+            fr.write_records([{"t": fr.now(), "step": fr.step, "segment": 0, "eval_loss": 2.0}])
+            assert charts.period(read_history(fr.run_dir), view) == CHART_PERIOD_S  # an evaluation
 
     asyncio.run(run())

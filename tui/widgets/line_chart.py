@@ -13,7 +13,7 @@ from core.runs.series import ChartData, minmax_buckets
 
 # Braille dot bits by (row 0..3, column 0..1) inside one cell.
 _DOTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.int64)
-_Y_LABEL_W = 8
+Y_LABEL_W = 8  # cells left of the plot: a y label and its tick
 # The character of each braille bit mask (an empty cell is a space).
 _GLYPHS = [chr(0x2800 + b) if b else " " for b in range(256)]
 
@@ -95,7 +95,7 @@ class LineChart(Widget):
             legend.append(s.name, style="dim")
         out.append_text(legend)
         plot_h = height - 2
-        plot_w = width - _Y_LABEL_W
+        plot_w = width - Y_LABEL_W
         if plot_h < 2 or plot_w < 4:
             return out
         xs = [s.x for s in d.series if len(s.x)]
@@ -131,7 +131,7 @@ class LineChart(Widget):
                   fmt_value((y0 + y1) / 2)}
         for r in range(plot_h):
             out.append("\n")
-            out.append(labels.get(r, "").rjust(_Y_LABEL_W - 1)[: _Y_LABEL_W - 1] + "┤",
+            out.append(labels.get(r, "").rjust(Y_LABEL_W - 1)[: Y_LABEL_W - 1] + "┤",
                        style="dim")
             row_owner = owner[r]
             chars = "".join([_GLYPHS[b] for b in bits[r].tolist()])
@@ -141,8 +141,8 @@ class LineChart(Widget):
                 o = row_owner[c]
                 out.append(chars[c:e], style=d.series[o].color if o >= 0 else "")
         left, mid, right = (fmt_x(v - d.x_origin, d.x_format) for v in (x0, (x0 + x1) / 2, x1))
-        axis = " " * _Y_LABEL_W + left
-        mid_pos = _Y_LABEL_W + plot_w // 2 - len(mid) // 2
+        axis = " " * Y_LABEL_W + left
+        mid_pos = Y_LABEL_W + plot_w // 2 - len(mid) // 2
         axis = axis.ljust(mid_pos) + mid
         axis = axis.ljust(width - len(right)) + right
         out.append("\n" + axis[:width], style="dim")

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.paths import Paths
 from core.runs.reader import RunSummary, list_runs
+from core.runs.run_axes import effective_batch
 from core.runs.schema import RunState
 from core.training.config import EFFECTIVE_BATCH
 from core.training.queue.devices import devices_for
@@ -50,13 +51,12 @@ def planned_steps(config: dict[str, Any]) -> int | None:
     n, epochs = _num(counts.get("train")), _num(train.get("epochs"))
     if not n or not epochs:
         return None
-    return math.ceil(epochs * math.ceil(n / effective_batch(train)))
+    return math.ceil(epochs * math.ceil(n / planned_batch(train)))
 
 
-def effective_batch(train: dict[str, Any]) -> int:
-    bs, ga = _num(train.get("batch_size")), _num(train.get("grad_accum"))
-    world = int(_num(train.get("gpus")) or 1) * int(_num(train.get("nnodes")) or 1)
-    return int(bs * ga * world) if bs and ga else EFFECTIVE_BATCH
+def planned_batch(train: dict[str, Any]) -> int:
+    """The effective batch a run's settings give; the default one while the job is to choose."""
+    return effective_batch(train) or EFFECTIVE_BATCH
 
 
 def _same_kind(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -76,7 +76,7 @@ def seconds_per_sample(runs: list[RunSummary], train: dict[str, Any]) -> float |
         extra = st.extra
         bs, ga = _num(extra.get("batch_size")), _num(extra.get("grad_accum"))
         world = _num(extra.get("world_size")) or 1
-        samples = st.step * (bs * ga * world if bs and ga else effective_batch(_train(r.config)))
+        samples = st.step * (bs * ga * world if bs and ga else planned_batch(_train(r.config)))
         elapsed = st.updated_at - st.started_at
         if elapsed > 0:
             return elapsed / samples
@@ -87,7 +87,7 @@ def duration_of(config: dict[str, Any], runs: list[RunSummary]) -> float | None:
     steps, rate = planned_steps(config), seconds_per_sample(runs, _train(config))
     if steps is None or rate is None:
         return None
-    return steps * effective_batch(_train(config)) * rate
+    return steps * planned_batch(_train(config)) * rate
 
 
 def _remaining(r: RunSummary, runs: list[RunSummary], now: float) -> float | None:
