@@ -298,16 +298,17 @@ _children: list[subprocess.Popen[bytes]] = []
 
 def _reap_later(proc: subprocess.Popen[bytes]) -> None:
     # Keep a reference so the exit status is collected (no zombie while this process lives).
-    _children.append(proc)
-    reap_children()
-
-
-def reap_children() -> None:
-    """Collect the exit status of jobs this process started that have ended: a zombie still
-    holds its pid, and a waiter would take it for the live job."""
     for p in list(_children):
         if p.poll() is not None:
             _children.remove(p)
+    _children.append(proc)
+
+
+def poll_children() -> None:
+    """Collect the exit status of jobs this process started that have ended (each keeps its
+    `returncode`): a zombie still holds its pid, and a waiter would take it for the live job."""
+    for p in list(_children):
+        p.poll()
 
 
 __all__ = ["LaunchError", "LockBusy", "launch", "preflight", "resume_run"]

@@ -20,7 +20,7 @@ from core.paths import Paths
 from core.runs.owner import Owner, check_owner
 from core.runs.reader import read_status
 from core.runs.schema import STATUS_FILE, RunState, RunStatus
-from core.training.launch import LaunchError, reap_children
+from core.training.launch import LaunchError, poll_children
 from core.training.locks import RunLock
 
 
@@ -83,7 +83,7 @@ def _wait_stopped(run_dir: Path, launched: RunStatus, timeout: float) -> RunStat
     write one); None after `timeout` seconds."""
     deadline = time.time() + timeout
     while True:
-        reap_children()
+        poll_children()
         if check_owner(launched, run_dir).owner is not Owner.JOB:
             return read_status(run_dir) or launched
         if time.time() >= deadline:
@@ -106,7 +106,7 @@ def wait_run(paths: Paths, run_id: str, timeout: float = 600.0) -> RunStatus | N
     run_dir = paths.run(run_id)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        reap_children()
+        poll_children()
         st = read_status(run_dir)
         if st is not None and not RunState(st.state).live and check_owner(st, run_dir).owner is not Owner.JOB:
             return st
