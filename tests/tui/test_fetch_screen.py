@@ -32,17 +32,24 @@ async def test_start_watch_cancel_and_reopen(paths: Paths) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+async def _refused_start(pilot, name: str) -> FetchScreen:  # type: ignore[no-untyped-def]
+    """The Fetch screen opened, `name` typed with an impossible --since date, and ctrl+s
+    refused with the field named."""
+    screen = FetchScreen()
+    await pilot.app.push_screen(screen)
+    await pilot.pause()
+    screen.query_one("#f-name", Input).value = name
+    screen.query_one("#f-since", Input).value = "2020-02-30"
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    assert "since: invalid date" in str(screen.query_one("#fetch-error").render())
+    return screen
+
+
 async def _drive(paths: Paths, url: str) -> None:
     app = NarouApp(paths)
     async with app.run_test(size=(140, 45)) as pilot:
-        screen = FetchScreen()
-        await app.push_screen(screen)
-        await pilot.pause()
-        screen.query_one("#f-name", Input).value = "tuifetch"
-        screen.query_one("#f-since", Input).value = "2020-02-30"
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert "since: invalid date" in str(screen.query_one("#fetch-error").render())
+        screen = await _refused_start(pilot, "tuifetch")
         screen.query_one("#f-since", Input).value = ""
         screen.query_one("#f-target", Input).value = "3000"
         screen.query_one("#f-api_url", Input).value = url
@@ -79,14 +86,7 @@ async def _drive(paths: Paths, url: str) -> None:
 def test_snapshot_form_with_error(paths: Paths, snap_compare, size: tuple[int, int]  # type: ignore[no-untyped-def]
                                   ) -> None:
     async def refused(pilot) -> None:  # type: ignore[no-untyped-def]
-        screen = FetchScreen()
-        await pilot.app.push_screen(screen)
-        await pilot.pause()
-        screen.query_one("#f-name", Input).value = "narou-snap"
-        screen.query_one("#f-since", Input).value = "2020-02-30"
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert "since: invalid date" in str(screen.query_one("#fetch-error").render())
+        screen = await _refused_start(pilot, "narou-snap")
         screen.set_focus(None)  # no text cursor: its blink would make the picture vary
         await pilot.pause()
 
