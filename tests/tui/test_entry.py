@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from pathlib import Path
 
 import pytest
 
+import tui.entry
 from core.cli.app_request import LaunchOptions
 from core.cli.main import main as cli_main
 from core.paths import REPO_ROOT, Paths
-from tui.entry import open_workbench
 
 
 def test_installed_command_is_the_ui_entry_point() -> None:
     scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts == {"narou-tui": "tui.entry:main"}
-    assert callable(open_workbench)
+    module, _, name = scripts["narou-tui"].partition(":")
+    entry = getattr(importlib.import_module(module), name)
+    assert entry is tui.entry.main  # the mapped name resolves to the entry point
 
 
 def test_attach_asks_the_opener_for_the_run_read_only(paths: Paths) -> None:
